@@ -1,0 +1,84 @@
+"""newbpe: train tokenizers with the newest BPE variants.
+
+    import newbpe
+    tok = newbpe.train("corpus.txt", algo="bpe", vocab_size=32000, pretokenizer="gpt2")
+    ids = tok.encode("Hello world")
+    assert tok.decode(ids) == "Hello world"
+    tok.save("out/")                      # model.json (+ tokenizer.json where exact in HF)
+    tok = newbpe.load("out/")
+
+Heavy modules (numba kernels) load on first use, so importing newbpe is instant.
+"""
+import os
+
+__version__ = "0.1.0"
+__all__ = ["train", "load", "count", "Tokenizer", "WordCounts", "NewbpeError", "algorithms"]
+
+
+def __getattr__(name):
+    if name == "Tokenizer":
+        from .model import Tokenizer
+        return Tokenizer
+    if name == "WordCounts":
+        from .counting import WordCounts
+        return WordCounts
+    if name in ("NewbpeError", "ModelFileError"):
+        from . import errors
+        return getattr(errors, name)
+    raise AttributeError(name)
+
+
+def algorithms():
+    from .trainers import ALGORITHMS
+    return sorted(ALGORITHMS)
+
+
+def count(source, pretokenizer="gpt2", units="bytes", special_tokens=(), split="line", column="text",
+          threads=None, progress=None):
+    """Count the pre-tokens of a source into a `WordCounts` table.
+
+    source: a file path or a list of paths (streamed, counted in parallel), a `datasets`
+    Dataset/IterableDataset (`column`), a dict {word: count}, an existing WordCounts, or any
+    other iterable of str (each str one sequence). A list of str counts as files only when every
+    element is an existing file.
+    """
+    from .counting import WordCounts
+    from .errors import NewbpeError
+    if isinstance(source, WordCounts):
+        return source
+    if isinstance(source, (str, os.PathLike)):
+        return WordCounts.from_files([source], pretokenizer, units, special_tokens, split, threads, progress)
+    if isinstance(source, dict):
+        return WordCounts.from_dict(source, pretokenizer, units)
+    if hasattr(source, "column_names") or type(source).__module__.startswith("datasets"):
+        return WordCounts.from_dataset(source, column, pretokenizer, units, special_tokens)
+    if isinstance(source, (list, tuple)) and source and all(
+            isinstance(p, os.PathLike) or (isinstance(p, str) and os.path.isfile(p)) for p in source):
+        return WordCounts.from_files(list(source), pretokenizer, units, special_tokens, split, threads, progress)
+    if isinstance(source, (bytes, int, float)) or source is None:
+        raise NewbpeError(f"cannot train on a {type(source).__name__}")
+    return WordCounts.from_texts(source, pretokenizer, units, special_tokens)
+
+
+def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="bytes", special_tokens=(),
+          split="line", column="text", threads=None, progress=None, **options):
+    """Train a tokenizer. `source` is anything `count` accepts (a WordCounts table is used as is,
+    with its own pre-tokenizer and units). `options` are the algorithm's (see `newbpe.trainers`);
+    an unknown option is an error. Returns a `Tokenizer`."""
+    from .errors import NewbpeError
+    from .trainers import get_trainer
+    trainer = get_trainer(algo)
+    unknown = sorted(set(options) - set(trainer.OPTIONS))
+    if unknown:
+        raise NewbpeError(f"unknown option(s) for {algo}: {', '.join(unknown)} "
+                          f"(known: {', '.join(sorted(trainer.OPTIONS))})")
+    wc = count(source, pretokenizer, units, special_tokens, split, column, threads, progress)
+    if len(wc) == 0:
+        raise NewbpeError("the training source contains no text")
+    return trainer.train(wc, vocab_size, special_tokens, progress, **options)
+
+
+def load(path):
+    """Load a model directory (or its model.json)."""
+    from .model import Tokenizer
+    return Tokenizer.load(path)

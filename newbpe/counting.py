@@ -1,0 +1,290 @@
+"""Word counting: text sources -> a table of unique pre-tokens with int64 counts.
+
+Training never sees the corpus itself, only this table, so memory grows with the number of unique
+words, not with corpus size. Files are streamed in chunks cut at line ends and counted by a pool of
+worker processes; the per-chunk tables are summed, so the result does not depend on the number of
+workers or on chunking. One count serves many trainings: `WordCounts.save` / `WordCounts.load`.
+
+Sequences (bpe.md §3): a file is read line by line (``split="line"``, default, HF `train(files)`
+parity: each line with its ``\\n`` is one sequence, so no piece spans a line break) or as whole
+documents (``split="document"``). Each str from a Python iterable or a `datasets` column is one
+sequence. Unlike HF's `feed`, counts accumulate across calls.
+"""
+import json
+import os
+import warnings
+from collections import Counter
+
+import numpy as np
+
+from .errors import NewbpeError
+from .io import atomic_write
+from .pretokenizers import PreTokenizer, split_specials
+
+FORMAT = "newbpe-word-counts"
+FORMAT_VERSION = 1
+CHUNK_BYTES = 4 << 20
+
+
+def _decode(data: bytes, units: str):
+    """bytes -> str. Byte mode: surrogateescape (every byte survives). Char mode: replacement;
+    returns (text, had_invalid)."""
+    if units == "bytes":
+        return data.decode("utf-8", "surrogateescape"), False
+    try:
+        return data.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "replace"), True
+
+
+def _encode(piece: str, units: str) -> bytes:
+    return piece.encode("utf-8", "surrogateescape" if units == "bytes" else "strict")
+
+
+def count_sequences(seqs, pretok: PreTokenizer, units: str, specials=()):
+    """Count the pieces of an iterable of str sequences. Returns a Counter {bytes: count}."""
+    counter = Counter()
+    split = pretok.split
+    for seq in seqs:
+        if specials:
+            for is_special, chunk in split_specials(seq, specials):
+                if not is_special:
+                    counter.update(split(chunk))
+        else:
+            counter.update(split(seq))
+    return Counter({_encode(w, units): c for w, c in counter.items()})
+
+
+def _count_chunk(args):
+    """Worker: count one chunk of a file (line or document mode)."""
+    path, start, end, pretok_dict, units, split, specials = args
+    pretok = PreTokenizer.from_dict(pretok_dict)
+    with open(path, "rb") as f:
+        f.seek(start)
+        data = f.read(end - start)
+    text, bad = _decode(data, units)
+    if split == "line":
+        seqs = _split_lines(text)
+    else:
+        seqs = [text]
+    return count_sequences(seqs, pretok, units, specials), bad
+
+
+def _split_lines(text):
+    """Split after every '\\n' only (str.splitlines also splits on \\r, \\x0b, … which HF does not)."""
+    parts = text.split("\n")
+    out = [p + "\n" for p in parts[:-1]]
+    if parts[-1]:
+        out.append(parts[-1])
+    return out
+
+
+def _chunks(path, split, pretok):
+    """Byte ranges of a file, cut where no piece can span the cut."""
+    size = os.path.getsize(path)
+    if split == "document" and pretok.name not in ("gpt2", "cl100k", "o200k", "whitespace"):
+        return [(0, size)]          # custom pattern: the whole file is one sequence
+    cuts = [0]
+    with open(path, "rb") as f:
+        pos = 0
+        while pos + CHUNK_BYTES < size:
+            f.seek(pos + CHUNK_BYTES)
+            tail = f.read(1 << 16)
+            cut = _safe_cut(tail, split)
+            if cut < 0:
+                pos += CHUNK_BYTES
+                continue
+            pos = pos + CHUNK_BYTES + cut
+            cuts.append(pos)
+    cuts.append(size)
+    return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+
+
+def _safe_cut(tail: bytes, split: str) -> int:
+    """Offset in `tail` just after a newline where a chunk may end. In document mode a preset's
+    pieces never cross '\\n' followed by an ASCII letter, so cut there."""
+    i = 0
+    while True:
+        j = tail.find(b"\n", i)
+        if j < 0 or j + 1 >= len(tail):
+            return -1
+        if split == "line" or (97 <= (tail[j + 1] | 32) <= 122):
+            return j + 1
+        i = j + 1
+
+
+class WordCounts:
+    """Unique pre-tokens (as bytes: UTF-8, with surrogateescape in byte mode) and int64 counts.
+
+    Build it with `from_files`, `from_texts`, `from_dataset`, `from_dict`, or accumulate with the
+    `add_*` methods; `words()` / `counts()` give the table sorted by bytes (deterministic).
+    """
+
+    def __init__(self, pretokenizer="gpt2", units="bytes", special_tokens=()):
+        if units not in ("bytes", "chars"):
+            raise NewbpeError(f"unknown units {units!r} (use 'bytes' or 'chars')")
+        self.pretokenizer = pretokenizer if isinstance(pretokenizer, PreTokenizer) else PreTokenizer(pretokenizer)
+        self.units = units
+        self.special_tokens = list(special_tokens)
+        self.split = "line"
+        self.table = Counter()
+        self.had_invalid_utf8 = False
+
+    # ------------------------------------------------------------ sources
+    def add_counter(self, counter):
+        for w, c in counter.items():
+            if c < 0:
+                raise NewbpeError(f"negative count {c} for word {w!r}")
+            if c:
+                self.table[w if isinstance(w, bytes) else _encode(w, self.units)] += int(c)
+        return self
+
+    def add_texts(self, texts):
+        """Each str of the iterable is one sequence. Streams in batches (never a list of all)."""
+        batch = []
+        for t in texts:
+            if not isinstance(t, str):
+                raise NewbpeError(f"expected str sequences, got {type(t).__name__}")
+            batch.append(t)
+            if len(batch) >= 4096:
+                self.add_counter(count_sequences(batch, self.pretokenizer, self.units, self.special_tokens))
+                batch = []
+        if batch:
+            self.add_counter(count_sequences(batch, self.pretokenizer, self.units, self.special_tokens))
+        return self
+
+    def add_files(self, paths, split="line", threads=None, progress=None):
+        """Count files in parallel chunks (`threads` worker processes, default: all cores)."""
+        if split not in ("line", "document"):
+            raise NewbpeError(f"split must be 'line' or 'document', not {split!r}")
+        self.split = split
+        paths = [os.fspath(p) for p in paths]
+        if not paths:
+            raise NewbpeError("no input files given")
+        for p in paths:
+            if not os.path.exists(p):
+                raise NewbpeError(f"input file not found: {p}")
+            if os.path.isdir(p):
+                raise NewbpeError(f"input is a directory, not a file: {p}")
+        if sum(os.path.getsize(p) for p in paths) == 0:
+            raise NewbpeError("input files are empty: " + ", ".join(paths))
+        jobs = [(p, a, b, self.pretokenizer.to_dict(), self.units, split, tuple(self.special_tokens))
+                for p in paths for a, b in _chunks(p, split, self.pretokenizer)]
+        threads = threads or os.cpu_count() or 1
+        total = sum(b - a for _, a, b, *_ in jobs)
+        done = 0
+        if threads <= 1 or len(jobs) == 1:
+            results = map(_count_chunk, jobs)
+            self._collect(results, jobs, progress, total)
+        else:
+            import multiprocessing as mp
+            ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+            with ctx.Pool(min(threads, len(jobs))) as pool:
+                self._collect(pool.imap(_count_chunk, jobs), jobs, progress, total)
+        return self
+
+    def _collect(self, results, jobs, progress, total):
+        done = 0
+        for job, (counter, bad) in zip(jobs, results):
+            self.add_counter(counter)
+            self.had_invalid_utf8 |= bad
+            done += job[2] - job[1]
+            if progress:
+                progress("count", done, total)
+        if self.had_invalid_utf8 and self.units == "chars":
+            warnings.warn("input is not valid UTF-8; char units decoded it with U+FFFD replacement",
+                          stacklevel=3)
+
+    def add_dataset(self, dataset, column="text"):
+        """A `datasets.Dataset` or `IterableDataset`: each value of `column` is one sequence."""
+        names = getattr(dataset, "column_names", None)
+        if names is not None and column not in names:
+            raise NewbpeError(f"dataset has no column {column!r} (columns: {', '.join(names)})")
+        if hasattr(dataset, "iter"):
+            def texts():
+                for batch in dataset.iter(batch_size=1000):
+                    yield from batch[column]
+        else:
+            def texts():
+                for row in dataset:
+                    yield row[column]
+        return self.add_texts(texts())
+
+    # ------------------------------------------------------------ constructors
+    @classmethod
+    def from_files(cls, paths, pretokenizer="gpt2", units="bytes", special_tokens=(), split="line",
+                   threads=None, progress=None):
+        return cls(pretokenizer, units, special_tokens).add_files(paths, split, threads, progress)
+
+    @classmethod
+    def from_texts(cls, texts, pretokenizer="gpt2", units="bytes", special_tokens=()):
+        return cls(pretokenizer, units, special_tokens).add_texts(texts)
+
+    @classmethod
+    def from_dataset(cls, dataset, column="text", pretokenizer="gpt2", units="bytes", special_tokens=()):
+        return cls(pretokenizer, units, special_tokens).add_dataset(dataset, column)
+
+    @classmethod
+    def from_dict(cls, counts, pretokenizer="gpt2", units="bytes"):
+        """A ready table {word: count} (words as str or bytes), e.g. from another counter."""
+        return cls(pretokenizer, units).add_counter(counts)
+
+    # ------------------------------------------------------------ table access
+    def __len__(self):
+        return len(self.table)
+
+    def words(self):
+        return sorted(self.table)
+
+    def arrays(self):
+        """(data uint8, offsets int64, counts int64), words sorted by bytes."""
+        words = self.words()
+        offsets = np.zeros(len(words) + 1, dtype=np.int64)
+        np.cumsum([len(w) for w in words], out=offsets[1:])
+        data = np.frombuffer(b"".join(words), dtype=np.uint8)
+        counts = np.array([self.table[w] for w in words], dtype=np.int64)
+        return data, offsets, counts
+
+    def total(self):
+        return sum(self.table.values())
+
+    # ------------------------------------------------------------ persistence
+    def meta(self):
+        return {"format": FORMAT, "version": FORMAT_VERSION, "units": self.units,
+                "pretokenizer": self.pretokenizer.to_dict(), "split": self.split,
+                "special_tokens": self.special_tokens}
+
+    def save(self, path):
+        """Write a single .npz file atomically."""
+        data, offsets, counts = self.arrays()
+        meta = np.frombuffer(json.dumps(self.meta()).encode(), dtype=np.uint8)
+
+        def write(f):
+            np.savez(f, data=data, offsets=offsets, counts=counts, meta=meta)
+        atomic_write(path, write, binary=True)
+        return path
+
+    @classmethod
+    def load(cls, path):
+        path = os.fspath(path)
+        if os.path.isdir(path):
+            path = os.path.join(path, "word_counts.npz")
+        if not os.path.exists(path):
+            raise NewbpeError(f"word-count file not found: {path}")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(bytes(z["meta"]).decode())
+                data, offsets, counts = z["data"], z["offsets"], z["counts"]
+        except Exception as e:  # noqa: BLE001 — any failure to parse is a corrupt file
+            raise NewbpeError(f"corrupt word-count file {path}: {e}") from None
+        if meta.get("format") != FORMAT:
+            raise NewbpeError(f"{path} is not a newbpe word-count file")
+        if meta.get("version", 0) > FORMAT_VERSION:
+            raise NewbpeError(f"{path} has format version {meta['version']}; this newbpe reads up to {FORMAT_VERSION}")
+        if len(offsets) != len(counts) + 1 or offsets[-1] != len(data) or counts.dtype != np.int64:
+            raise NewbpeError(f"corrupt word-count file {path}: inconsistent arrays")
+        wc = cls(PreTokenizer.from_dict(meta["pretokenizer"]), meta["units"], meta.get("special_tokens", ()))
+        wc.split = meta.get("split", "line")
+        raw = data.tobytes()
+        wc.table = Counter({raw[offsets[i]:offsets[i + 1]]: int(counts[i]) for i in range(len(counts))})
+        return wc

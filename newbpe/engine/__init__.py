@@ -1,0 +1,308 @@
+"""The merge engine: the one object every BPE-family trainer drives.
+
+A trainer is a short loop over these operations (design.md, "the engine's contract"):
+
+- ``best()`` / ``head()``: the valid head of the queue (pair by count desc, then smallest
+  (left, right) on ids — HF's tie rule; Scaffold token items before pairs at equal count);
+- ``merge(a, b)``: rewrite every occurrence of (a, b), find or create the token a+b; returns
+  ``(new_id, merged_count, created)``;
+- ``replace(token, pieces)``: replace every occurrence of a token by a sequence (Picky's removal);
+- ``token_freq(t)``, ``head_count()``: read access (Picky's IoS, Scaffold's flags);
+- a veto set at build time (max token length, max words, forbidden substrings);
+- ``replay(merges)``: apply a given merge list, then carry on (SuperBPE stage 2);
+- ``run_bpe(...)``: the plain greedy loop, run inside numba for speed;
+- ``merge_events``: the append-only log of (a, b, new, merged_count).
+
+Every count is int64 and exact; every kernel lives in `kernels.py`; nothing outside this package
+touches the arrays.
+"""
+import numpy as np
+
+from . import state as S
+
+_KERNELS = None
+
+
+def _k():
+    """The numba kernels, imported on first use so that `import newbpe` stays instant."""
+    global _KERNELS
+    if _KERNELS is None:
+        from . import kernels as k
+        _KERNELS = k
+    return _KERNELS
+
+
+class Engine:
+    def __init__(self, st, n_base):
+        self.st = st
+        self.n_base = n_base
+        self.merge_events = []   # (a, b, new, merged_count), in order
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def build(cls, units, offsets, counts, base_tokens, n_specials=0, *, max_token_length=None,
+              max_token_length_mode="exact", max_words=None, forbid_substrings=(),
+              allow_remerge=False, track_tokens=False):
+        """Build the engine over a word table.
+
+        units/offsets: word w is ``units[offsets[w]:offsets[w+1]]`` (base-unit ids); counts: int64
+        word counts. base_tokens: the bytes of ids 0 … n_base-1 (specials first, then the alphabet);
+        specials are atomic and never appear in words.
+        """
+        k = _k()
+        units = np.ascontiguousarray(units, dtype=np.int64)
+        offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+        counts = np.ascontiguousarray(counts, dtype=np.int64)
+        if len(counts) and counts.min() < 0:
+            raise ValueError("word counts must be non-negative")
+        n_words = len(counts)
+        n_units = len(units)
+        n_slots = n_units + n_words
+        if n_slots >= 2**31 - 1:
+            raise ValueError(f"word table too large ({n_slots} slots); split the corpus")
+        n_adj = max(n_units - n_words, 0)
+        n_base = len(base_tokens)
+        tok_cap = max(2 * n_base, 1024)
+        pair_cap = n_adj + 1024
+        pool_cap = sum(len(t) for t in base_tokens) * 4 + 4096
+        forb = [bytes(f) for f in forbid_substrings]
+        veto_offsets = np.zeros(len(forb) + 1, dtype=np.int64)
+        for i, f in enumerate(forb):
+            veto_offsets[i + 1] = veto_offsets[i] + len(f)
+        veto = np.zeros(S.V_SIZE, dtype=np.int64)
+        if max_token_length:
+            if max_token_length_mode not in ("exact", "hf"):
+                raise ValueError(f"max_token_length_mode must be 'exact' or 'hf', not {max_token_length_mode!r}")
+            veto[S.V_MAX_LEN] = int(max_token_length)
+            veto[S.V_LEN_MODE] = 1 if max_token_length_mode == "exact" else 2
+        veto[S.V_MAX_WORDS] = int(max_words or 0)
+        meta = np.zeros(S.M_SIZE, dtype=np.int64)
+        meta[S.M_ALLOW_REMERGE] = int(bool(allow_remerge))
+        meta[S.M_TRACK_TOKENS] = int(bool(track_tokens))
+        i32 = np.int32
+        st = S.EngineState(
+            sym=np.empty(n_slots, i32), prv=np.empty(n_slots, i32), slot_word=np.empty(n_slots, i32),
+            word_count=counts,
+            tok_len=np.zeros(tok_cap, np.int64), tok_left=np.full(tok_cap, -1, np.int64),
+            tok_right=np.full(tok_cap, -1, np.int64), tok_freq=np.zeros(tok_cap, np.int64),
+            tok_flags=np.zeros(tok_cap, np.int64), tok_boff=np.zeros(tok_cap, np.int64),
+            tok_blen=np.zeros(tok_cap, np.int64), tok_occ_head=np.full(tok_cap, -1, np.int64),
+            pool=np.zeros(pool_cap, np.uint8), strtab=np.full(S.pow2_at_least(4 * tok_cap), -1, np.int64),
+            ptab=np.full(S.pow2_at_least(2 * pair_cap), -1, np.int64),
+            pair_left=np.zeros(pair_cap, i32), pair_right=np.zeros(pair_cap, i32),
+            pair_count=np.zeros(pair_cap, np.int64), pair_flags=np.zeros(pair_cap, np.int8),
+            pair_occ_head=np.full(pair_cap, -1, np.int64), pair_stamp=np.zeros(pair_cap, np.int64),
+            occ_slot=np.zeros(n_adj + 1024, i32), occ_next=np.zeros(n_adj + 1024, np.int64),
+            tocc_slot=np.zeros(1024 if not track_tokens else n_units // 2 + 1024, i32),
+            tocc_next=np.zeros(1024 if not track_tokens else n_units // 2 + 1024, np.int64),
+            heap_count=np.zeros(pair_cap, np.int64), heap_key=np.zeros(pair_cap, np.int64),
+            heap_item=np.zeros(pair_cap, np.int64),
+            meta=meta, veto=veto,
+            veto_bytes=np.frombuffer(b"".join(forb) or b"\0", dtype=np.uint8).copy(),
+            veto_offsets=veto_offsets,
+        )
+        for i, data in enumerate(base_tokens):
+            flags = S.FLAG_ATOMIC | (S.FLAG_SPECIAL if i < n_specials else 0)
+            k.add_base_token(st, np.frombuffer(bytes(data), dtype=np.uint8), flags)
+        if n_units and (units.min() < n_specials or units.max() >= n_base):
+            raise ValueError("word units must be ids of base (non-special) tokens")
+        k.build_words(st, units, offsets, counts)
+        return cls(st, n_base)
+
+    # ------------------------------------------------------------------ pools
+    def _ensure(self, room):
+        """Grow every pool that cannot take `room` = (pairs, occ, tocc, heap, tokens, bytes) more."""
+        k = _k()
+        st = self.st
+        m = st.meta
+        n_pairs, n_occ, n_tocc, n_heap, n_tok, n_bytes = (int(x) for x in room)
+        if k.has_room(st, n_pairs, n_occ, n_tocc, n_heap, n_tok, n_bytes):
+            return
+
+        def cap(used, need, have):
+            return max(2 * have, used + need + 1024)
+
+        used = int(m[S.M_PAIRS])
+        if used + n_pairs > len(st.pair_left):
+            st = S.grow(st, S.PAIR_ARRAYS, cap(used, n_pairs, len(st.pair_left)))
+        if 2 * (used + n_pairs) > len(st.ptab):
+            st = st._replace(ptab=np.full(S.pow2_at_least(4 * (used + n_pairs)), -1, np.int64))
+            k.rehash_pairs(st)
+        for names, idx, need in ((S.OCC_ARRAYS, S.M_OCC, n_occ), (S.TOCC_ARRAYS, S.M_TOCC, n_tocc),
+                                 (S.HEAP_ARRAYS, S.M_HEAP, n_heap)):
+            have = len(getattr(st, names[0]))
+            if int(m[idx]) + need > have:
+                st = S.grow(st, names, cap(int(m[idx]), need, have))
+        used = int(m[S.M_TOKENS])
+        if used + n_tok > len(st.tok_len):
+            st = S.grow(st, S.TOKEN_ARRAYS, cap(used, n_tok, len(st.tok_len)))
+        if 2 * (used + n_tok) > len(st.strtab):
+            st = st._replace(strtab=np.full(S.pow2_at_least(4 * (used + n_tok)), -1, np.int64))
+            k.rehash_strings(st)
+        if int(m[S.M_POOL]) + n_bytes > len(st.pool):
+            st = S.grow(st, ("pool",), cap(int(m[S.M_POOL]), n_bytes, len(st.pool)))
+        self.st = st
+
+    # ------------------------------------------------------------------ queue
+    def head(self):
+        """(kind, count, ident) of the valid queue head without removing it: kind 'pair' with
+        ident (a, b), kind 'token' with a token id, or None when the queue is empty."""
+        kind, count, ident = _k().queue_head(self.st, False)
+        if kind == 0:
+            return None
+        if kind == 1:
+            return "pair", int(count), (int(self.st.pair_left[ident]), int(self.st.pair_right[ident]))
+        return "token", int(count), int(ident)
+
+    def pop(self):
+        """Remove and return the valid head (same shape as `head`)."""
+        h = self.head()
+        if h is not None:
+            _k().queue_head(self.st, True)
+        return h
+
+    def best(self):
+        """((a, b), count) of the best eligible pair, or None. Only valid when no token items wait."""
+        h = self.head()
+        if h is None:
+            return None
+        if h[0] != "pair":
+            raise RuntimeError("best() called while a token item heads the queue; use head()")
+        return h[2], h[1]
+
+    def head_count(self):
+        """Priority of the valid queue head (0 if empty): what Scaffold-BPE compares against."""
+        h = self.head()
+        return 0 if h is None else h[1]
+
+    def push_token(self, t):
+        """Queue a token item for token t with its current frequency (it must be FLAG_SCAFFOLD)."""
+        self._ensure((0, 0, 0, 1, 0, 0))
+        _k().push_token(self.st, int(t))
+
+    # ------------------------------------------------------------------ operations
+    def merge(self, a, b, new=None):
+        """Merge every occurrence of (a, b). The output token is `new` if given (replay), else the
+        existing token with bytes(a)+bytes(b) if any (a duplicate-string merge), else a new token.
+        Returns (new_id, merged_count, created)."""
+        k = _k()
+        a, b = int(a), int(b)
+        pid = k.pair_find(self.st, a, b)
+        if pid >= 0:
+            self._ensure(k.merge_room(self.st, pid))
+        else:
+            self._ensure((0, 0, 0, 0, 1, int(self.st.tok_blen[a] + self.st.tok_blen[b])))
+        created = False
+        if new is None:
+            new = k.find_concat(self.st, a, b)
+            if new < 0:
+                new = k.add_token(self.st, a, b)
+                created = True
+        elif new >= self.n_tokens:
+            if new != self.n_tokens:
+                raise ValueError(f"replayed merge output {new} skips ids (next id is {self.n_tokens})")
+            k.add_token(self.st, a, b)
+            created = True
+        merged = int(k.merge_pair(self.st, pid, int(new))) if pid >= 0 else 0
+        self.merge_events.append((a, b, int(new), merged))
+        return int(new), merged, created
+
+    def replace(self, token, pieces):
+        """Replace every occurrence of `token` by `pieces` (token ids whose bytes concatenate to
+        the token's). Needs track_tokens=True. Returns the number of occurrences replaced."""
+        k = _k()
+        pieces = np.asarray(pieces, dtype=np.int64)
+        if b"".join(self.token_bytes(p) for p in pieces) != self.token_bytes(token):
+            raise ValueError(f"pieces {pieces.tolist()} do not spell token {token}")
+        if not self.st.meta[S.M_TRACK_TOKENS]:
+            raise RuntimeError("replace() needs an engine built with track_tokens=True")
+        self._ensure(k.replace_room(self.st, int(token), len(pieces)))
+        return int(k.replace_token(self.st, int(token), pieces))
+
+    def replay(self, merges, progress=None):
+        """Apply a merge list in order (a, b[, new]) whatever the current counts, then the engine
+        carries on from there. Returns the merged count of each."""
+        out = []
+        for i, m in enumerate(merges):
+            new = int(m[2]) if len(m) > 2 else None
+            out.append(self.merge(m[0], m[1], new)[1])
+            if progress and i % 1000 == 0:
+                progress("replay", i, len(merges))
+        return out
+
+    def run_bpe(self, visible, target, min_count=1, progress=None, report_every=1000):
+        """Plain greedy BPE inside numba until `visible` reaches `target` (duplicate-string merges
+        do not count). Returns (visible, stop) with stop in {'done', 'empty', 'min_frequency'}."""
+        k = _k()
+        out = np.zeros((max(target - visible, 1) + 1024, 4), dtype=np.int64)
+        n_out = 0
+        start = visible
+        while True:
+            status, visible, n_out = k.run_bpe(self.st, visible, target, min_count, report_every,
+                                               out, n_out)
+            if status == k.STOP_ROOM:
+                if n_out >= len(out):
+                    out = np.concatenate([out, np.zeros_like(out)])
+                h = _k().queue_head(self.st, False)
+                self._ensure(k.merge_room(self.st, h[2]))
+                continue
+            if progress:
+                progress("merges", visible - start, target - start)
+            if status == k.STOP_STEPS:
+                continue
+            break
+        self.merge_events.extend(tuple(int(x) for x in row) for row in out[:n_out])
+        return visible, {k.STOP_DONE: "done", k.STOP_EMPTY: "empty", k.STOP_MIN_FREQ: "min_frequency"}[status]
+
+    # ------------------------------------------------------------------ read access
+    @property
+    def n_tokens(self):
+        return int(self.st.meta[S.M_TOKENS])
+
+    def token_freq(self, t):
+        return int(self.st.tok_freq[t])
+
+    def token_freqs(self):
+        return self.st.tok_freq[:self.n_tokens].copy()
+
+    def token_bytes(self, t):
+        off, n = int(self.st.tok_boff[t]), int(self.st.tok_blen[t])
+        return bytes(self.st.pool[off:off + n])
+
+    def token_len(self, t):
+        return int(self.st.tok_len[t])
+
+    def parents(self, t):
+        return int(self.st.tok_left[t]), int(self.st.tok_right[t])
+
+    def flags(self, t):
+        return int(self.st.tok_flags[t])
+
+    def set_flag(self, t, flag, on=True):
+        if on:
+            self.st.tok_flags[t] |= flag
+        else:
+            self.st.tok_flags[t] &= ~flag
+
+    def pair_count(self, a, b):
+        pid = _k().pair_find(self.st, int(a), int(b))
+        return 0 if pid < 0 else int(self.st.pair_count[pid])
+
+    def pair_counts(self):
+        """{(a, b): count} of every pair with a non-zero count."""
+        left, right, count = _k().live_pairs(self.st)
+        return {(int(a), int(b)): int(c) for a, b, c in zip(left, right, count)}
+
+    def segmentation(self):
+        """The current segmentation of every word: a list of token-id lists."""
+        tokens, offsets = _k().segmentation(self.st)
+        return [tokens[offsets[w]:offsets[w + 1]].tolist() for w in range(len(offsets) - 1)]
+
+    def word_counts(self):
+        return self.st.word_count
+
+    def vocab_bytes(self):
+        return [self.token_bytes(t) for t in range(self.n_tokens)]
+
+
+from .state import FLAG_ATOMIC, FLAG_ABSENT, FLAG_SCAFFOLD, FLAG_SPECIAL  # noqa: E402,F401

@@ -1,0 +1,119 @@
+"""Array layout of the merge engine. Only `newbpe.engine` reads or writes these arrays.
+
+The state is a namedtuple of numpy arrays (numba passes namedtuples of arrays into cached njit
+kernels; a jitclass cannot be cached). Kernels never allocate: when a pool is too small they return
+a "need room" code and `Engine` grows the arrays here and calls again.
+
+Word table ("slots")
+    Every unique word is laid out as its base units followed by one separator slot:
+    ``sym[s]`` is the token that *starts* at slot s, ``DEAD`` if slot s lies inside a longer token,
+    ``SEP`` at a word end. A token covering n base units occupies n slots, so the next symbol of the
+    word starts at ``s + tok_len[sym[s]]`` and a token can be replaced by its pieces in place (Picky's
+    removal needs no insertion). ``prv[s]`` is the start slot of the previous symbol (-1 at a word
+    start); ``slot_word[s]`` is the word, whose count is ``word_count[w]`` (int64).
+
+Tokens
+    ``tok_len`` (in base units), ``tok_left``/``tok_right`` (parents of the first merge that created
+    it, -1 for atomic tokens), ``tok_freq`` (standalone frequency in the current segmentation, int64),
+    ``tok_flags`` (see FLAG_*), the token's bytes in ``pool[tok_boff : tok_boff + tok_blen]``, a
+    string table ``strtab`` (open addressing, bytes -> id) to find duplicate strings, and
+    ``tok_occ_head`` heads of per-token occurrence lists (slots where the token was placed; may be stale,
+    validated on visit).
+
+Pairs
+    ``ptab`` (open addressing on ``left << 32 | right`` -> pair id), ``pair_left``, ``pair_right``,
+    ``pair_count`` (int64, overlapping windows weighted by word count), ``pair_flags``,
+    ``pair_occ_head`` heads of per-pair occurrence lists (slot of the left symbol; append-only,
+    validated on visit, YouTokenToMe style — no hash sets).
+
+Occurrence nodes
+    ``occ_slot``/``occ_next`` (pair lists) and ``tocc_slot``/``tocc_next`` (token lists): singly
+    linked lists in flat pools.
+
+Queue
+    A lazy max-heap of ``(heap_count, heap_key, heap_item)``: highest count first, then smallest key.
+    Pair items have ``key = left << 32 | right`` and ``item = pair id`` (so ties go to the smallest
+    (left, right), HF's rule). Token items (Scaffold-BPE) have ``key = token - 2**62`` (negative: at
+    equal count they come before every pair, smaller token first) and ``item = -1 - token``.
+
+``meta`` holds the scalar counters (indices M_*); ``veto`` the merge-veto parameters (V_*) and
+``veto_bytes``/``veto_offsets`` the forbidden substrings.
+"""
+from collections import namedtuple
+
+import numpy as np
+
+SEP = -2
+DEAD = -1
+
+FLAG_ATOMIC = 1      # base unit or special: never merged away by removal, never scaffold
+FLAG_ABSENT = 2      # Picky: removed from the vocabulary
+FLAG_SCAFFOLD = 4    # Scaffold-BPE: scaffold token (token items in the queue are valid only with it)
+FLAG_SPECIAL = 8
+
+PAIR_VETOED = 1      # failed the veto once: never selected, never queued again
+PAIR_MERGED = 2      # has been merged (plain BPE merges a pair at most once)
+
+TOKEN_KEY_BASE = 1 << 62
+
+# meta indices
+M_TOKENS = 0         # number of tokens
+M_PAIRS = 1          # number of pair ids in use
+M_OCC = 2            # occurrence nodes in use
+M_TOCC = 3           # token occurrence nodes in use
+M_HEAP = 4           # heap size
+M_POOL = 5           # bytes used in pool
+M_STAMP = 6          # serial for "touched" marks
+M_ALLOW_REMERGE = 7  # 1: a merged pair may be selected again (Picky restorations)
+M_TRACK_TOKENS = 8   # 1: keep per-token occurrence lists (needed by replace_token)
+M_SIZE = 16
+
+# veto indices
+V_MAX_LEN = 0        # 0 = no limit
+V_LEN_MODE = 1       # 1 = exact (len(a)+len(b) <= L), 2 = hf (both atomic or len(a)+len(b) < L)
+V_MAX_WORDS = 2      # 0 = no limit; words = non-empty pieces split on byte 0x20
+V_SIZE = 4
+
+EngineState = namedtuple("EngineState", [
+    "sym", "prv", "slot_word", "word_count",
+    "tok_len", "tok_left", "tok_right", "tok_freq", "tok_flags", "tok_boff", "tok_blen",
+    "tok_occ_head", "pool", "strtab",
+    "ptab", "pair_left", "pair_right", "pair_count", "pair_flags", "pair_occ_head", "pair_stamp",
+    "occ_slot", "occ_next", "tocc_slot", "tocc_next",
+    "heap_count", "heap_key", "heap_item",
+    "meta", "veto", "veto_bytes", "veto_offsets",
+])
+
+# which arrays share a capacity (grown together)
+TOKEN_ARRAYS = ("tok_len", "tok_left", "tok_right", "tok_freq", "tok_flags", "tok_boff", "tok_blen",
+                "tok_occ_head")
+PAIR_ARRAYS = ("pair_left", "pair_right", "pair_count", "pair_flags", "pair_occ_head", "pair_stamp")
+OCC_ARRAYS = ("occ_slot", "occ_next")
+TOCC_ARRAYS = ("tocc_slot", "tocc_next")
+HEAP_ARRAYS = ("heap_count", "heap_key", "heap_item")
+
+_FILL = {"tok_left": -1, "tok_right": -1, "tok_occ_head": -1, "pair_occ_head": -1}
+
+
+def pow2_at_least(n: int) -> int:
+    p = 16
+    while p < n:
+        p <<= 1
+    return p
+
+
+def grow(st: EngineState, names, new_cap: int) -> EngineState:
+    """Return a state whose arrays `names` have capacity `new_cap` (contents kept)."""
+    repl = {}
+    for name in names:
+        old = getattr(st, name)
+        if len(old) >= new_cap:
+            continue
+        new = np.full(new_cap, _FILL.get(name, 0), dtype=old.dtype)
+        new[:len(old)] = old
+        repl[name] = new
+    return st._replace(**repl) if repl else st
+
+
+def empty_int(n, fill=0, dtype=np.int64):
+    return np.full(n, fill, dtype=dtype)

@@ -1,0 +1,127 @@
+"""Export to HF `tokenizer.json` (bpe.md §10).
+
+A rank-BPE model is exactly expressible: the BPE model (vocab by model id, merges as string pairs in
+rank order), the pre-tokenizer (ByteLevel for gpt2; Split(pattern, Isolated) + ByteLevel otherwise;
+WhitespaceSplit + Metaspace for the `▁` setup), the ByteLevel decoder, and the special tokens as
+added tokens. Loading the file in stock `tokenizers` gives the same ids as newbpe (a test), with two
+documented differences: HF always matches added-token strings in raw text (newbpe only with
+`allowed_special`), and HF's WhitespaceSplit does not treat U+001C–U+001F as whitespace while
+Python's str.split (the Picky reference) does.
+"""
+import json
+import os
+
+from ..errors import NewbpeError
+from ..io import atomic_write_text
+from ..units import bytes_to_token_string
+
+_BYTE_LEVEL = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}
+
+
+def hf_exact(tok):
+    """True when stock HF reproduces this model's encoding exactly."""
+    return tok.algo == "bpe" and tok.default_encoder == "rank" and len(tok.model_ids) == len(tok.tokens)
+
+
+def _token_string(tok, internal_id):
+    t = tok.tokens[internal_id]
+    if internal_id < tok.n_specials or tok.units == "chars":
+        return t.decode("utf-8", "surrogatepass")
+    return bytes_to_token_string(t)
+
+
+def _pre_tokenizer(tok):
+    name = tok.pretokenizer.name
+    byte_level = tok.units == "bytes"
+    if name == "whitespace":
+        steps = [{"type": "WhitespaceSplit"},
+                 {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": False}]
+    elif name == "gpt2" and byte_level:
+        return {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
+    elif name == "none":
+        steps = []
+    else:
+        steps = [{"type": "Split", "pattern": {"Regex": tok.pretokenizer.pattern}, "behavior": "Isolated",
+                  "invert": False}]
+    if byte_level:
+        steps.append(dict(_BYTE_LEVEL))
+    if not steps:
+        return None
+    return steps[0] if len(steps) == 1 else {"type": "Sequence", "pretokenizers": steps}
+
+
+def _decoder(tok):
+    meta = {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": False}
+    if tok.units == "bytes":
+        bl = {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}
+        return {"type": "Sequence", "decoders": [bl, meta]} if tok.pretokenizer.name == "whitespace" else bl
+    return meta if tok.pretokenizer.name == "whitespace" else {"type": "Fuse"}
+
+
+def to_hf_dict(tok, approximate=False):
+    """The tokenizer.json content as a dict. Methods HF cannot express raise unless `approximate`."""
+    if not hf_exact(tok) and not approximate:
+        raise NewbpeError(f"{tok.algo} models are not exactly expressible as HF tokenizer.json "
+                          "(see README, 'Export'); pass approximate=True / --approximate for an approximation")
+    vocab = {}
+    for mid, internal in enumerate(tok.model_ids):
+        s = _token_string(tok, internal)
+        if s in vocab:
+            raise NewbpeError(f"two tokens share the HF string {s!r} (ids {vocab[s]} and {mid}); "
+                              "rename the special token")
+        vocab[s] = mid
+    to_model = tok._to_model
+    merges = []
+    for a, b, c in tok._merges:
+        if to_model[a] < 0 or to_model[b] < 0 or to_model[c] < 0:
+            continue          # approximate export of a method with hidden tokens
+        merges.append([_token_string(tok, a), _token_string(tok, b)])
+    unk = None
+    if tok.units == "chars" and getattr(tok, "_unk", None) is not None:
+        unk = tok.special_tokens[tok._unk]
+    added = [{"id": int(to_model[i]), "content": s, "single_word": False, "lstrip": False, "rstrip": False,
+              "normalized": False, "special": True} for i, s in enumerate(tok.special_tokens)]
+    post = ({"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True}
+            if tok.units == "bytes" else None)
+    return {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": added,
+        "normalizer": None,
+        "pre_tokenizer": _pre_tokenizer(tok),
+        "post_processor": post,
+        "decoder": _decoder(tok),
+        "model": {
+            "type": "BPE",
+            "dropout": None,
+            "unk_token": unk,
+            "continuing_subword_prefix": None,
+            "end_of_word_suffix": None,
+            "fuse_unk": False,
+            "byte_fallback": False,
+            "ignore_merges": bool(tok.options.get("ignore_merges", False)),
+            "vocab": vocab,
+            "merges": merges,
+        },
+    }
+
+
+def to_hf_json(tok, approximate=False):
+    return json.dumps(to_hf_dict(tok, approximate), ensure_ascii=False, indent=2)
+
+
+def save_hf(tok, out_dir, approximate=False):
+    """Write tokenizer.json, tokenizer_config.json and special_tokens_map.json (so that
+    `transformers.AutoTokenizer.from_pretrained(out_dir)` works). Returns the paths written."""
+    os.makedirs(out_dir, exist_ok=True)
+    paths = [os.path.join(out_dir, n) for n in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")]
+    atomic_write_text(paths[0], to_hf_json(tok, approximate) + "\n")
+    special_map = {"additional_special_tokens": list(tok.special_tokens)}
+    if tok.units == "chars" and getattr(tok, "_unk", None) is not None:
+        special_map["unk_token"] = tok.special_tokens[tok._unk]
+    config = {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": 1000000000000000019884624838656,
+              "clean_up_tokenization_spaces": False, **special_map}
+    atomic_write_text(paths[1], json.dumps(config, ensure_ascii=False, indent=2) + "\n")
+    atomic_write_text(paths[2], json.dumps(special_map, ensure_ascii=False, indent=2) + "\n")
+    return paths

@@ -1,0 +1,365 @@
+"""`Tokenizer`: a trained model (vocabulary as bytes, ranked merges, options, statistics), its
+`model.json` file, and encoding/decoding.
+
+Ids. Internal ids number every token ever created (specials, alphabet, merges in creation order);
+model ids are contiguous over the tokens a model can emit (`model_ids`, increasing internal ids).
+For plain BPE the two coincide. Every public id (`encode`, `vocab`, `merges`) is a model id.
+
+model.json (format "newbpe-model", version 1) holds: algorithm, units, pre-tokenizer, special
+tokens, the alphabet size, every option, the default encoder, `tokens` (base64 bytes in internal-id
+order), `merges` ([left, right, out] internal ids, rank order), `model_ids`, per-token `flags`,
+method-specific `extra` (e.g. Picky's event log) and training `stats`. Loading validates every field
+and refuses newer versions; saving is atomic.
+"""
+import base64
+import json
+import os
+import warnings
+
+import numpy as np
+
+from .errors import ModelFileError, NewbpeError
+from .io import atomic_write_text
+from .pretokenizers import METASPACE, PreTokenizer, split_specials
+from .units import bytes_to_token_string
+
+FORMAT = "newbpe-model"
+FORMAT_VERSION = 1
+MODEL_FILE = "model.json"
+
+
+class Tokenizer:
+    def __init__(self, *, algo, units, pretokenizer, special_tokens, n_alphabet, tokens, merges,
+                 model_ids=None, options=None, stats=None, encoder="rank", flags=None, extra=None):
+        self.algo = algo
+        self.units = units
+        self.pretokenizer = pretokenizer if isinstance(pretokenizer, PreTokenizer) else PreTokenizer.from_dict(pretokenizer)
+        self.special_tokens = list(special_tokens)
+        self.n_alphabet = int(n_alphabet)
+        self.tokens = [bytes(t) for t in tokens]
+        self._merges = [tuple(int(x) for x in m) for m in merges]
+        self.model_ids = list(range(len(self.tokens))) if model_ids is None else [int(i) for i in model_ids]
+        self.options = dict(options or {})
+        self.stats = dict(stats or {})
+        self.default_encoder = encoder
+        self.flags = list(flags) if flags is not None else [0] * len(self.tokens)
+        self.extra = dict(extra or {})
+        self._encoders = {}
+        self._setup_units()
+
+    # ------------------------------------------------------------------ ids and units
+    def _setup_units(self):
+        k = len(self.special_tokens)
+        self.n_specials = k
+        self._to_model = np.full(len(self.tokens), -1, dtype=np.int64)
+        self._to_model[np.array(self.model_ids, dtype=np.int64)] = np.arange(len(self.model_ids))
+        self._model_to_internal = np.array(self.model_ids, dtype=np.int64)
+        alphabet = self.tokens[k:k + self.n_alphabet]
+        if self.units == "bytes":
+            self._byte_unit = np.full(256, -1, dtype=np.int64)
+            for i, b in enumerate(alphabet):
+                self._byte_unit[b[0]] = k + i
+        else:
+            self._char_unit = {b.decode("utf-8", "surrogatepass"): k + i for i, b in enumerate(alphabet)}
+            unk = self.options.get("unk_token", "<unk>")
+            self._unk = self.special_tokens.index(unk) if (
+                self.options.get("unknown_chars", "unk") == "unk" and unk in self.special_tokens) else None
+        self._special_id = {s: i for i, s in enumerate(self.special_tokens)}
+
+    @property
+    def vocab_size(self):
+        return len(self.model_ids)
+
+    @property
+    def vocab(self):
+        """{model id: token bytes} (special tokens as their UTF-8 bytes)."""
+        return {m: self.tokens[i] for m, i in enumerate(self.model_ids)}
+
+    @property
+    def merges(self):
+        """Ranked merges as (left_id, right_id, new_id) model ids; merges that involve a token with
+        no model id (Picky-removed, Scaffold) are listed with internal ids negated minus one."""
+        def mid(i):
+            m = self._to_model[i]
+            return int(m) if m >= 0 else -1 - i
+        return [(mid(a), mid(b), mid(c)) for a, b, c in self._merges]
+
+    def token_to_id(self, token):
+        data = token.encode("utf-8", "surrogateescape") if isinstance(token, str) else bytes(token)
+        for m, i in enumerate(self.model_ids):
+            if self.tokens[i] == data:
+                return m
+        return None
+
+    def id_to_token(self, i):
+        return self.tokens[self.model_ids[i]]
+
+    def _token_units(self):
+        """Base-unit sequence of every internal token (for ignore_merges and longest-match)."""
+        k = self.n_specials
+        out = []
+        for i, t in enumerate(self.tokens):
+            if i < k:
+                out.append(None)
+            elif self.units == "bytes":
+                out.append(self._byte_unit[np.frombuffer(t, dtype=np.uint8)])
+            else:
+                out.append(np.array([self._char_unit[c] for c in t.decode("utf-8", "surrogatepass")],
+                                    dtype=np.int64))
+        return out
+
+    # ------------------------------------------------------------------ encoding
+    def _encoder(self, name=None):
+        name = name or self.default_encoder
+        enc = self._encoders.get(name)
+        if enc is None:
+            from .encoders import make_encoder
+            enc = make_encoder(self, name)
+            self._encoders[name] = enc
+        return enc
+
+    def _pieces_units(self, text):
+        """Pre-tokenize a str and map it to base units: (units, offsets)."""
+        pieces = self.pretokenizer.split(text)
+        if self.units == "bytes":
+            encoded = [p.encode("utf-8", "surrogateescape") for p in pieces]
+            data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+            units = self._byte_unit[data]
+            lens = np.fromiter((len(e) for e in encoded), dtype=np.int64, count=len(encoded))
+        else:
+            unk = self._unk
+            rows = [[self._char_unit.get(c, unk) for c in p] for p in pieces]
+            rows = [[u for u in r if u is not None] for r in rows]
+            units = np.fromiter((u for r in rows for u in r), dtype=np.int64)
+            lens = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+        offsets = np.zeros(len(lens) + 1, dtype=np.int64)
+        np.cumsum(lens, out=offsets[1:])
+        if len(units) and units.min() < 0:        # observed byte alphabet: unseen bytes are dropped
+            keep = units >= 0
+            kept = np.concatenate([[0], np.cumsum(keep)])
+            offsets = kept[offsets]
+            units = units[keep]
+        return units, offsets
+
+    def _chunks(self, text, allowed_special):
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "surrogateescape" if self.units == "bytes" else "replace")
+        if not isinstance(text, str):
+            raise NewbpeError(f"encode() takes str or bytes, not {type(text).__name__}")
+        if allowed_special == "all":
+            allowed_special = self.special_tokens
+        if allowed_special:
+            unknown = set(allowed_special) - set(self.special_tokens)
+            if unknown:
+                raise NewbpeError(f"not special tokens of this model: {', '.join(sorted(unknown))}")
+            return split_specials(text, list(allowed_special))
+        return [(False, text)] if text else []
+
+    def encode(self, text, allowed_special=(), encoder=None):
+        """Token ids (model ids) of `text`. Special-token strings are ordinary text unless listed
+        in `allowed_special` (or "all"), as in tiktoken; HF exports always match them."""
+        return self.encode_batch([text], allowed_special=allowed_special, encoder=encoder, threads=1)[0]
+
+    def encode_bytes(self, data, encoder=None):
+        """Ids of raw bytes (invalid UTF-8 included; byte-level models keep every byte)."""
+        return self.encode(bytes(data), encoder=encoder)
+
+    def encode_batch(self, texts, allowed_special=(), encoder=None, threads=None):
+        """Encode many texts at once: all pieces go to the numba encoder in one call (parallel over
+        `threads`, default all cores); results are identical for any thread count."""
+        enc = self._encoder(encoder)
+        all_units, all_offsets, plan = [], [], []
+        base = 0
+        for text in texts:
+            doc = []
+            for is_special, chunk in self._chunks(text, allowed_special):
+                if is_special:
+                    doc.append(("s", self._special_id[chunk]))
+                    continue
+                units, offsets = self._pieces_units(self._transform(chunk))
+                all_units.append(units)
+                all_offsets.append(offsets[1:] + base)
+                n = len(offsets) - 1
+                doc.append(("p", n))
+                base += len(units)
+            plan.append(doc)
+        units = np.concatenate(all_units) if all_units else np.zeros(0, np.int64)
+        offsets = np.concatenate([[0]] + all_offsets).astype(np.int64) if all_offsets else np.zeros(1, np.int64)
+        ids, out_offsets = enc.encode_units(units, offsets, threads=threads or os.cpu_count() or 1)
+        model = self._to_model[ids] if len(ids) else ids
+        if len(model) and model.min() < 0:
+            raise RuntimeError("encoder emitted a token without a model id")
+        results = []
+        piece = 0
+        for doc in plan:
+            out = []
+            for kind, v in doc:
+                if kind == "s":
+                    out.append(int(self._to_model[v]))
+                else:
+                    out.extend(model[out_offsets[piece]:out_offsets[piece + v]].tolist())
+                    piece += v
+            results.append(out)
+        return results
+
+    def _transform(self, text):
+        """Hook for text preprocessors (SPLINTER) applied before pre-tokenization."""
+        return text
+
+    # ------------------------------------------------------------------ decoding
+    def decode_bytes(self, ids):
+        """Exact bytes of a sequence of model ids."""
+        try:
+            data = b"".join(self.tokens[self.model_ids[i]] for i in ids)
+        except (IndexError, TypeError):
+            bad = [i for i in ids if not (isinstance(i, (int, np.integer)) and 0 <= i < self.vocab_size)]
+            raise NewbpeError(f"ids out of range 0..{self.vocab_size - 1}: {bad[:5]}") from None
+        if self.pretokenizer.name == "whitespace":
+            data = data.replace(METASPACE.encode(), b" ")
+            if data.startswith(b" "):
+                data = data[1:]
+        return data
+
+    def decode(self, ids):
+        """Text of a sequence of model ids (UTF-8, invalid sequences replaced by U+FFFD)."""
+        return self.decode_bytes(ids).decode("utf-8", "replace")
+
+    def token_strings(self, ids):
+        """Readable strings of tokens (GPT-2 byte mapping in byte mode, text in char mode)."""
+        out = []
+        for i in ids:
+            t = self.tokens[self.model_ids[i]]
+            if self.model_ids[i] < self.n_specials or self.units == "chars":
+                out.append(t.decode("utf-8", "replace"))
+            else:
+                out.append(bytes_to_token_string(t))
+        return out
+
+    # ------------------------------------------------------------------ introspection
+    def info(self):
+        d = {
+            "algorithm": self.algo,
+            "vocab_size": self.vocab_size,
+            "units": self.units,
+            "pretokenizer": self.pretokenizer.name if self.pretokenizer.name != "regex" else self.pretokenizer.pattern,
+            "special_tokens": self.special_tokens,
+            "alphabet_size": self.n_alphabet,
+            "num_merges": len(self._merges),
+            "encoder": self.default_encoder,
+            "options": self.options,
+        }
+        d.update(self.stats)
+        return d
+
+    # ------------------------------------------------------------------ persistence
+    def to_dict(self):
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "algo": self.algo,
+            "units": self.units,
+            "pretokenizer": self.pretokenizer.to_dict(),
+            "special_tokens": self.special_tokens,
+            "n_alphabet": self.n_alphabet,
+            "encoder": self.default_encoder,
+            "options": self.options,
+            "tokens": [base64.b64encode(t).decode("ascii") for t in self.tokens],
+            "merges": [list(m) for m in self._merges],
+            "model_ids": self.model_ids,
+            "flags": self.flags,
+            "extra": self.extra,
+            "stats": self.stats,
+        }
+
+    def save(self, out_dir, hf=None):
+        """Write OUT_DIR/model.json (and tokenizer.json where the method is exactly expressible in
+        HF, unless hf=False). Every file is written atomically."""
+        out_dir = os.fspath(out_dir)
+        if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+            raise NewbpeError(f"output path exists and is not a directory: {out_dir}")
+        os.makedirs(out_dir, exist_ok=True)
+        atomic_write_text(os.path.join(out_dir, MODEL_FILE),
+                          json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n")
+        written = [os.path.join(out_dir, MODEL_FILE)]
+        if hf is not False:
+            from .export.hf import hf_exact, save_hf
+            if hf_exact(self):
+                written += save_hf(self, out_dir)
+        return written
+
+    @classmethod
+    def from_dict(cls, d, source="model"):
+        return _validate(d, source)
+
+    @classmethod
+    def load(cls, path):
+        path = os.fspath(path)
+        file = os.path.join(path, MODEL_FILE) if os.path.isdir(path) else path
+        if not os.path.exists(file):
+            if path.endswith(".json") or os.path.isdir(path):
+                raise ModelFileError(f"model file not found: {file}")
+            raise ModelFileError(f"model directory not found: {path}")
+        try:
+            with open(file, encoding="utf-8") as f:
+                d = json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ModelFileError(f"corrupt model file {file}: {e}") from None
+        return _validate(d, file)
+
+    def __repr__(self):
+        return (f"Tokenizer(algo={self.algo!r}, vocab_size={self.vocab_size}, units={self.units!r}, "
+                f"pretokenizer={self.pretokenizer.name!r})")
+
+
+def _validate(d, source):
+    """Strict model.json validation: every problem is a one-line ModelFileError."""
+    def bad(msg):
+        raise ModelFileError(f"{source}: {msg}")
+    if not isinstance(d, dict) or d.get("format") != FORMAT:
+        bad("not a newbpe model file")
+    v = d.get("format_version")
+    if not isinstance(v, int):
+        bad("missing format_version")
+    if v > FORMAT_VERSION:
+        bad(f"format version {v} is newer than this newbpe supports ({FORMAT_VERSION}); upgrade newbpe")
+    required = ("algo", "units", "pretokenizer", "special_tokens", "n_alphabet", "tokens", "merges", "model_ids")
+    missing = [k for k in required if k not in d]
+    if missing:
+        bad("missing field(s) " + ", ".join(missing))
+    if d["units"] not in ("bytes", "chars"):
+        bad(f"unknown units {d['units']!r}")
+    try:
+        tokens = [base64.b64decode(t, validate=True) for t in d["tokens"]]
+    except Exception:  # noqa: BLE001
+        bad("tokens are not valid base64")
+    n = len(tokens)
+    k = len(d["special_tokens"])
+    if not (0 <= d["n_alphabet"] and k + d["n_alphabet"] <= n):
+        bad("n_alphabet inconsistent with the token list")
+    for i, s in enumerate(d["special_tokens"]):
+        if not isinstance(s, str) or tokens[i] != s.encode("utf-8"):
+            bad(f"special token {i} does not match its token bytes")
+    merges = d["merges"]
+    if not isinstance(merges, list):
+        bad("merges must be a list")
+    for r, m in enumerate(merges):
+        if not (isinstance(m, list) and len(m) == 3 and all(isinstance(x, int) and 0 <= x < n for x in m)):
+            bad(f"merge {r} is malformed: {m!r}")
+        if tokens[m[0]] + tokens[m[1]] != tokens[m[2]]:
+            bad(f"merge {r} does not spell its output token")
+    mids = d["model_ids"]
+    if not isinstance(mids, list) or any(not isinstance(i, int) or not 0 <= i < n for i in mids) \
+            or len(set(mids)) != len(mids):
+        bad("model_ids are malformed")
+    try:
+        pretok = PreTokenizer.from_dict(d["pretokenizer"])
+    except Exception as e:  # noqa: BLE001
+        bad(f"bad pre-tokenizer: {e}")
+    flags = d.get("flags") or [0] * n
+    if len(flags) != n:
+        bad("flags length differs from tokens")
+    with warnings.catch_warnings():
+        return Tokenizer(algo=d["algo"], units=d["units"], pretokenizer=pretok,
+                         special_tokens=d["special_tokens"], n_alphabet=d["n_alphabet"], tokens=tokens,
+                         merges=merges, model_ids=mids, options=d.get("options"), stats=d.get("stats"),
+                         encoder=d.get("encoder", "rank"), flags=flags, extra=d.get("extra"))

@@ -1,0 +1,16 @@
+"""Registry of training algorithms: name -> module with `train(word_counts, vocab_size,
+special_tokens, progress, **options)` and an `OPTIONS` dict of defaults. The CLI's `--algo` lists
+exactly these."""
+import importlib
+
+from ..errors import NewbpeError
+
+ALGORITHMS = {
+    "bpe": "newbpe.trainers.bpe",
+}
+
+
+def get_trainer(algo):
+    if algo not in ALGORITHMS:
+        raise NewbpeError(f"unknown algorithm {algo!r} (available: {', '.join(sorted(ALGORITHMS))})")
+    return importlib.import_module(ALGORITHMS[algo])

@@ -1,0 +1,155 @@
+"""What every BPE-family trainer shares: turning a `WordCounts` table into base tokens and
+unit-id words laid out as specs README §2.3 prescribes (specials, then the alphabet, then merges).
+"""
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import NewbpeError
+from ..units import gpt2_byte_order
+
+
+@dataclass
+class BaseLayout:
+    """The base vocabulary and the words as unit ids."""
+    special_tokens: list
+    alphabet: list             # bytes values (byte mode) or 1-char str (char mode), in id order
+    units: str
+    units_ids: np.ndarray      # concatenated unit ids of all words
+    offsets: np.ndarray
+    counts: np.ndarray
+    notes: dict = field(default_factory=dict)
+
+    @property
+    def n_specials(self):
+        return len(self.special_tokens)
+
+    @property
+    def n_base(self):
+        return len(self.special_tokens) + len(self.alphabet)
+
+    def base_token_bytes(self):
+        out = [s.encode("utf-8") for s in self.special_tokens]
+        if self.units == "bytes":
+            out += [bytes([b]) for b in self.alphabet]
+        else:
+            out += [c.encode("utf-8", "surrogatepass") for c in self.alphabet]
+        return out
+
+
+def check_specials(special_tokens):
+    specials = list(special_tokens or [])
+    for s in specials:
+        if not isinstance(s, str) or not s:
+            raise NewbpeError(f"special tokens must be non-empty strings, got {s!r}")
+    if len(set(specials)) != len(specials):
+        raise NewbpeError("special tokens contain duplicates: " + ", ".join(sorted(
+            {s for s in specials if specials.count(s) > 1})))
+    return specials
+
+
+def layout(word_counts, special_tokens=(), *, byte_alphabet="full", limit_alphabet=None,
+           initial_alphabet=(), coverage=1.0, unknown_chars="unk", unk_token="<unk>"):
+    """Build the base layout of a word table.
+
+    Byte mode: ``byte_alphabet="full"`` keeps all 256 bytes (lossless, HF with
+    ``initial_alphabet=ByteLevel.alphabet()``); ``"observed"`` keeps only bytes present (HF default
+    without an initial alphabet; lossy for unseen bytes, so it warns).
+
+    Char mode (HF ``compute_alphabet`` semantics): characters counted by word count; those in
+    `initial_alphabet` are always kept; `limit_alphabet` keeps the most frequent (ties: the larger
+    code point is dropped first — a newbpe decision, HF's order is unspecified); `coverage` < 1
+    drops the rarest characters whose cumulative count stays below (1 − coverage) · total (Picky
+    reference semantics, without its slicing bug). Unknown characters are dropped from the word
+    (``unknown_chars="drop"``, HF: neighbours become adjacent) or become `unk_token`
+    (``"unk"``: the word is cut there, since special tokens never take part in pairs).
+    """
+    specials = check_specials(special_tokens)
+    data, offsets, counts = word_counts.arrays()
+    units = word_counts.units
+    if units == "bytes":
+        if byte_alphabet not in ("full", "observed"):
+            raise NewbpeError(f"byte_alphabet must be 'full' or 'observed', not {byte_alphabet!r}")
+        order = list(gpt2_byte_order())
+        if byte_alphabet == "observed":
+            seen = set(np.unique(data).tolist())
+            order = [b for b in order if b in seen]
+            if len(order) < 256:
+                warnings.warn(f"byte_alphabet='observed' keeps {len(order)} of 256 bytes: unseen bytes "
+                              "are dropped when encoding (lossy)", stacklevel=3)
+        rank = np.full(256, -1, dtype=np.int64)
+        rank[np.array(order, dtype=np.int64)] = np.arange(len(order)) + len(specials)
+        ids = rank[data] if len(data) else np.zeros(0, np.int64)
+        return BaseLayout(specials, order, units, ids, offsets, counts)
+
+    # char mode
+    raw = data.tobytes()
+    words = [raw[offsets[i]:offsets[i + 1]].decode("utf-8", "surrogatepass") for i in range(len(counts))]
+    char_count = Counter()
+    for w, c in zip(words, counts):
+        for ch in w:
+            char_count[ch] += int(c)
+    keep = dict(char_count)
+    forced = set(initial_alphabet or ())
+    if limit_alphabet is not None and len(keep) + len(forced - set(keep)) > limit_alphabet:
+        ranked = sorted(keep.items(), key=lambda kv: (-kv[1], ord(kv[0])))
+        kept = [ch for ch, _ in ranked if ch not in forced][:max(limit_alphabet - len(forced), 0)]
+        keep = {ch: keep[ch] for ch in kept}
+    if coverage < 1.0:
+        total = sum(keep.values())
+        budget = (1.0 - coverage) * total
+        dropped = 0
+        for ch, c in sorted(keep.items(), key=lambda kv: (kv[1], -ord(kv[0]))):
+            if ch in forced or dropped + c > budget:
+                break
+            dropped += c
+            del keep[ch]
+    alphabet = sorted(set(keep) | forced, key=ord)
+    if unknown_chars not in ("drop", "unk"):
+        raise NewbpeError(f"unknown_chars must be 'drop' or 'unk', not {unknown_chars!r}")
+    if unknown_chars == "unk" and unk_token not in specials:
+        specials = specials + [unk_token]
+    index = {ch: i + len(specials) for i, ch in enumerate(alphabet)}
+    out_units, out_offsets, out_counts = [], [0], []
+    n_unknown = 0
+    for w, c in zip(words, counts):
+        pieces = [[]]
+        for ch in w:
+            i = index.get(ch)
+            if i is None:
+                n_unknown += int(c)
+                if unknown_chars == "unk" and pieces[-1]:
+                    pieces.append([])
+                continue
+            pieces[-1].append(i)
+        for p in pieces:
+            if p:
+                out_units.extend(p)
+                out_offsets.append(len(out_units))
+                out_counts.append(int(c))
+    notes = {"dropped_chars": len(char_count) - len(set(keep) & set(char_count)), "unknown_occurrences": n_unknown}
+    return BaseLayout(specials, alphabet, units, np.array(out_units, dtype=np.int64),
+                      np.array(out_offsets, dtype=np.int64), np.array(out_counts, dtype=np.int64), notes)
+
+
+def check_vocab_size(vocab_size, base):
+    if vocab_size is None:
+        raise NewbpeError("vocab_size is required")
+    if int(vocab_size) != vocab_size or vocab_size <= 0:
+        raise NewbpeError(f"vocab_size must be a positive integer, got {vocab_size!r}")
+    if base.n_base >= vocab_size:
+        raise NewbpeError(f"vocab_size {vocab_size} is not above the base vocabulary "
+                          f"({base.n_specials} special tokens + {len(base.alphabet)} {base.units} = {base.n_base})")
+
+
+class Progress:
+    """Adapts the optional progress callback (stage, current, total); silent when None."""
+
+    def __init__(self, callback=None):
+        self.callback = callback
+
+    def __call__(self, stage, current, total):
+        if self.callback is not None:
+            self.callback(stage, current, total)

@@ -1,0 +1,71 @@
+"""Classic BPE (Sennrich et al. 2016, arXiv 1508.07909) with exact HF `BpeTrainer` parity.
+
+    visible = |specials| + |alphabet|
+    while visible < vocab_size:
+        (a, b) = the pair with the highest count; ties: smallest (a, b) on ids   # HF's rule
+        stop if no pair is left or its count < max(1, min_frequency)
+        merge (a, b) everywhere -> token a+b; a string that already exists (reached by another pair)
+        reuses its id and adds nothing to `visible` (a "duplicate merge")
+
+The loop runs inside the engine (`Engine.run_bpe`); the variants (Picky, Scaffold) drive the same
+engine one step at a time. Differences from HF, all deliberate (bpe.md §7): int64 counts (HF's i32
+overflow), signed counts never cast (HF's phantom merges), `max_token_length` exact by default
+(``max_token_length_mode="hf"`` reproduces HF), a pair is merged at most once, and a vocab size at
+or below the base vocabulary is an error instead of a silently larger vocabulary.
+"""
+import warnings
+
+from ..engine import Engine
+from ..model import Tokenizer
+from .base import Progress, check_vocab_size, layout
+
+OPTIONS = {
+    "min_frequency": 0,
+    "max_token_length": None,
+    "max_token_length_mode": "exact",
+    "byte_alphabet": "full",
+    "limit_alphabet": None,
+    "initial_alphabet": (),
+    "coverage": 1.0,
+    "unknown_chars": "unk",
+    "unk_token": "<unk>",
+}
+
+
+def train(word_counts, vocab_size, special_tokens=(), progress=None, **options):
+    """Train byte- or char-level BPE on a `WordCounts` table. Returns a `Tokenizer`."""
+    opts = {**OPTIONS, **options}
+    base = layout(word_counts, special_tokens, byte_alphabet=opts["byte_alphabet"],
+                  limit_alphabet=opts["limit_alphabet"], initial_alphabet=opts["initial_alphabet"],
+                  coverage=opts["coverage"], unknown_chars=opts["unknown_chars"], unk_token=opts["unk_token"])
+    check_vocab_size(vocab_size, base)
+    engine = Engine.build(base.units_ids, base.offsets, base.counts, base.base_token_bytes(),
+                          base.n_specials, max_token_length=opts["max_token_length"],
+                          max_token_length_mode=opts["max_token_length_mode"])
+    visible, stop = engine.run_bpe(base.n_base, vocab_size, max(1, int(opts["min_frequency"])),
+                                   progress=Progress(progress))
+    if visible < vocab_size:
+        warnings.warn(f"training stopped at vocab size {visible} < {vocab_size}: "
+                      f"{'no pair left' if stop == 'empty' else 'best pair below min_frequency'}", stacklevel=2)
+    return tokenizer_from_engine("bpe", engine, base, word_counts, opts, vocab_size)
+
+
+def tokenizer_from_engine(algo, engine, base, word_counts, opts, vocab_size, model_ids=None,
+                          flags=None, extra=None, stats=None, encoder="rank"):
+    """Package an engine's result as a Tokenizer (shared by the BPE-family trainers)."""
+    merges = [(a, b, new) for a, b, new, _ in engine.merge_events]
+    n_dup = len(merges) - (engine.n_tokens - base.n_base)
+    all_stats = {
+        "target_vocab_size": int(vocab_size),
+        "num_duplicate_merges": int(n_dup),
+        "word_types": int(len(base.counts)),
+        "word_tokens": int(base.counts.sum()),
+        "corpus_tokens_after_training": int(sum(engine.token_freqs())),
+        **base.notes,
+        **(stats or {}),
+    }
+    options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in opts.items()}
+    return Tokenizer(algo=algo, units=base.units, pretokenizer=word_counts.pretokenizer,
+                     special_tokens=base.special_tokens, n_alphabet=len(base.alphabet),
+                     tokens=engine.vocab_bytes(), merges=merges, model_ids=model_ids, options=options,
+                     stats=all_stats, encoder=encoder, flags=flags, extra=extra)
