@@ -23,6 +23,8 @@ from .io import atomic_write_text
 from .pretokenizers import METASPACE, PreTokenizer, split_specials
 from .units import bytes_to_token_string
 
+SCANNER_PRESETS = ("gpt2", "cl100k", "o200k")
+
 FORMAT = "newbpe-model"
 FORMAT_VERSION = 1
 MODEL_FILE = "model.json"
@@ -118,28 +120,44 @@ class Tokenizer:
             self._encoders[name] = enc
         return enc
 
-    def _pieces_units(self, text):
-        """Pre-tokenize a str and map it to base units: (units, offsets)."""
-        pieces = self.pretokenizer.split(text)
+    def _segments_units(self, segments, threads=1):
+        """Pre-tokenize many str segments and map them to base units in one pass.
+        Returns (units, offsets, pieces_per_segment)."""
+        pretok = self.pretokenizer
         if self.units == "bytes":
-            encoded = [p.encode("utf-8", "surrogateescape") for p in pieces]
+            encoded = [seg.encode("utf-8", "surrogateescape") for seg in segments]
+            seg_off = np.zeros(len(encoded) + 1, dtype=np.int64)
+            np.cumsum([len(e) for e in encoded], out=seg_off[1:])
             data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+            if pretok.name in SCANNER_PRESETS:
+                from .pretokenizers.scanner import split_bytes_many
+                offsets = split_bytes_many(data, seg_off, pretok.name, threads=threads)
+            elif pretok.name == "none":
+                offsets = np.unique(seg_off)
+            else:
+                lens = [len(p.encode("utf-8", "surrogateescape")) for seg in segments for p in pretok.split(seg)]
+                offsets = np.zeros(len(lens) + 1, dtype=np.int64)
+                np.cumsum(lens, out=offsets[1:])
             units = self._byte_unit[data]
-            lens = np.fromiter((len(e) for e in encoded), dtype=np.int64, count=len(encoded))
+            counts = np.diff(np.searchsorted(offsets, seg_off))
         else:
             unk = self._unk
-            rows = [[self._char_unit.get(c, unk) for c in p] for p in pieces]
-            rows = [[u for u in r if u is not None] for r in rows]
+            get = self._char_unit.get
+            rows, counts = [], np.zeros(len(segments), dtype=np.int64)
+            for i, seg in enumerate(segments):
+                pieces = pretok.split(seg)
+                counts[i] = len(pieces)
+                rows.extend([get(c, unk) for c in p] for p in pieces)
+            rows = [[u for u in r if u is not None] for r in rows] if unk is None else rows
             units = np.fromiter((u for r in rows for u in r), dtype=np.int64)
-            lens = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
-        offsets = np.zeros(len(lens) + 1, dtype=np.int64)
-        np.cumsum(lens, out=offsets[1:])
+            offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+            np.cumsum([len(r) for r in rows], out=offsets[1:])
         if len(units) and units.min() < 0:        # observed byte alphabet: unseen bytes are dropped
             keep = units >= 0
             kept = np.concatenate([[0], np.cumsum(keep)])
             offsets = kept[offsets]
             units = units[keep]
-        return units, offsets
+        return np.ascontiguousarray(units, dtype=np.int64), offsets.astype(np.int64), counts
 
     def _chunks(self, text, allowed_special):
         if isinstance(text, bytes):
@@ -165,40 +183,36 @@ class Tokenizer:
         return self.encode(bytes(data), encoder=encoder)
 
     def encode_batch(self, texts, allowed_special=(), encoder=None, threads=None):
-        """Encode many texts at once: all pieces go to the numba encoder in one call (parallel over
-        `threads`, default all cores); results are identical for any thread count."""
+        """Encode many texts at once: one pre-tokenization pass and one call into the numba
+        encoder (parallel over `threads`, default all cores); identical for any thread count."""
         enc = self._encoder(encoder)
-        all_units, all_offsets, plan = [], [], []
-        base = 0
+        threads = threads or os.cpu_count() or 1
+        segments, plan = [], []
         for text in texts:
             doc = []
             for is_special, chunk in self._chunks(text, allowed_special):
                 if is_special:
-                    doc.append(("s", self._special_id[chunk]))
-                    continue
-                units, offsets = self._pieces_units(self._transform(chunk))
-                all_units.append(units)
-                all_offsets.append(offsets[1:] + base)
-                n = len(offsets) - 1
-                doc.append(("p", n))
-                base += len(units)
+                    doc.append(-1 - self._special_id[chunk])
+                else:
+                    doc.append(len(segments))
+                    segments.append(self._transform(chunk))
             plan.append(doc)
-        units = np.concatenate(all_units) if all_units else np.zeros(0, np.int64)
-        offsets = np.concatenate([[0]] + all_offsets).astype(np.int64) if all_offsets else np.zeros(1, np.int64)
-        ids, out_offsets = enc.encode_units(units, offsets, threads=threads or os.cpu_count() or 1)
+        units, offsets, pieces_per_segment = self._segments_units(segments, threads)
+        ids, out_offsets = enc.encode_units(units, offsets, threads=threads)
         model = self._to_model[ids] if len(ids) else ids
         if len(model) and model.min() < 0:
             raise RuntimeError("encoder emitted a token without a model id")
+        seg_first_piece = np.zeros(len(segments) + 1, dtype=np.int64)
+        np.cumsum(pieces_per_segment, out=seg_first_piece[1:])
+        bounds = out_offsets[seg_first_piece]
         results = []
-        piece = 0
         for doc in plan:
             out = []
-            for kind, v in doc:
-                if kind == "s":
-                    out.append(int(self._to_model[v]))
+            for item in doc:
+                if item < 0:
+                    out.append(int(self._to_model[-1 - item]))
                 else:
-                    out.extend(model[out_offsets[piece]:out_offsets[piece + v]].tolist())
-                    piece += v
+                    out.extend(model[bounds[item]:bounds[item + 1]].tolist())
             results.append(out)
         return results
 

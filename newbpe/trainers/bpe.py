@@ -46,7 +46,7 @@ def train(word_counts, vocab_size, special_tokens=(), progress=None, **options):
                                    progress=Progress(progress))
     if visible < vocab_size:
         warnings.warn(f"training stopped at vocab size {visible} < {vocab_size}: "
-                      f"{'no pair left' if stop == 'empty' else 'best pair below min_frequency'}", stacklevel=2)
+                      f"{'no pair left' if stop == 'empty' else 'best pair below min_frequency'}", stacklevel=3)
     return tokenizer_from_engine("bpe", engine, base, word_counts, opts, vocab_size)
 
 

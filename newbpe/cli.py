@@ -1,0 +1,260 @@
+"""The `newbpe` command line: parse, call the library, print.
+
+Errors from bad input are one line on stderr and a non-zero exit, never a traceback. Heavy modules
+(numpy, numba) load inside the commands, so `newbpe --help` is instant.
+"""
+import json
+import os
+import sys
+import warnings
+from functools import wraps
+
+import click
+
+from .trainers import ALGORITHMS
+
+PRETOKENIZER_HELP = ("gpt2, cl100k (gpt4, llama3), o200k, superbpe_stage1, superbpe_stage2, whitespace "
+                     "(▁-prefixed words, lossy), none, or any regex")
+
+
+def _fail(msg, code=1):
+    click.echo(f"newbpe: error: {msg}", err=True)
+    sys.exit(code)
+
+
+def friendly(fn):
+    """Turn library errors into one-line messages with a non-zero exit."""
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        from .errors import NewbpeError
+
+        def show(message, category, *_a, **_k):
+            click.echo(f"newbpe: warning: {message}", err=True)
+        warnings.showwarning = show
+        try:
+            return fn(*args, **kwargs)
+        except NewbpeError as e:
+            _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+        except (OSError, UnicodeError) as e:
+            _fail(f"{type(e).__name__}: {e}")
+        except ValueError as e:
+            _fail(str(e).splitlines()[0])
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+    return wrapper
+
+
+def _specials(values):
+    """--special-tokens may repeat or be comma-separated (a lone ',' is itself a token)."""
+    out = []
+    for v in values:
+        out.extend([v] if v == "," else [s for s in v.split(",") if s])
+    return out
+
+
+def _load(model_dir):
+    import newbpe
+    return newbpe.load(model_dir)
+
+
+def _read_inputs(files):
+    """Yield (name, bytes) for each file, or stdin when none (streamed line by line for stdin)."""
+    if not files:
+        yield "-", sys.stdin.buffer.read()
+        return
+    for f in files:
+        if not os.path.exists(f):
+            from .errors import NewbpeError
+            raise NewbpeError(f"input file not found: {f}")
+        with open(f, "rb") as fh:
+            yield f, fh.read()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="newbpe")
+def main():
+    """Train, use and export BPE-family tokenizers."""
+
+
+# ---------------------------------------------------------------------------------------------- count
+@main.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("-o", "--output", required=True, help="Output .npz word-count file.")
+@click.option("--pretokenizer", default="gpt2", show_default=True, help=PRETOKENIZER_HELP)
+@click.option("--units", type=click.Choice(["bytes", "chars"]), default="bytes", show_default=True)
+@click.option("--special-tokens", multiple=True, help="Special-token strings (repeat or comma-separate); removed before counting.")
+@click.option("--split", type=click.Choice(["line", "document"]), default="line", show_default=True)
+@click.option("--threads", type=int, default=None, help="Worker processes (default: all cores).")
+@click.option("--progress", type=click.Choice(["tqdm", "json", "none"]), default="tqdm", show_default=True)
+@friendly
+def count(files, output, pretokenizer, units, special_tokens, split, threads, progress):
+    """Count the pre-tokens of FILES into a reusable word-count table."""
+    import newbpe
+    from .progress import make_progress
+    wc = newbpe.count(list(files), pretokenizer, units, _specials(special_tokens), split,
+                      threads=threads, progress=make_progress(progress))
+    wc.save(output)
+    click.echo(f"{len(wc)} unique pre-tokens, {wc.total()} in total -> {output}")
+
+
+# ---------------------------------------------------------------------------------------------- train
+@main.command()
+@click.argument("files", nargs=-1)
+@click.option("--algo", type=click.Choice(sorted(ALGORITHMS)), default="bpe", show_default=True)
+@click.option("--vocab-size", type=int, required=True)
+@click.option("-o", "--output", required=True, help="Output directory (model.json, tokenizer.json).")
+@click.option("--counts", "counts_file", default=None, help="Train on a saved word-count table instead of FILES.")
+@click.option("--pretokenizer", default="gpt2", show_default=True, help=PRETOKENIZER_HELP)
+@click.option("--units", type=click.Choice(["bytes", "chars"]), default="bytes", show_default=True)
+@click.option("--special-tokens", multiple=True, help="Special tokens (repeat or comma-separate), ids 0..k-1.")
+@click.option("--split", type=click.Choice(["line", "document"]), default="line", show_default=True)
+@click.option("--threads", type=int, default=None, help="Threads/processes (default: all cores).")
+@click.option("--min-frequency", type=int, default=None)
+@click.option("--max-token-length", type=int, default=None)
+@click.option("--max-token-length-mode", type=click.Choice(["exact", "hf"]), default=None)
+@click.option("--byte-alphabet", type=click.Choice(["full", "observed"]), default=None)
+@click.option("--limit-alphabet", type=int, default=None, help="Char units: keep the N most frequent characters.")
+@click.option("--coverage", type=float, default=None, help="Char units: character coverage (Picky style).")
+@click.option("--option", "extra", multiple=True, metavar="KEY=VALUE", help="Any other algorithm option (JSON value).")
+@click.option("--progress", type=click.Choice(["tqdm", "json", "none"]), default="tqdm", show_default=True)
+@friendly
+def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, special_tokens, split, threads,
+          min_frequency, max_token_length, max_token_length_mode, byte_alphabet, limit_alphabet, coverage,
+          extra, progress):
+    """Train a tokenizer on FILES (or --counts) and write it to OUTPUT."""
+    import newbpe
+    from .errors import NewbpeError
+    from .progress import make_progress
+    options = {k: v for k, v in dict(min_frequency=min_frequency, max_token_length=max_token_length,
+                                      max_token_length_mode=max_token_length_mode, byte_alphabet=byte_alphabet,
+                                      limit_alphabet=limit_alphabet, coverage=coverage).items() if v is not None}
+    for kv in extra:
+        if "=" not in kv:
+            raise NewbpeError(f"--option takes KEY=VALUE, got {kv!r}")
+        k, v = kv.split("=", 1)
+        try:
+            options[k.replace("-", "_")] = json.loads(v)
+        except json.JSONDecodeError:
+            options[k.replace("-", "_")] = v
+    if counts_file and files:
+        raise NewbpeError("give either FILES or --counts, not both")
+    if not counts_file and not files:
+        raise NewbpeError("no input: give FILES or --counts")
+    prog = make_progress(progress)
+    source = newbpe.WordCounts.load(counts_file) if counts_file else list(files)
+    tok = newbpe.train(source, algo, vocab_size, pretokenizer=pretokenizer, units=units,
+                       special_tokens=_specials(special_tokens), split=split, threads=threads,
+                       progress=prog, **options)
+    if hasattr(prog, "close"):
+        prog.close()
+    written = tok.save(output)
+    info = tok.info()
+    click.echo(f"trained {algo}: vocab {info['vocab_size']}, {info['num_merges']} merges -> "
+               + ", ".join(os.path.basename(p) for p in written) + f" in {output}")
+
+
+# ---------------------------------------------------------------------------------------------- encode/decode
+@main.command()
+@click.argument("files", nargs=-1)
+@click.option("-m", "--model", "model_dir", required=True, help="Model directory (or model.json).")
+@click.option("--ids/--tokens", default=True, help="Print ids (default) or token strings.")
+@click.option("--encoder", default=None, help="Encoder (default: the model's).")
+@click.option("--allowed-special", default="", help="'all' or comma-separated special tokens to recognise in text.")
+@friendly
+def encode(files, model_dir, ids, encoder, allowed_special):
+    """Encode FILES (or stdin) line by line: one line of output per input line."""
+    tok = _load(model_dir)
+    allowed = "all" if allowed_special == "all" else [s for s in allowed_special.split(",") if s]
+    out = sys.stdout
+    for _, data in _read_inputs(files):
+        lines = data.splitlines(keepends=True)
+        for start in range(0, len(lines), 4096):
+            batch = [ln.decode("utf-8", "surrogateescape") for ln in lines[start:start + 4096]]
+            for seq in tok.encode_batch(batch, allowed_special=allowed, encoder=encoder):
+                out.write(" ".join(map(str, seq)) if ids else " ".join(tok.token_strings(seq)))
+                out.write("\n")
+
+
+@main.command()
+@click.argument("files", nargs=-1)
+@click.option("-m", "--model", "model_dir", required=True)
+@friendly
+def decode(files, model_dir):
+    """Decode lines of ids (as printed by `newbpe encode`) from FILES or stdin; writes the exact bytes."""
+    from .errors import NewbpeError
+    tok = _load(model_dir)
+    out = sys.stdout.buffer
+    for name, data in _read_inputs(files):
+        for n, line in enumerate(data.splitlines(), 1):
+            try:
+                seq = [int(x) for x in line.split()]
+            except ValueError:
+                raise NewbpeError(f"{name}:{n}: not a line of integer ids") from None
+            out.write(tok.decode_bytes(seq))
+    out.flush()
+
+
+# ---------------------------------------------------------------------------------------------- export/info/eval
+@main.command()
+@click.option("-m", "--model", "model_dir", required=True)
+@click.option("--format", "fmt", type=click.Choice(["hf", "tiktoken"]), default="hf", show_default=True)
+@click.option("-o", "--output", default=None, help="Output directory (default: the model directory).")
+@click.option("--approximate", is_flag=True, help="Allow an approximate HF export for methods HF cannot express.")
+@click.option("--name", default="newbpe", show_default=True, help="tiktoken encoding name.")
+@friendly
+def export(model_dir, fmt, output, approximate, name):
+    """Export a model to HF tokenizer.json or tiktoken."""
+    tok = _load(model_dir)
+    output = output or (model_dir if os.path.isdir(model_dir) else os.path.dirname(model_dir))
+    if fmt == "hf":
+        from .export.hf import save_hf
+        paths = save_hf(tok, output, approximate=approximate)
+    else:
+        from .export.tiktoken import save_tiktoken
+        paths = save_tiktoken(tok, output, name=name)
+    click.echo("wrote " + ", ".join(paths))
+
+
+@main.command()
+@click.option("-m", "--model", "model_dir", required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print tok.info() as JSON.")
+@click.option("--examples", default=10, show_default=True, help="How many longest tokens to show.")
+@friendly
+def info(model_dir, as_json, examples):
+    """Summarise a model's vocabulary and training."""
+    tok = _load(model_dir)
+    d = tok.info()
+    if as_json:
+        click.echo(json.dumps(d, ensure_ascii=False, indent=2))
+        return
+    for k, v in d.items():
+        if k != "options":
+            click.echo(f"{k:32s} {v}")
+    click.echo("options: " + ", ".join(f"{k}={v}" for k, v in d["options"].items()))
+    lengths = sorted(range(tok.vocab_size), key=lambda i: (-len(tok.vocab[i]), i))[:examples]
+    click.echo("longest tokens: " + " ".join(repr(s) for s in tok.token_strings(lengths)))
+
+
+@main.command(name="eval")
+@click.argument("files", nargs=-1, required=True)
+@click.option("-m", "--model", "model_dir", required=True)
+@click.option("--json", "as_json", is_flag=True)
+@friendly
+def eval_(files, model_dir, as_json):
+    """Bytes per token, tokens per word, Rényi efficiency (α=2.5) and vocabulary use on FILES."""
+    from .metrics import evaluate
+    tok = _load(model_dir)
+
+    def texts():
+        for _, data in _read_inputs(files):
+            yield from data.decode("utf-8", "surrogateescape").splitlines(keepends=True)
+    res = evaluate(tok, texts())
+    if as_json:
+        click.echo(json.dumps(res, indent=2))
+    else:
+        for k, v in res.items():
+            click.echo(f"{k:24s} {v:.4f}" if isinstance(v, float) else f"{k:24s} {v}")
+
+
+if __name__ == "__main__":
+    main()

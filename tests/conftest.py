@@ -1,0 +1,42 @@
+"""Shared test helpers: where corpora live, and small factories."""
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLED = ROOT / "corpora"
+SHARED = Path(os.environ.get("NEWBPE_SHARED_CORPORA", ROOT.parent / "shared" / "corpora"))
+
+settings.register_profile("ci", deadline=None, max_examples=60, derandomize=True)
+settings.register_profile("dev", deadline=None, max_examples=100)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+def shared(rel):
+    """Path of a file in ../shared/corpora, or skip the test with the reason."""
+    p = SHARED / rel
+    if not p.exists():
+        pytest.skip(f"{p} not present (shared corpora are needed for this test)")
+    return p
+
+
+def read_prefix(path, n_bytes):
+    with open(path, "rb") as f:
+        return f.read(n_bytes).decode("utf-8", "ignore")
+
+
+def lines_of(text):
+    parts = text.split("\n")
+    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+@pytest.fixture(scope="session")
+def shakespeare():
+    return (BUNDLED / "en" / "tinyshakespeare.txt").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def heldout_en():
+    return (BUNDLED / "en" / "ud_en_pud_test.txt").read_text(encoding="utf-8")
