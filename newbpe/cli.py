@@ -70,7 +70,24 @@ def _read_inputs(files):
             yield f, fh.read()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class OneLineErrors(click.Group):
+    """Usage errors (bad option values, missing arguments) as one line, like every other error."""
+
+    def main(self, *args, **kwargs):
+        kwargs["standalone_mode"] = False
+        try:
+            rv = super().main(*args, **kwargs)
+        except click.exceptions.Abort:
+            _fail("aborted", 1)
+        except click.ClickException as e:
+            hint = f" (see 'newbpe {e.ctx.info_name} --help')" if getattr(e, "ctx", None) and e.ctx.parent else ""
+            _fail(e.format_message().replace("\n", " ") + hint, e.exit_code)
+        except click.exceptions.Exit as e:
+            sys.exit(e.exit_code)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="newbpe")
 def main():
     """Train, use and export BPE-family tokenizers."""
@@ -91,8 +108,8 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
     """Count the pre-tokens of FILES into a reusable word-count table."""
     import newbpe
     from .progress import make_progress
-    wc = newbpe.count(list(files), pretokenizer, units, _specials(special_tokens), split,
-                      threads=threads, progress=make_progress(progress))
+    wc = newbpe.WordCounts.from_files(list(files), pretokenizer, units, _specials(special_tokens), split,
+                                      threads, make_progress(progress))
     wc.save(output)
     click.echo(f"{len(wc)} unique pre-tokens, {wc.total()} in total -> {output}")
 
@@ -141,16 +158,30 @@ def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, spe
     if not counts_file and not files:
         raise NewbpeError("no input: give FILES or --counts")
     prog = make_progress(progress)
-    source = newbpe.WordCounts.load(counts_file) if counts_file else list(files)
-    tok = newbpe.train(source, algo, vocab_size, pretokenizer=pretokenizer, units=units,
-                       special_tokens=_specials(special_tokens), split=split, threads=threads,
-                       progress=prog, **options)
-    if hasattr(prog, "close"):
-        prog.close()
+    try:
+        tok = _train(files, counts_file, algo, vocab_size, pretokenizer, units, special_tokens, split, threads,
+                     prog, options)
+    finally:
+        if hasattr(prog, "close"):
+            prog.close()
     written = tok.save(output)
     info = tok.info()
     click.echo(f"trained {algo}: vocab {info['vocab_size']}, {info['num_merges']} merges -> "
                + ", ".join(os.path.basename(p) for p in written) + f" in {output}")
+
+
+def _train(files, counts_file, algo, vocab_size, pretokenizer, units, special_tokens, split, threads, prog,
+           options):
+    import newbpe
+    newbpe._precheck(algo, vocab_size, units, _specials(special_tokens), options)
+    if counts_file:
+        source = newbpe.WordCounts.load(counts_file)
+    else:
+        source = newbpe.WordCounts.from_files(list(files), pretokenizer, units, _specials(special_tokens), split,
+                                              threads, prog)
+    return newbpe.train(source, algo, vocab_size, pretokenizer=pretokenizer, units=units,
+                        special_tokens=_specials(special_tokens), split=split, threads=threads,
+                        progress=prog, **options)
 
 
 # ---------------------------------------------------------------------------------------------- encode/decode

@@ -1,0 +1,118 @@
+"""The CLI end to end, and every bad input: one line, non-zero exit, no traceback, no partial output."""
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from newbpe.cli import main
+
+from conftest import BUNDLED
+
+SAMPLE = str(BUNDLED / "en" / "tinyshakespeare.txt")
+HELDOUT = str(BUNDLED / "en" / "ud_en_pud_test.txt")
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "m"
+    r = run("train", "--algo", "bpe", "--vocab-size", 800, "--special-tokens", "<s>,</s>", "--progress", "none",
+            "-o", out, SAMPLE)
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def test_train_writes_model_and_hf(model_dir):
+    assert (model_dir / "model.json").exists() and (model_dir / "tokenizer.json").exists()
+
+
+def test_encode_decode_roundtrip_via_stdin(model_dir):
+    text = "Hello there, good sir!\nSecond line 123\n"
+    enc = run("encode", "-m", model_dir, input=text)
+    assert enc.exit_code == 0
+    dec = run("decode", "-m", model_dir, input=enc.output)
+    assert dec.exit_code == 0 and dec.output == text
+    toks = run("encode", "-m", model_dir, "--tokens", input="Hello there")
+    assert "Hello" in toks.output or "ĠHello" in toks.output or "H" in toks.output
+
+
+def test_info_json_and_eval(model_dir):
+    r = run("info", "-m", model_dir, "--json")
+    d = json.loads(r.output)
+    assert d["algorithm"] == "bpe" and d["vocab_size"] == 800 and d["special_tokens"] == ["<s>", "</s>"]
+    r = run("info", "-m", model_dir)
+    assert "longest tokens" in r.output
+    r = run("eval", "-m", model_dir, "--json", HELDOUT)
+    res = json.loads(r.output)
+    assert res["bytes_per_token"] > 1.5 and 0 < res["renyi_efficiency_2.5"] < 1 and 0 < res["vocab_used"] <= 1
+
+
+def test_export_formats(model_dir, tmp_path):
+    r = run("export", "-m", model_dir, "--format", "tiktoken", "-o", tmp_path)
+    assert r.exit_code == 0 and (tmp_path / "newbpe.tiktoken").exists()
+    r = run("export", "-m", model_dir, "--format", "hf", "-o", tmp_path / "hf")
+    assert r.exit_code == 0 and (tmp_path / "hf" / "tokenizer.json").exists()
+
+
+def test_count_then_train_from_counts(tmp_path):
+    r = run("count", "--progress", "none", "-o", tmp_path / "c.npz", SAMPLE)
+    assert r.exit_code == 0, r.output
+    r = run("train", "--vocab-size", 500, "--counts", tmp_path / "c.npz", "--progress", "none", "-o", tmp_path / "a")
+    r2 = run("train", "--vocab-size", 500, "--progress", "none", "-o", tmp_path / "b", SAMPLE)
+    assert r.exit_code == r2.exit_code == 0
+    assert (tmp_path / "a" / "model.json").read_bytes() == (tmp_path / "b" / "model.json").read_bytes()
+
+
+def test_progress_json_lines(tmp_path):
+    r = CliRunner().invoke(main, ["train", "--vocab-size", "300", "--progress", "json", "-o", str(tmp_path / "p"),
+                                  SAMPLE])
+    stages = {json.loads(l)["stage"] for l in r.stderr.splitlines() if l.startswith("{")}
+    assert {"count", "merges"} <= stages
+
+
+def bad(args, tmp_path, input=None):
+    r = CliRunner().invoke(main, [str(a) for a in args], input=input)
+    assert r.exit_code != 0
+    assert "Traceback" not in r.output + r.stderr
+    msg = r.stderr.strip()
+    assert msg and len(msg.splitlines()) == 1, msg
+    return msg
+
+
+def test_bad_inputs(tmp_path, model_dir):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    out = tmp_path / "out"
+    assert "not found" in bad(["train", "--vocab-size", 300, "-o", out, tmp_path / "missing.txt"], tmp_path)
+    assert "empty" in bad(["train", "--vocab-size", 300, "-o", out, empty], tmp_path)
+    assert "not above the base vocabulary" in bad(["train", "--vocab-size", 100, "-o", out, SAMPLE], tmp_path)
+    assert "algo" in bad(["train", "--algo", "nope", "--vocab-size", 300, "-o", out, SAMPLE], tmp_path)
+    assert "pre-tokenizer" in bad(["train", "--pretokenizer", "(unclosed", "--vocab-size", 300, "-o", out, SAMPLE],
+                                  tmp_path)
+    assert "not found" in bad(["encode", "-m", tmp_path / "no-model"], tmp_path, input="x")
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "model.json").write_text('{"format": "newbpe-model", "format_ver')
+    assert "corrupt" in bad(["info", "-m", corrupt], tmp_path)
+    newer = tmp_path / "newer"
+    newer.mkdir()
+    d = json.loads((model_dir / "model.json").read_text())
+    d["format_version"] = 99
+    (newer / "model.json").write_text(json.dumps(d))
+    assert "newer" in bad(["info", "-m", newer], tmp_path)
+    assert "unknown option" in bad(["train", "--vocab-size", 300, "--option", "bogus=1", "-o", out, SAMPLE], tmp_path)
+    assert not out.exists(), "no output may be written when training fails"
+
+
+def test_console_script_is_fast_and_clean(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "newbpe.cli", "train", "--vocab-size", "10", "-o", str(tmp_path / "x"),
+                        SAMPLE], capture_output=True, text=True)
+    assert r.returncode == 1 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1
+    r = subprocess.run([sys.executable, "-c", "import sys, newbpe.cli; print('numba' in sys.modules)"],
+                       capture_output=True, text=True)
+    assert r.stdout.strip() == "False"

@@ -1,0 +1,38 @@
+"""Same input and options give byte-identical models, whatever the thread count or shard order."""
+import newbpe
+
+from conftest import BUNDLED
+
+
+def model_bytes(tok, path):
+    tok.save(path, hf=False)
+    return (path / "model.json").read_bytes()
+
+
+def test_threads_and_shard_order_do_not_change_the_model(tmp_path):
+    files = [str(BUNDLED / "en" / "tinyshakespeare.txt"), str(BUNDLED / "ms" / "malay_news_filem_kerajaan.txt")]
+    one = newbpe.train(files, vocab_size=1500, threads=1)
+    two = newbpe.train(files, vocab_size=1500, threads=2)
+    rev = newbpe.train(files[::-1], vocab_size=1500, threads=2)
+    a = model_bytes(one, tmp_path / "a")
+    assert a == model_bytes(two, tmp_path / "b") == model_bytes(rev, tmp_path / "c")
+
+
+def test_counting_from_files_texts_and_datasets_agree(tmp_path):
+    import datasets
+    path = BUNDLED / "en" / "ud_en_pud_test.txt"
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    lines = [l + "\n" for l in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
+    from_files = newbpe.count(str(path), threads=2)
+    from_texts = newbpe.count(iter(lines))
+    ds = datasets.Dataset.from_dict({"text": lines})
+    from_ds = newbpe.count(ds)
+    from_iterable_ds = newbpe.count(ds.to_iterable_dataset())
+    assert from_files.table == from_texts.table == from_ds.table == from_iterable_ds.table
+    from_files.save(tmp_path / "c.npz")
+    back = newbpe.WordCounts.load(tmp_path / "c.npz")
+    assert back.table == from_files.table and back.pretokenizer.name == "gpt2"
+    a = newbpe.train(back, vocab_size=400)
+    b = newbpe.train(str(path), vocab_size=400)
+    assert a.to_dict() == b.to_dict()
