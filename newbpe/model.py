@@ -35,6 +35,8 @@ class Tokenizer:
                  model_ids=None, options=None, stats=None, encoder="rank", flags=None, extra=None):
         self.algo = algo
         self.units = units
+        if isinstance(pretokenizer, str):
+            pretokenizer = PreTokenizer(pretokenizer)
         self.pretokenizer = pretokenizer if isinstance(pretokenizer, PreTokenizer) else PreTokenizer.from_dict(pretokenizer)
         self.special_tokens = list(special_tokens)
         self.n_alphabet = int(n_alphabet)

@@ -1,0 +1,95 @@
+"""One benchmark measurement per process, so peak RSS is the measured tool's own.
+
+    python bench/peers.py train PEER CORPUS VOCAB PATTERN THREADS
+    python bench/peers.py encode PEER MODEL_DIR TEXT THREADS
+
+prints one JSON line: {"seconds": …, "peak_rss_mb": …, …}. Peers: newbpe, hf, rustbpe,
+sentencepiece (training); newbpe, hf, tiktoken (encoding).
+"""
+import json
+import os
+import resource
+import sys
+import time
+
+
+def lines(path, chunk=1 << 20):
+    with open(path, encoding="utf-8", errors="surrogateescape") as f:
+        yield from f
+
+
+def train(peer, corpus, vocab, pattern, threads):
+    os.environ["RAYON_NUM_THREADS"] = str(threads)
+    os.environ["TOKENIZERS_PARALLELISM"] = "true"
+    t0 = time.perf_counter()
+    if peer == "newbpe":
+        import newbpe
+        tok = newbpe.train([corpus], vocab_size=vocab, pretokenizer=pattern, threads=threads)
+        n = tok.vocab_size
+    elif peer == "hf":
+        from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
+        from newbpe.pretokenizers import PATTERNS
+        tok = Tokenizer(models.BPE())
+        if pattern == "gpt2":
+            tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+        else:
+            tok.pre_tokenizer = pre_tokenizers.Sequence([
+                pre_tokenizers.Split(Regex(PATTERNS[pattern]), behavior="isolated"),
+                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+        tok.train([corpus], trainers.BpeTrainer(vocab_size=vocab, show_progress=False,
+                                                initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+        n = tok.get_vocab_size()
+    elif peer == "rustbpe":
+        import rustbpe
+        from newbpe.pretokenizers import PATTERNS
+        tok = rustbpe.Tokenizer()
+        tok.train_from_iterator(lines(corpus), vocab, pattern=PATTERNS[pattern])
+        n = tok.vocab_size
+    elif peer == "sentencepiece":
+        import sentencepiece as spm
+        import io
+        model = io.BytesIO()
+        spm.SentencePieceTrainer.train(input=corpus, model_type="bpe", vocab_size=vocab, num_threads=threads,
+                                       model_writer=model, minloglevel=2, byte_fallback=True,
+                                       character_coverage=0.9995, max_sentence_length=1 << 16,
+                                       input_sentence_size=0, train_extremely_large_corpus=False)
+        n = vocab
+    else:
+        raise SystemExit(f"unknown peer {peer}")
+    return {"seconds": time.perf_counter() - t0, "vocab": n}
+
+
+def encode(peer, model_dir, text_path, threads):
+    os.environ["RAYON_NUM_THREADS"] = str(threads)
+    with open(text_path, encoding="utf-8") as f:
+        docs = f.read().split("\n\n")
+    n_bytes = sum(len(d.encode()) for d in docs)
+    if peer == "newbpe":
+        import newbpe
+        tok = newbpe.load(model_dir)
+        tok.encode_batch(docs[:10], threads=threads)          # load compiled kernels
+        run = lambda: tok.encode_batch(docs, threads=threads)
+    elif peer == "hf":
+        from tokenizers import Tokenizer
+        tok = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
+        run = lambda: [e.ids for e in tok.encode_batch(docs, add_special_tokens=False)]
+    elif peer == "tiktoken":
+        from newbpe.export.tiktoken import load_tiktoken_encoding
+        enc = load_tiktoken_encoding(model_dir)
+        run = lambda: enc.encode_ordinary_batch(docs, num_threads=threads)
+    else:
+        raise SystemExit(f"unknown peer {peer}")
+    t0 = time.perf_counter()
+    out = run()
+    dt = time.perf_counter() - t0
+    return {"seconds": dt, "mb_per_s": n_bytes / 1e6 / dt, "tokens": sum(len(x) for x in out)}
+
+
+if __name__ == "__main__":
+    kind, peer, *rest = sys.argv[1:]
+    if kind == "train":
+        res = train(peer, rest[0], int(rest[1]), rest[2], int(rest[3]))
+    else:
+        res = encode(peer, rest[0], rest[1], int(rest[2]))
+    res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(res))

@@ -1,0 +1,113 @@
+"""Benchmark newbpe against its peers in one run and print one table.
+
+    python bench/run.py CORPUS [--vocab 32000] [--patterns gpt2,cl100k] [--threads 1,2] [--mb 0]
+                               [--peers newbpe,hf,rustbpe,sentencepiece] [--encode-mb 10]
+
+Training: wall seconds (counting included) and peak RSS per peer and thread count, ratio to HF at the
+same thread count. Encoding: MB/s on `--encode-mb` MB of the corpus with the same 32k vocabulary
+(newbpe's model exported to tokenizer.json and .tiktoken). Each measurement runs in its own process;
+numba's compile cache is warmed first (cold start is reported on its own line). Peers that are not
+installed are skipped.
+"""
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def measure(*args):
+    r = subprocess.run([sys.executable, os.path.join(HERE, "peers.py"), *map(str, args)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        return {"error": (r.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def installed(peer):
+    mod = {"hf": "tokenizers", "newbpe": "newbpe"}.get(peer, peer)
+    return importlib.util.find_spec(mod) is not None
+
+
+def slice_corpus(path, mb, out_dir):
+    if not mb:
+        return path
+    out = os.path.join(out_dir, f"slice_{mb}MB.txt")
+    left = int(mb * 1e6)
+    with open(out, "wb") as w:
+        while left > 0:
+            with open(path, "rb") as r:
+                while left > 0:
+                    chunk = r.read(min(left, 1 << 24))
+                    if not chunk:
+                        break
+                    w.write(chunk)
+                    left -= len(chunk)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("corpus")
+    ap.add_argument("--vocab", type=int, default=32000)
+    ap.add_argument("--patterns", default="gpt2")
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--mb", type=float, default=0, help="use (and repeat if needed) this many MB of the corpus")
+    ap.add_argument("--peers", default="newbpe,hf,rustbpe,sentencepiece")
+    ap.add_argument("--encode-mb", type=float, default=10)
+    ap.add_argument("--no-encode", action="store_true")
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="newbpe-bench-")
+    corpus = slice_corpus(args.corpus, args.mb, tmp)
+    size_mb = os.path.getsize(corpus) / 1e6
+    threads = [int(t) for t in args.threads.split(",")]
+    peers = [p for p in args.peers.split(",") if installed(p)]
+    print(f"# machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+          f"corpus {os.path.basename(args.corpus)} {size_mb:.1f} MB; vocab {args.vocab}")
+    t0 = time.perf_counter()
+    cold = measure("train", "newbpe", corpus if size_mb < 2 else slice_corpus(args.corpus, 1, tmp), 1000, "gpt2", 1)
+    print(f"# newbpe first call in this run (compile or cache load): {cold.get('seconds', float('nan')):.2f} s")
+    print()
+    print("| task | pattern | peer | threads | seconds | MB/s | peak RSS MB | vs HF |")
+    print("|---|---|---|---|---|---|---|---|")
+    for pattern in args.patterns.split(","):
+        for th in threads:
+            rows = {p: measure("train", p, corpus, args.vocab, pattern, th) for p in peers}
+            hf = rows.get("hf", {}).get("seconds")
+            for p, r in rows.items():
+                if "error" in r:
+                    print(f"| train | {pattern} | {p} | {th} | error: {r['error'][:60]} | | | |")
+                    continue
+                ratio = f"{r['seconds'] / hf:.2f}x" if hf else ""
+                print(f"| train | {pattern} | {p} | {th} | {r['seconds']:.2f} | {size_mb / r['seconds']:.1f} | "
+                      f"{r['peak_rss_mb']:.0f} | {ratio} |", flush=True)
+    if not args.no_encode:
+        import newbpe
+        from newbpe.export.tiktoken import save_tiktoken
+        model_dir = os.path.join(tmp, "model")
+        pattern = args.patterns.split(",")[0]
+        tok = newbpe.train([corpus], vocab_size=args.vocab, pretokenizer=pattern)
+        tok.save(model_dir)
+        save_tiktoken(tok, model_dir, strict=False)
+        text = slice_corpus(args.corpus, args.encode_mb, tmp)
+        for th in threads:
+            rows = {p: measure("encode", p, model_dir, text, th) for p in ("newbpe", "hf", "tiktoken") if installed(p)}
+            hf = rows.get("hf", {}).get("seconds")
+            for p, r in rows.items():
+                if "error" in r:
+                    print(f"| encode | {pattern} | {p} | {th} | error: {r['error'][:60]} | | | |")
+                    continue
+                ratio = f"{r['seconds'] / hf:.2f}x" if hf else ""
+                print(f"| encode {args.encode_mb:g} MB | {pattern} | {p} | {th} | {r['seconds']:.2f} | "
+                      f"{r['mb_per_s']:.1f} | {r['peak_rss_mb']:.0f} | {ratio} |", flush=True)
+    print(f"\n# total bench time {time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
