@@ -27,15 +27,9 @@ def train(peer, corpus, vocab, pattern, threads):
         tok = newbpe.train([corpus], vocab_size=vocab, pretokenizer=pattern, threads=threads)
         n = tok.vocab_size
     elif peer == "hf":
-        from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
-        from newbpe.pretokenizers import PATTERNS
-        tok = Tokenizer(models.BPE())
-        if pattern == "gpt2":
-            tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-        else:
-            tok.pre_tokenizer = pre_tokenizers.Sequence([
-                pre_tokenizers.Split(Regex(PATTERNS[pattern]), behavior="isolated"),
-                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+        from tokenizers import pre_tokenizers, trainers
+        from newbpe.export.hf import hf_untrained
+        tok = hf_untrained(pattern)
         tok.train([corpus], trainers.BpeTrainer(vocab_size=vocab, show_progress=False,
                                                 initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
         n = tok.get_vocab_size()

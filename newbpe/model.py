@@ -303,6 +303,16 @@ class Tokenizer:
                 written += save_hf(self, out_dir)
         return written
 
+    def to_hf(self, approximate=False):
+        """The HF `tokenizer.json` content as a string (exact for rank-BPE models; other methods
+        raise unless approximate=True)."""
+        from .export.hf import to_hf_json
+        return to_hf_json(self, approximate)
+
+    def save_hf(self, out_dir, approximate=False):
+        from .export.hf import save_hf
+        return save_hf(self, out_dir, approximate)
+
     @classmethod
     def from_dict(cls, d, source="model"):
         return _validate(d, source)

@@ -3,11 +3,10 @@ import json
 
 import pytest
 from hypothesis import given, settings, strategies as st
-from tokenizers import Regex, Tokenizer as HFTokenizer, models, pre_tokenizers, trainers
+from tokenizers import pre_tokenizers, trainers
 
 import newbpe
-from newbpe.export.hf import to_hf_dict
-from newbpe.pretokenizers import PATTERNS
+from newbpe.export.hf import hf_untrained, to_hf_dict
 
 from conftest import lines_of, read_prefix, shared
 
@@ -15,13 +14,7 @@ SPECIALS = ["<|endoftext|>", "<pad>"]
 
 
 def hf_train(lines, vocab_size, preset, specials=SPECIALS, **kw):
-    hf = HFTokenizer(models.BPE())
-    if preset == "gpt2":
-        hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    else:
-        hf.pre_tokenizer = pre_tokenizers.Sequence([
-            pre_tokenizers.Split(Regex(PATTERNS[preset]), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    hf = hf_untrained(preset)
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), **kw)
     hf.train_from_iterator(lines, trainer)
@@ -134,13 +127,36 @@ def test_char_level_whitespace_bpe_matches_hf(shakespeare):
     lines = lines_of(shakespeare)
     tok = newbpe.train(lines, vocab_size=600, pretokenizer="whitespace", units="chars",
                        special_tokens=["<pad>"], unknown_chars="drop")
-    hf = HFTokenizer(models.BPE())
-    hf.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.WhitespaceSplit(),
-        pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always", split=False)])
+    hf = hf_untrained("whitespace", units="chars")
     hf.train_from_iterator(lines, trainers.BpeTrainer(vocab_size=600, special_tokens=["<pad>"],
                                                        show_progress=False))
     theirs = json.loads(hf.to_str())["model"]
     ours = to_hf_dict(tok)["model"]
     assert ours["merges"] == theirs["merges"]
     assert ours["vocab"] == theirs["vocab"]
+
+
+def test_hand_computed_golden():
+    """Worked by hand. Initial pairs: ug 20 (hug 10 + pug 5 + hugs 5), pu 17, un 16, hu 15, gs 5, bu 4.
+    1. u g (20). Then un 16, h ug 15, p u 12, p ug 5, ug s 5, b u 4.
+    2. u n (16). Then h ug 15, p un 12, p ug 5, ug s 5, b un 4.
+    3. h ug (15). 4. p un (12). Then p ug 5 and hug s 5 tie: ids p=79 < hug=258, so
+    5. p ug, 6. hug s (5), 7. b un (4)."""
+    words = {"hug": 10, "pug": 5, "pun": 12, "bun": 4, "hugs": 5}
+    tok = newbpe.train(words, vocab_size=263, pretokenizer="none")
+    assert [tuple(m) for m in to_hf_dict(tok)["model"]["merges"]] == [
+        ("u", "g"), ("u", "n"), ("h", "ug"), ("p", "un"), ("p", "ug"), ("hug", "s"), ("b", "un")]
+    assert tok.vocab_size == 263 and tok.encode("hugs pun") == tok.encode("hugs") + tok.encode(" pun")
+
+
+def test_limit_alphabet_matches_hf(shakespeare):
+    lines = lines_of(shakespeare)
+    # 40 keeps the 40 most frequent characters; the counts around the cut are distinct in this text
+    tok = newbpe.train(lines, vocab_size=300, pretokenizer="whitespace", units="chars", limit_alphabet=40,
+                       unknown_chars="drop")
+    hf = hf_untrained("whitespace", units="chars")
+    hf.train_from_iterator(lines, trainers.BpeTrainer(vocab_size=300, limit_alphabet=40, show_progress=False))
+    theirs = json.loads(hf.to_str())["model"]
+    ours = to_hf_dict(tok)["model"]
+    assert ours["vocab"] == theirs["vocab"] and ours["merges"] == theirs["merges"]
+    assert tok.n_alphabet == 40

@@ -410,23 +410,37 @@ def _tocc_add(st, t, slot):
 
 
 @njit(cache=True)
-def pair_occ_len(st, pid):
+def _list_len(head, nxt):
     n = 0
-    node = st.pair_occ_head[pid]
+    node = head
     while node >= 0:
         n += 1
-        node = st.occ_next[node]
+        node = nxt[node]
     return n
 
 
 @njit(cache=True)
-def token_occ_len(st, t):
-    n = 0
-    node = st.tok_occ_head[t]
+def _sorted_list(head, slot, nxt):
+    """The slots of one occurrence list, ascending (so each word is rewritten left to right)."""
+    out = np.empty(_list_len(head, nxt), dtype=np.int64)
+    node = head
+    i = 0
     while node >= 0:
-        n += 1
-        node = st.tocc_next[node]
-    return n
+        out[i] = slot[node]
+        i += 1
+        node = nxt[node]
+    out.sort()
+    return out
+
+
+@njit(cache=True)
+def pair_occ_len(st, pid):
+    return _list_len(st.pair_occ_head[pid], st.occ_next)
+
+
+@njit(cache=True)
+def token_occ_len(st, t):
+    return _list_len(st.tok_occ_head[t], st.tocc_next)
 
 
 @njit(cache=True)
@@ -517,20 +531,6 @@ def _inc(st, a, b, c, slot, touched, n_touched, stamp):
 
 
 @njit(cache=True)
-def _sorted_slots_pair(st, pid):
-    n = pair_occ_len(st, pid)
-    out = np.empty(n, dtype=np.int64)
-    node = st.pair_occ_head[pid]
-    i = 0
-    while node >= 0:
-        out[i] = st.occ_slot[node]
-        i += 1
-        node = st.occ_next[node]
-    out.sort()
-    return out
-
-
-@njit(cache=True)
 def merge_pair(st, pid, new):
     """Rewrite every occurrence of pair `pid` (left to right, non-overlapping, per word) into token
     `new`. Returns F, the number of merges applied weighted by word count. Caller ensured room."""
@@ -538,7 +538,7 @@ def merge_pair(st, pid, new):
     b = st.pair_right[pid]
     la = st.tok_len[a]
     lb = st.tok_len[b]
-    slots = _sorted_slots_pair(st, pid)
+    slots = _sorted_list(st.pair_occ_head[pid], st.occ_slot, st.occ_next)
     st.pair_occ_head[pid] = -1
     st.meta[M_STAMP] += 1
     stamp = st.meta[M_STAMP]
@@ -585,15 +585,8 @@ def merge_pair(st, pid, new):
 def replace_token(st, x, pieces):
     """Replace every standalone occurrence of token `x` by `pieces` (whose bytes concatenate to
     x's), with exact pair and frequency updates. Returns the weighted number of occurrences."""
-    n = token_occ_len(st, x)
-    slots = np.empty(n, dtype=np.int64)
-    node = st.tok_occ_head[x]
-    i = 0
-    while node >= 0:
-        slots[i] = st.tocc_slot[node]
-        i += 1
-        node = st.tocc_next[node]
-    slots.sort()
+    slots = _sorted_list(st.tok_occ_head[x], st.tocc_slot, st.tocc_next)
+    n = len(slots)
     st.tok_occ_head[x] = -1
     k = len(pieces)
     st.meta[M_STAMP] += 1

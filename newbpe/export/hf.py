@@ -30,9 +30,9 @@ def _token_string(tok, internal_id):
     return bytes_to_token_string(t)
 
 
-def _pre_tokenizer(tok):
-    name = tok.pretokenizer.name
-    byte_level = tok.units == "bytes"
+def _pre_tokenizer(pretok, units):
+    name = pretok.name
+    byte_level = units == "bytes"
     if name == "whitespace":
         steps = [{"type": "WhitespaceSplit"},
                  {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": False}]
@@ -41,7 +41,7 @@ def _pre_tokenizer(tok):
     elif name == "none":
         steps = []
     else:
-        steps = [{"type": "Split", "pattern": {"Regex": tok.pretokenizer.pattern}, "behavior": "Isolated",
+        steps = [{"type": "Split", "pattern": {"Regex": pretok.pattern}, "behavior": "Isolated",
                   "invert": False}]
     if byte_level:
         steps.append(dict(_BYTE_LEVEL))
@@ -89,7 +89,7 @@ def to_hf_dict(tok, approximate=False):
         "padding": None,
         "added_tokens": added,
         "normalizer": None,
-        "pre_tokenizer": _pre_tokenizer(tok),
+        "pre_tokenizer": _pre_tokenizer(tok.pretokenizer, tok.units),
         "post_processor": post,
         "decoder": _decoder(tok),
         "model": {
@@ -125,3 +125,17 @@ def save_hf(tok, out_dir, approximate=False):
     atomic_write_text(paths[1], json.dumps(config, ensure_ascii=False, indent=2) + "\n")
     atomic_write_text(paths[2], json.dumps(special_map, ensure_ascii=False, indent=2) + "\n")
     return paths
+
+
+def hf_untrained(pretokenizer="gpt2", units="bytes"):
+    """A stock-HF `tokenizers.Tokenizer` with an empty BPE model and exactly the pre-tokenizer our
+    export writes for `pretokenizer`: the HF side of parity tests and benchmarks."""
+    from tokenizers import Tokenizer as HFTokenizer
+    from ..pretokenizers import PreTokenizer
+    pretok = pretokenizer if isinstance(pretokenizer, PreTokenizer) else PreTokenizer(pretokenizer)
+    spec = {"version": "1.0", "truncation": None, "padding": None, "added_tokens": [], "normalizer": None,
+            "pre_tokenizer": _pre_tokenizer(pretok, units), "post_processor": None, "decoder": None,
+            "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                      "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
+                      "ignore_merges": False, "vocab": {}, "merges": []}}
+    return HFTokenizer.from_str(json.dumps(spec))
