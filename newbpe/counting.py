@@ -5,6 +5,10 @@ words, not with corpus size. Files are streamed in chunks cut at line ends and c
 worker processes; the per-chunk tables are summed, so the result does not depend on the number of
 workers or on chunking. One count serves many trainings: `WordCounts.save` / `WordCounts.load`.
 
+Fast path: for the `gpt2`, `cl100k` and `o200k` presets the numba scanner cuts each chunk (in parallel
+over lines) and a numba hash table counts the pieces, with no Python object per piece. Other
+pre-tokenizers (custom regex, `whitespace`, `none`) run the Python `regex` module in worker processes.
+
 Sequences (bpe.md §3): a file is read line by line (``split="line"``, default, HF `train(files)`
 parity: each line with its ``\\n`` is one sequence, so no piece spans a line break) or as whole
 documents (``split="document"``). Each str from a Python iterable or a `datasets` column is one
@@ -117,7 +121,7 @@ class WordCounts:
     """Unique pre-tokens (as bytes: UTF-8, with surrogateescape in byte mode) and int64 counts.
 
     Build it with `from_files`, `from_texts`, `from_dataset`, `from_dict`, or accumulate with the
-    `add_*` methods; `words()` / `counts()` give the table sorted by bytes (deterministic).
+    `add_*` methods. `arrays()` gives the table in first-seen order; `table` a {bytes: count} dict.
     """
 
     def __init__(self, pretokenizer="gpt2", units="bytes", special_tokens=()):
@@ -127,16 +131,31 @@ class WordCounts:
         self.units = units
         self.special_tokens = list(special_tokens)
         self.split = "line"
-        self.table = Counter()
         self.had_invalid_utf8 = False
+        self._words = None
+
+    @property
+    def _table(self):
+        if self._words is None:
+            from .wordtable import WordTable
+            self._words = WordTable()
+        return self._words
 
     # ------------------------------------------------------------ sources
     def add_counter(self, counter):
+        """Add a {word: count} mapping (words as str or bytes)."""
+        words, weights = [], []
         for w, c in counter.items():
             if c < 0:
                 raise NewbpeError(f"negative count {c} for word {w!r}")
             if c:
-                self.table[w if isinstance(w, bytes) else _encode(w, self.units)] += int(c)
+                words.append(w if isinstance(w, bytes) else _encode(w, self.units))
+                weights.append(int(c))
+        if words:
+            bounds = np.zeros(len(words) + 1, dtype=np.int64)
+            np.cumsum([len(w) for w in words], out=bounds[1:])
+            self._table.add_pieces(np.frombuffer(b"".join(words), dtype=np.uint8), bounds,
+                                   np.array(weights, dtype=np.int64))
         return self
 
     def add_texts(self, texts):
@@ -147,14 +166,32 @@ class WordCounts:
                 raise NewbpeError(f"expected str sequences, got {type(t).__name__}")
             batch.append(t)
             if len(batch) >= 4096:
-                self.add_counter(count_sequences(batch, self.pretokenizer, self.units, self.special_tokens))
+                self._add_batch(batch)
                 batch = []
         if batch:
-            self.add_counter(count_sequences(batch, self.pretokenizer, self.units, self.special_tokens))
+            self._add_batch(batch)
         return self
 
+    def _add_batch(self, seqs):
+        if self._fast() and not any(sp in seq for seq in seqs for sp in self.special_tokens):
+            encoded = [_encode(seq, self.units) for seq in seqs]
+            docs = np.zeros(len(encoded) + 1, dtype=np.int64)
+            np.cumsum([len(e) for e in encoded], out=docs[1:])
+            self._add_scanned(np.frombuffer(b"".join(encoded), dtype=np.uint8), docs)
+        else:
+            self.add_counter(count_sequences(seqs, self.pretokenizer, self.units, self.special_tokens))
+
+    def _fast(self):
+        return self.pretokenizer.name in ("gpt2", "cl100k", "o200k")
+
+    def _add_scanned(self, data, docs, threads=1):
+        from .pretokenizers.scanner import split_bytes_many
+        bounds = split_bytes_many(data, docs, self.pretokenizer.name, threads=threads)
+        self._table.add_pieces(data, bounds)
+
     def add_files(self, paths, split="line", threads=None, progress=None):
-        """Count files in parallel chunks (`threads` worker processes, default: all cores)."""
+        """Count files. Preset patterns stream chunks through the numba scanner (parallel over
+        lines); other pre-tokenizers count chunks in `threads` worker processes."""
         if split not in ("line", "document"):
             raise NewbpeError(f"split must be 'line' or 'document', not {split!r}")
         self.split = split
@@ -168,20 +205,50 @@ class WordCounts:
                 raise NewbpeError(f"input is a directory, not a file: {p}")
         if sum(os.path.getsize(p) for p in paths) == 0:
             raise NewbpeError("input files are empty: " + ", ".join(paths))
+        threads = threads or os.cpu_count() or 1
         jobs = [(p, a, b, self.pretokenizer.to_dict(), self.units, split, tuple(self.special_tokens))
                 for p in paths for a, b in _chunks(p, split, self.pretokenizer)]
-        threads = threads or os.cpu_count() or 1
         total = sum(b - a for _, a, b, *_ in jobs)
-        done = 0
+        if self._fast():
+            done = 0
+            for job in jobs:
+                self._count_chunk_fast(job, threads)
+                done += job[2] - job[1]
+                if progress:
+                    progress("count", done, total)
+            self._warn_invalid()
+            return self
         if threads <= 1 or len(jobs) == 1:
-            results = map(_count_chunk, jobs)
-            self._collect(results, jobs, progress, total)
+            self._collect(map(_count_chunk, jobs), jobs, progress, total)
         else:
             import multiprocessing as mp
             ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
             with ctx.Pool(min(threads, len(jobs))) as pool:
                 self._collect(pool.imap(_count_chunk, jobs), jobs, progress, total)
         return self
+
+    def _count_chunk_fast(self, job, threads):
+        path, start, end, _, units, split, specials = job
+        with open(path, "rb") as f:
+            f.seek(start)
+            raw = f.read(end - start)
+        if specials and any(sp.encode() in raw for sp in specials):
+            counter, bad = _count_chunk(job)
+            self.add_counter(counter)
+            self.had_invalid_utf8 |= bad
+            return
+        if units == "chars":
+            text, bad = _decode(raw, units)
+            self.had_invalid_utf8 |= bad
+            if bad:
+                raw = text.encode("utf-8")
+        data = np.frombuffer(raw, dtype=np.uint8)
+        if split == "line":
+            from .wordtable import line_bounds
+            docs = line_bounds(data)
+        else:
+            docs = np.array([0, len(data)], dtype=np.int64)
+        self._add_scanned(data, docs, threads)
 
     def _collect(self, results, jobs, progress, total):
         done = 0
@@ -191,9 +258,12 @@ class WordCounts:
             done += job[2] - job[1]
             if progress:
                 progress("count", done, total)
+        self._warn_invalid()
+
+    def _warn_invalid(self):
         if self.had_invalid_utf8 and self.units == "chars":
             warnings.warn("input is not valid UTF-8; char units decoded it with U+FFFD replacement",
-                          stacklevel=3)
+                          stacklevel=4)
 
     def add_dataset(self, dataset, column="text"):
         """A `datasets.Dataset` or `IterableDataset`: each value of `column` is one sequence."""
@@ -231,22 +301,23 @@ class WordCounts:
 
     # ------------------------------------------------------------ table access
     def __len__(self):
-        return len(self.table)
-
-    def words(self):
-        return sorted(self.table)
+        return 0 if self._words is None else len(self._words)
 
     def arrays(self):
-        """(data uint8, offsets int64, counts int64), words sorted by bytes."""
-        words = self.words()
-        offsets = np.zeros(len(words) + 1, dtype=np.int64)
-        np.cumsum([len(w) for w in words], out=offsets[1:])
-        data = np.frombuffer(b"".join(words), dtype=np.uint8)
-        counts = np.array([self.table[w] for w in words], dtype=np.int64)
-        return data, offsets, counts
+        """(data uint8, offsets int64, counts int64), words in first-seen order."""
+        if self._words is None:
+            return np.zeros(0, np.uint8), np.zeros(1, np.int64), np.zeros(0, np.int64)
+        return self._words.arrays()
+
+    @property
+    def table(self):
+        """{word bytes: count} (a Python dict: for inspection and tests, not for big tables)."""
+        data, offsets, counts = self.arrays()
+        raw = data.tobytes()
+        return {raw[offsets[i]:offsets[i + 1]]: int(counts[i]) for i in range(len(counts))}
 
     def total(self):
-        return sum(self.table.values())
+        return int(self.arrays()[2].sum())
 
     # ------------------------------------------------------------ persistence
     def meta(self):
@@ -281,10 +352,10 @@ class WordCounts:
             raise NewbpeError(f"{path} is not a newbpe word-count file")
         if meta.get("version", 0) > FORMAT_VERSION:
             raise NewbpeError(f"{path} has format version {meta['version']}; this newbpe reads up to {FORMAT_VERSION}")
-        if len(offsets) != len(counts) + 1 or offsets[-1] != len(data) or counts.dtype != np.int64:
+        if len(offsets) != len(counts) + 1 or offsets[-1] != len(data) or counts.dtype != np.int64 \
+                or (len(counts) and counts.min() < 0):
             raise NewbpeError(f"corrupt word-count file {path}: inconsistent arrays")
         wc = cls(PreTokenizer.from_dict(meta["pretokenizer"]), meta["units"], meta.get("special_tokens", ()))
         wc.split = meta.get("split", "line")
-        raw = data.tobytes()
-        wc.table = Counter({raw[offsets[i]:offsets[i + 1]]: int(counts[i]) for i in range(len(counts))})
+        wc._table.add_pieces(data, offsets, counts)
         return wc

@@ -36,3 +36,20 @@ def test_counting_from_files_texts_and_datasets_agree(tmp_path):
     a = newbpe.train(back, vocab_size=400)
     b = newbpe.train(str(path), vocab_size=400)
     assert a.to_dict() == b.to_dict()
+
+
+def test_numba_counting_equals_python_regex_counting(tmp_path):
+    """The scanner + numba table path and the `regex` + Counter path count the same pieces."""
+    from newbpe.pretokenizers import PATTERNS
+    text = (BUNDLED / "he" / "ud_he_iahltwiki_dev.txt").read_bytes()[:40000]
+    data = text + b"caf\xc3\xa9 \xff\xfe 'S  x\r\n\r\n\t 123456 \xe2\x82\n  trailing   \n" * 30
+    path = tmp_path / "mixed.txt"
+    path.write_bytes(data)
+    for preset in ("gpt2", "cl100k", "o200k"):
+        for split in ("line", "document"):
+            fast = newbpe.WordCounts.from_files([path], preset, split=split, threads=2)
+            slow = newbpe.WordCounts.from_files([path], PATTERNS[preset], split=split, threads=1)
+            assert fast.pretokenizer.name == preset and slow.pretokenizer.name == "regex"
+            assert fast.table == slow.table
+    lines = data.decode("utf-8", "surrogateescape").split("\n")
+    assert newbpe.count(iter(lines)).table == newbpe.count(iter(lines), pretokenizer=PATTERNS["gpt2"]).table

@@ -1,0 +1,142 @@
+"""Numba word table: count unique byte strings (pre-tokens) without creating Python objects.
+
+The fast counting path cuts text with the numba scanner and inserts every piece here: an
+open-addressing hash table over entries whose bytes live in one pool. Entries keep their first-seen
+order, so the table is the same for any number of threads as long as pieces arrive in text order.
+Memory is proportional to the unique pieces (pool bytes + 5 int64 per entry + 2 slots per entry).
+"""
+import numpy as np
+from numba import njit, prange
+
+ENTRY_FIELDS = 4      # off, len, count, hash
+
+
+@njit(cache=True, inline="always")
+def _hash_bytes(data, start, end):
+    h = np.uint64(0xCBF29CE484222325)
+    for i in range(start, end):
+        h = (h ^ np.uint64(data[i])) * np.uint64(0x100000001B3)
+    h ^= h >> np.uint64(29)
+    return np.int64(h >> np.uint64(1))
+
+
+@njit(cache=True)
+def _insert_pieces(data, bounds, first, weights, slots, entries, pool, meta):
+    """Insert pieces data[bounds[i]:bounds[i+1]] for i >= first, each counted weights[i] times
+    (once if `weights` is empty). meta = [n_entries, pool_used]. Stops early (returning the next
+    piece index) when the table or pool needs to grow."""
+    unweighted = len(weights) == 0
+    mask = len(slots) - 1
+    n = meta[0]
+    used = meta[1]
+    max_entries = min(len(entries), len(slots) // 2)
+    for i in range(first, len(bounds) - 1):
+        s = bounds[i]
+        e = bounds[i + 1]
+        ln = e - s
+        if ln == 0:
+            continue
+        weight = np.int64(1) if unweighted else weights[i]
+        h = _hash_bytes(data, s, e)
+        j = h & mask
+        while True:
+            k = slots[j]
+            if k < 0:
+                if n >= max_entries or used + ln > len(pool):
+                    meta[0] = n
+                    meta[1] = used
+                    return i
+                for t in range(ln):
+                    pool[used + t] = data[s + t]
+                entries[n, 0] = used
+                entries[n, 1] = ln
+                entries[n, 2] = weight
+                entries[n, 3] = h
+                slots[j] = n
+                used += ln
+                n += 1
+                break
+            if entries[k, 3] == h and entries[k, 1] == ln:
+                off = entries[k, 0]
+                same = True
+                for t in range(ln):
+                    if pool[off + t] != data[s + t]:
+                        same = False
+                        break
+                if same:
+                    entries[k, 2] += weight
+                    break
+            j = (j + 1) & mask
+    meta[0] = n
+    meta[1] = used
+    return len(bounds) - 1
+
+
+@njit(cache=True)
+def _rehash(entries, n, slots):
+    mask = len(slots) - 1
+    for k in range(n):
+        j = entries[k, 3] & mask
+        while slots[j] >= 0:
+            j = (j + 1) & mask
+        slots[j] = k
+
+
+@njit(cache=True, parallel=True)
+def line_bounds(data):
+    """Offsets just after every '\\n' (plus 0 and len): one document per line (HF `train(files)`)."""
+    n = len(data)
+    nl = np.flatnonzero(data == 10)
+    out = np.empty(len(nl) + 2, dtype=np.int64)
+    out[0] = 0
+    for i in prange(len(nl)):
+        out[i + 1] = nl[i] + 1
+    out[len(nl) + 1] = n
+    if len(nl) and nl[-1] + 1 == n:
+        return out[:len(nl) + 1]
+    return out
+
+
+class WordTable:
+    """Unique byte strings with int64 counts, filled from (data, piece bounds) batches."""
+
+    def __init__(self, capacity=1 << 16, pool=1 << 20):
+        self.slots = np.full(2 * capacity, -1, dtype=np.int64)
+        self.entries = np.zeros((capacity, ENTRY_FIELDS), dtype=np.int64)
+        self.pool = np.zeros(pool, dtype=np.uint8)
+        self.meta = np.zeros(2, dtype=np.int64)
+
+    def __len__(self):
+        return int(self.meta[0])
+
+    def add_pieces(self, data, bounds, weights=None):
+        """Count the pieces data[bounds[i]:bounds[i+1]] (weights[i] times each, default once)."""
+        data = np.ascontiguousarray(data, dtype=np.uint8)
+        bounds = np.ascontiguousarray(bounds, dtype=np.int64)
+        weights = np.zeros(0, np.int64) if weights is None else np.ascontiguousarray(weights, dtype=np.int64)
+        i = 0
+        while True:
+            i = _insert_pieces(data, bounds, i, weights, self.slots, self.entries, self.pool, self.meta)
+            if i >= len(bounds) - 1:
+                return self
+            self._grow(int(bounds[i + 1] - bounds[i]))
+
+    def _grow(self, need_bytes):
+        n, used = int(self.meta[0]), int(self.meta[1])
+        if n >= min(len(self.entries), len(self.slots) // 2):
+            entries = np.zeros((2 * len(self.entries), ENTRY_FIELDS), dtype=np.int64)
+            entries[:n] = self.entries[:n]
+            self.entries = entries
+            self.slots = np.full(2 * len(entries), -1, dtype=np.int64)
+            _rehash(self.entries, n, self.slots)
+        if used + need_bytes > len(self.pool):
+            pool = np.zeros(max(2 * len(self.pool), used + need_bytes), dtype=np.uint8)
+            pool[:used] = self.pool[:used]
+            self.pool = pool
+
+    def arrays(self):
+        """(data, offsets, counts) in first-seen order."""
+        n, used = int(self.meta[0]), int(self.meta[1])
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        offsets[1:] = self.entries[:n, 0] + self.entries[:n, 1]
+        return self.pool[:used].copy(), offsets, self.entries[:n, 2].copy()
