@@ -63,7 +63,7 @@ class Engine:
         n_adj = max(n_units - n_words, 0)
         n_base = len(base_tokens)
         tok_cap = max(2 * n_base, 1024)
-        pair_cap = n_adj + 1024
+        pair_cap = min(n_adj, 2 * n_words) + 1024      # grown on demand while building
         pool_cap = sum(len(t) for t in base_tokens) * 4 + 4096
         forb = [bytes(f) for f in forbid_substrings]
         veto_offsets = np.zeros(len(forb) + 1, dtype=np.int64)
@@ -92,11 +92,11 @@ class Engine:
             pair_left=np.zeros(pair_cap, i32), pair_right=np.zeros(pair_cap, i32),
             pair_count=np.zeros(pair_cap, np.int64), pair_flags=np.zeros(pair_cap, np.int8),
             pair_occ_head=np.full(pair_cap, -1, np.int64), pair_stamp=np.zeros(pair_cap, np.int64),
-            occ_slot=np.zeros(n_adj + 1024, i32), occ_next=np.zeros(n_adj + 1024, np.int64),
+            occ_slot=np.zeros(n_adj + 1024, i32), occ_next=np.zeros(n_adj + 1024, i32),
             tocc_slot=np.zeros(1024 if not track_tokens else n_units // 2 + 1024, i32),
-            tocc_next=np.zeros(1024 if not track_tokens else n_units // 2 + 1024, np.int64),
+            tocc_next=np.zeros(1024 if not track_tokens else n_units // 2 + 1024, i32),
             heap_count=np.zeros(pair_cap, np.int64), heap_key=np.zeros(pair_cap, np.int64),
-            heap_item=np.zeros(pair_cap, np.int64),
+            heap_item=np.zeros(pair_cap, i32),
             meta=meta, veto=veto,
             veto_bytes=np.frombuffer(b"".join(forb) or b"\0", dtype=np.uint8).copy(),
             veto_offsets=veto_offsets,
@@ -106,8 +106,16 @@ class Engine:
             k.add_base_token(st, np.frombuffer(bytes(data), dtype=np.uint8), flags)
         if n_units and (units.min() < n_specials or units.max() >= n_base):
             raise ValueError("word units must be ids of base (non-special) tokens")
-        k.build_words(st, units, offsets, counts)
-        return cls(st, n_base)
+        engine = cls(st, n_base)
+        w = 0
+        while w < n_words:
+            w = k.build_words(engine.st, units, offsets, counts, w)
+            if w < n_words:
+                n = int(offsets[w + 1] - offsets[w])
+                engine._ensure((max(n, int(engine.st.meta[S.M_PAIRS]) // 2), n, 0, 0, 0, 0))
+        engine._ensure((0, 0, 0, int(engine.st.meta[S.M_PAIRS]), 0, 0))
+        k.heapify_all_pairs(engine.st)
+        return engine
 
     # ------------------------------------------------------------------ pools
     def _ensure(self, room):

@@ -482,12 +482,19 @@ def replace_room(st, t, k):
 
 
 @njit(cache=True)
-def build_words(st, units, offsets, counts):
-    """Lay out the words, count token frequencies and all overlapping pairs, index occurrences."""
-    s = 0
-    for w in range(len(counts)):
+def build_words(st, units, offsets, counts, first_word):
+    """Lay out words first_word, first_word+1, …: count token frequencies and all overlapping pairs,
+    index occurrences. Returns the next word to lay out (len(counts) when done); stops early when the
+    pair or occurrence pools are full so that Engine can grow them (memory follows the real number of
+    distinct pairs, not its upper bound)."""
+    n_words = len(counts)
+    for w in range(first_word, n_words):
+        start = offsets[w] + w          # every earlier word has one separator slot
+        length = offsets[w + 1] - offsets[w]
+        if not has_room(st, length, length, 0, 0, 0, 0):
+            return w
         c = counts[w]
-        start = s
+        s = start
         for j in range(offsets[w], offsets[w + 1]):
             u = units[j]
             st.sym[s] = u
@@ -504,8 +511,7 @@ def build_words(st, units, offsets, counts):
         st.sym[s] = SEP
         st.prv[s] = -1
         st.slot_word[s] = w
-        s += 1
-    heapify_all_pairs(st)
+    return n_words
 
 
 # ----------------------------------------------------------------------------------------------
