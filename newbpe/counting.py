@@ -133,6 +133,7 @@ class WordCounts:
         self.split = "line"
         self.had_invalid_utf8 = False
         self._words = None
+        self._side = None
 
     @property
     def _table(self):
@@ -187,7 +188,11 @@ class WordCounts:
     def _add_scanned(self, data, docs, threads=1):
         from .pretokenizers.scanner import split_bytes_many
         bounds = split_bytes_many(data, docs, self.pretokenizer.name, threads=threads)
-        self._table.add_pieces(data, bounds)
+        from .wordtable import WordTable, numba_threads
+        if self._side is None:
+            self._side = WordTable()
+        with numba_threads(threads):
+            self._table.add_pieces_parallel(data, bounds, self._side)
 
     def add_files(self, paths, split="line", threads=None, progress=None):
         """Count files. Preset patterns stream chunks through the numba scanner (parallel over

@@ -5,6 +5,9 @@ open-addressing hash table over entries whose bytes live in one pool. Entries ke
 order, so the table is the same for any number of threads as long as pieces arrive in text order.
 Memory is proportional to the unique pieces (pool bytes + 5 int64 per entry + 2 slots per entry).
 """
+from contextlib import contextmanager
+
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -72,6 +75,18 @@ def _insert_pieces(data, bounds, first, weights, slots, entries, pool, meta):
     return len(bounds) - 1
 
 
+@njit(cache=True, parallel=True)
+def _insert_halves(data, bounds_a, first_a, slots_a, entries_a, pool_a, meta_a,
+                   bounds_b, first_b, slots_b, entries_b, pool_b, meta_b, reached):
+    """Count two runs of pieces into two tables at once (one per core)."""
+    no_weights = np.zeros(0, dtype=np.int64)
+    for part in prange(2):
+        if part == 0:
+            reached[0] = _insert_pieces(data, bounds_a, first_a, no_weights, slots_a, entries_a, pool_a, meta_a)
+        else:
+            reached[1] = _insert_pieces(data, bounds_b, first_b, no_weights, slots_b, entries_b, pool_b, meta_b)
+
+
 @njit(cache=True)
 def _rehash(entries, n, slots):
     mask = len(slots) - 1
@@ -95,6 +110,17 @@ def line_bounds(data):
     if len(nl) and nl[-1] + 1 == n:
         return out[:len(nl) + 1]
     return out
+
+
+@contextmanager
+def numba_threads(n):
+    """Run numba parallel regions on at most n threads inside the block."""
+    old = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(old)
 
 
 class WordTable:
@@ -121,6 +147,37 @@ class WordTable:
                 return self
             self._grow(int(bounds[i + 1] - bounds[i]))
 
+    def add_pieces_parallel(self, data, bounds, side):
+        """Like add_pieces, but the second half of the pieces is counted into `side` (an empty
+        WordTable) on the other core, then folded in. The halves are fixed by piece index, so the
+        result, entry order included, does not depend on the thread count."""
+        data = np.ascontiguousarray(data, dtype=np.uint8)
+        bounds = np.ascontiguousarray(bounds, dtype=np.int64)
+        n = len(bounds) - 1
+        mid = n // 2
+        bounds_a, bounds_b = bounds[:mid + 1], bounds[mid:]
+        reached = np.zeros(2, dtype=np.int64)
+        first_a = first_b = 0
+        while True:
+            _insert_halves(data, bounds_a, first_a, self.slots, self.entries, self.pool, self.meta,
+                           bounds_b, first_b, side.slots, side.entries, side.pool, side.meta, reached)
+            first_a, first_b = int(reached[0]), int(reached[1])
+            done_a, done_b = first_a >= len(bounds_a) - 1, first_b >= len(bounds_b) - 1
+            if done_a and done_b:
+                break
+            if not done_a:
+                self._grow(int(bounds_a[first_a + 1] - bounds_a[first_a]))
+            if not done_b:
+                side._grow(int(bounds_b[first_b + 1] - bounds_b[first_b]))
+        data_b, offsets_b, counts_b = side.arrays(copy=False)
+        self.add_pieces(data_b, offsets_b, counts_b)
+        side.clear()
+        return self
+
+    def clear(self):
+        self.slots[:] = -1
+        self.meta[:] = 0
+
     def _grow(self, need_bytes):
         n, used = int(self.meta[0]), int(self.meta[1])
         if n >= min(len(self.entries), len(self.slots) // 2):
@@ -134,9 +191,10 @@ class WordTable:
             pool[:used] = self.pool[:used]
             self.pool = pool
 
-    def arrays(self):
+    def arrays(self, copy=True):
         """(data, offsets, counts) in first-seen order."""
         n, used = int(self.meta[0]), int(self.meta[1])
         offsets = np.zeros(n + 1, dtype=np.int64)
         offsets[1:] = self.entries[:n, 0] + self.entries[:n, 1]
-        return self.pool[:used].copy(), offsets, self.entries[:n, 2].copy()
+        data, counts = self.pool[:used], self.entries[:n, 2]
+        return (data.copy(), offsets, counts.copy()) if copy else (data, offsets, np.ascontiguousarray(counts))

@@ -53,3 +53,10 @@ def test_numba_counting_equals_python_regex_counting(tmp_path):
             assert fast.table == slow.table
     lines = data.decode("utf-8", "surrogateescape").split("\n")
     assert newbpe.count(iter(lines)).table == newbpe.count(iter(lines), pretokenizer=PATTERNS["gpt2"]).table
+
+
+def test_count_files_are_identical_for_any_thread_count(tmp_path):
+    path = BUNDLED / "en" / "tinyshakespeare.txt"
+    a = newbpe.count(str(path), threads=1).save(tmp_path / "a.npz")
+    b = newbpe.count(str(path), threads=2).save(tmp_path / "b.npz")
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
