@@ -82,13 +82,14 @@ class Engine:
         i32 = np.int32
         st = S.EngineState(
             sym=np.empty(n_slots, i32), prv=np.empty(n_slots, i32), slot_word=np.empty(n_slots, i32),
+            slot_pair=np.empty(n_slots, i32),
             word_count=counts,
             tok_len=np.zeros(tok_cap, np.int64), tok_left=np.full(tok_cap, -1, np.int64),
             tok_right=np.full(tok_cap, -1, np.int64), tok_freq=np.zeros(tok_cap, np.int64),
             tok_flags=np.zeros(tok_cap, np.int64), tok_boff=np.zeros(tok_cap, np.int64),
             tok_blen=np.zeros(tok_cap, np.int64), tok_occ_head=np.full(tok_cap, -1, np.int64),
             pool=np.zeros(pool_cap, np.uint8), strtab=np.full(S.pow2_at_least(4 * tok_cap), -1, np.int64),
-            ptab=np.full(S.pow2_at_least(2 * pair_cap), -1, np.int64),
+            ptab=np.full((S.pow2_at_least(2 * pair_cap), 2), -1, np.int64),
             pair_left=np.zeros(pair_cap, i32), pair_right=np.zeros(pair_cap, i32),
             pair_count=np.zeros(pair_cap, np.int64), pair_flags=np.zeros(pair_cap, np.int8),
             pair_occ_head=np.full(pair_cap, -1, np.int64), pair_stamp=np.zeros(pair_cap, np.int64),
@@ -134,7 +135,7 @@ class Engine:
         if used + n_pairs > len(st.pair_left):
             st = S.grow(st, S.PAIR_ARRAYS, cap(used, n_pairs, len(st.pair_left)))
         if 2 * (used + n_pairs) > len(st.ptab):
-            st = st._replace(ptab=np.full(S.pow2_at_least(4 * (used + n_pairs)), -1, np.int64))
+            st = st._replace(ptab=np.full((S.pow2_at_least(4 * (used + n_pairs)), 2), -1, np.int64))
             k.rehash_pairs(st)
         for names, idx, need in ((S.OCC_ARRAYS, S.M_OCC, n_occ), (S.TOCC_ARRAYS, S.M_TOCC, n_tocc),
                                  (S.HEAP_ARRAYS, S.M_HEAP, n_heap)):

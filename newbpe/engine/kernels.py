@@ -41,34 +41,37 @@ def _pair_key(a, b):
 def pair_find(st, a, b):
     """Pair id of (a, b), or -1."""
     mask = len(st.ptab) - 1
-    i = _mix64(_pair_key(a, b)) & mask
+    key = _pair_key(a, b)
+    i = _mix64(key) & mask
     while True:
-        pid = st.ptab[i]
-        if pid < 0:
+        k = st.ptab[i, 0]
+        if k == key:
+            return st.ptab[i, 1]
+        if k < 0:
             return -1
-        if st.pair_left[pid] == a and st.pair_right[pid] == b:
-            return pid
         i = (i + 1) & mask
 
 
 @njit(cache=True)
 def _pair_get_or_add(st, a, b):
     mask = len(st.ptab) - 1
-    i = _mix64(_pair_key(a, b)) & mask
+    key = _pair_key(a, b)
+    i = _mix64(key) & mask
     while True:
-        pid = st.ptab[i]
-        if pid < 0:
+        k = st.ptab[i, 0]
+        if k == key:
+            return st.ptab[i, 1]
+        if k < 0:
             pid = st.meta[M_PAIRS]
             st.meta[M_PAIRS] = pid + 1
-            st.ptab[i] = pid
+            st.ptab[i, 0] = key
+            st.ptab[i, 1] = pid
             st.pair_left[pid] = a
             st.pair_right[pid] = b
             st.pair_count[pid] = 0
             st.pair_flags[pid] = 0
             st.pair_occ_head[pid] = -1
             st.pair_stamp[pid] = 0
-            return pid
-        if st.pair_left[pid] == a and st.pair_right[pid] == b:
             return pid
         i = (i + 1) & mask
 
@@ -78,10 +81,12 @@ def rehash_pairs(st):
     """Rebuild `ptab` (after Engine gave it a new, larger, all -1 array)."""
     mask = len(st.ptab) - 1
     for pid in range(st.meta[M_PAIRS]):
-        i = _mix64(_pair_key(st.pair_left[pid], st.pair_right[pid])) & mask
-        while st.ptab[i] >= 0:
+        key = _pair_key(st.pair_left[pid], st.pair_right[pid])
+        i = _mix64(key) & mask
+        while st.ptab[i, 0] >= 0:
             i = (i + 1) & mask
-        st.ptab[i] = pid
+        st.ptab[i, 0] = key
+        st.ptab[i, 1] = pid
 
 
 @njit(cache=True, inline="always")
@@ -212,50 +217,58 @@ def _above(c1, k1, c2, k2):
     return c1 > c2 or (c1 == c2 and k1 < k2)
 
 
-@njit(cache=True)
-def _heap_swap(st, i, j):
-    c = st.heap_count[i]
-    k = st.heap_key[i]
-    it = st.heap_item[i]
-    st.heap_count[i] = st.heap_count[j]
-    st.heap_key[i] = st.heap_key[j]
-    st.heap_item[i] = st.heap_item[j]
-    st.heap_count[j] = c
-    st.heap_key[j] = k
-    st.heap_item[j] = it
+@njit(cache=True, inline="always")
+def _heap_swap(hc, hk, hi, i, j):
+    c = hc[i]
+    k = hk[i]
+    it = hi[i]
+    hc[i] = hc[j]
+    hk[i] = hk[j]
+    hi[i] = hi[j]
+    hc[j] = c
+    hk[j] = k
+    hi[j] = it
 
 
 @njit(cache=True)
-def _sift_down(st, i, n):
+def _sift_down(hc, hk, hi, i, n):
     while True:
         l = 2 * i + 1
         if l >= n:
             return
         best = l
         r = l + 1
-        if r < n and _above(st.heap_count[r], st.heap_key[r], st.heap_count[l], st.heap_key[l]):
+        if r < n and _above(hc[r], hk[r], hc[l], hk[l]):
             best = r
-        if _above(st.heap_count[best], st.heap_key[best], st.heap_count[i], st.heap_key[i]):
-            _heap_swap(st, i, best)
+        if _above(hc[best], hk[best], hc[i], hk[i]):
+            _heap_swap(hc, hk, hi, i, best)
             i = best
         else:
             return
 
 
 @njit(cache=True)
-def heap_push(st, count, key, item):
-    i = st.meta[M_HEAP]
-    st.meta[M_HEAP] = i + 1
-    st.heap_count[i] = count
-    st.heap_key[i] = key
-    st.heap_item[i] = item
+def _heap_insert(hc, hk, hi, n, count, key, item):
+    """Put an entry at position n (the heap's size) and sift it up. Heap helpers take only the
+    three heap arrays: a call that passes the whole state costs ~100 ns of reference counting."""
+    hc[n] = count
+    hk[n] = key
+    hi[n] = item
+    i = n
     while i > 0:
         p = (i - 1) >> 1
-        if _above(st.heap_count[i], st.heap_key[i], st.heap_count[p], st.heap_key[p]):
-            _heap_swap(st, i, p)
+        if _above(hc[i], hk[i], hc[p], hk[p]):
+            _heap_swap(hc, hk, hi, i, p)
             i = p
         else:
             break
+
+
+@njit(cache=True)
+def heap_push(st, count, key, item):
+    n = st.meta[M_HEAP]
+    st.meta[M_HEAP] = n + 1
+    _heap_insert(st.heap_count, st.heap_key, st.heap_item, n, count, key, item)
 
 
 @njit(cache=True)
@@ -263,8 +276,8 @@ def _heap_pop(st):
     n = st.meta[M_HEAP] - 1
     st.meta[M_HEAP] = n
     if n > 0:
-        _heap_swap(st, 0, n)
-        _sift_down(st, 0, n)
+        _heap_swap(st.heap_count, st.heap_key, st.heap_item, 0, n)
+        _sift_down(st.heap_count, st.heap_key, st.heap_item, 0, n)
 
 
 @njit(cache=True)
@@ -292,7 +305,7 @@ def heapify_all_pairs(st):
             n += 1
     st.meta[M_HEAP] = n
     for i in range(n // 2 - 1, -1, -1):
-        _sift_down(st, i, n)
+        _sift_down(st.heap_count, st.heap_key, st.heap_item, i, n)
 
 
 @njit(cache=True)
@@ -500,16 +513,19 @@ def build_words(st, units, offsets, counts, first_word):
             st.sym[s] = u
             st.slot_word[s] = w
             st.tok_freq[u] += c
+            st.slot_pair[s] = -1
             if s > start:
                 st.prv[s] = s - 1
                 pid = _pair_get_or_add(st, st.sym[s - 1], u)
                 st.pair_count[pid] += c
+                st.slot_pair[s - 1] = pid
                 _occ_add(st, pid, s - 1)
             else:
                 st.prv[s] = -1
             s += 1
         st.sym[s] = SEP
         st.prv[s] = -1
+        st.slot_pair[s] = -1
         st.slot_word[s] = w
     return n_words
 
@@ -519,15 +535,11 @@ def build_words(st, units, offsets, counts, first_word):
 
 
 @njit(cache=True, inline="always")
-def _dec(st, a, b, c):
-    pid = pair_find(st, a, b)
-    st.pair_count[pid] -= c
-
-
-@njit(cache=True, inline="always")
 def _inc(st, a, b, c, slot, touched, n_touched, stamp):
+    """Add c to pair (a, b) occurring at `slot`; record it as the slot's pair. Returns n_touched."""
     pid = _pair_get_or_add(st, a, b)
     st.pair_count[pid] += c
+    st.slot_pair[slot] = pid
     _occ_add(st, pid, slot)
     if st.pair_stamp[pid] != stamp:
         st.pair_stamp[pid] = stamp
@@ -539,7 +551,8 @@ def _inc(st, a, b, c, slot, touched, n_touched, stamp):
 @njit(cache=True)
 def merge_pair(st, pid, new):
     """Rewrite every occurrence of pair `pid` (left to right, non-overlapping, per word) into token
-    `new`. Returns F, the number of merges applied weighted by word count. Caller ensured room."""
+    `new`. Returns F, the number of merges applied weighted by word count. Caller ensured room.
+    Removed pairs are found through `slot_pair` (no hash lookup); new pairs go through `_inc`."""
     a = st.pair_left[pid]
     b = st.pair_right[pid]
     la = st.tok_len[a]
@@ -564,15 +577,16 @@ def merge_pair(st, pid, new):
         c = st.word_count[st.slot_word[s]]
         p = st.prv[s]
         if p >= 0:
-            x = st.sym[p]
-            _dec(st, x, a, c)
-            n_touched = _inc(st, x, new, c, p, touched, n_touched, stamp)
+            st.pair_count[st.slot_pair[p]] -= c                      # (x, a)
+            n_touched = _inc(st, st.sym[p], new, c, p, touched, n_touched, stamp)
         r = q + lb
         nx = st.sym[r]
         if nx >= 0:
-            _dec(st, b, nx, c)
+            st.pair_count[st.slot_pair[q]] -= c                      # (b, nx)
             n_touched = _inc(st, new, nx, c, s, touched, n_touched, stamp)
             st.prv[r] = s
+        else:
+            st.slot_pair[s] = -1
         st.pair_count[pid] -= c
         st.sym[s] = new
         st.sym[q] = DEAD
@@ -613,8 +627,10 @@ def replace_token(st, x, pieces):
         r = s + lx
         nx = st.sym[r]
         if p >= 0:
-            _dec(st, st.sym[p], x, c)
+            st.pair_count[st.slot_pair[p]] -= c                      # (prev, x)
             n_touched = _inc(st, st.sym[p], pieces[0], c, p, touched, n_touched, stamp)
+        if nx >= 0:
+            st.pair_count[st.slot_pair[s]] -= c                      # (x, next)
         pos = s
         prev_pos = p
         for j in range(k):
@@ -626,8 +642,8 @@ def replace_token(st, x, pieces):
                 n_touched = _inc(st, pieces[j - 1], t, c, prev_pos, touched, n_touched, stamp)
             prev_pos = pos
             pos += st.tok_len[t]
+        st.slot_pair[prev_pos] = -1
         if nx >= 0:
-            _dec(st, x, nx, c)
             n_touched = _inc(st, pieces[k - 1], nx, c, prev_pos, touched, n_touched, stamp)
             st.prv[r] = prev_pos
         total += c

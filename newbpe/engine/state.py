@@ -20,8 +20,12 @@ Tokens
     ``tok_occ_head`` heads of per-token occurrence lists (slots where the token was placed; may be stale,
     validated on visit).
 
+    ``slot_pair[s]`` is the id of the pair (sym[s], next symbol), so removing a pair occurrence needs
+    no hash lookup.
+
 Pairs
-    ``ptab`` (open addressing on ``left << 32 | right`` -> pair id), ``pair_left``, ``pair_right``,
+    ``ptab`` (open addressing, rows of (key = ``left << 32 | right``, pair id); key and id share a
+    cache line), ``pair_left``, ``pair_right``,
     ``pair_count`` (int64, overlapping windows weighted by word count), ``pair_flags``,
     ``pair_occ_head`` heads of per-pair occurrence lists (slot of the left symbol; append-only,
     validated on visit, YouTokenToMe style — no hash sets).
@@ -75,7 +79,7 @@ V_MAX_WORDS = 2      # 0 = no limit; words = non-empty pieces split on byte 0x20
 V_SIZE = 4
 
 EngineState = namedtuple("EngineState", [
-    "sym", "prv", "slot_word", "word_count",
+    "sym", "prv", "slot_word", "slot_pair", "word_count",
     "tok_len", "tok_left", "tok_right", "tok_freq", "tok_flags", "tok_boff", "tok_blen",
     "tok_occ_head", "pool", "strtab",
     "ptab", "pair_left", "pair_right", "pair_count", "pair_flags", "pair_occ_head", "pair_stamp",
