@@ -80,24 +80,24 @@ class Engine:
         meta[S.M_ALLOW_REMERGE] = int(bool(allow_remerge))
         meta[S.M_TRACK_TOKENS] = int(bool(track_tokens))
         i32 = np.int32
+        tocc_cap = n_units // 2 + 1024 if track_tokens else 1024
         st = S.EngineState(
-            sym=np.empty(n_slots, i32), prv=np.empty(n_slots, i32), slot_word=np.empty(n_slots, i32),
-            slot_pair=np.empty(n_slots, i32),
-            word_count=counts,
-            tok_len=np.zeros(tok_cap, np.int64), tok_left=np.full(tok_cap, -1, np.int64),
-            tok_right=np.full(tok_cap, -1, np.int64), tok_freq=np.zeros(tok_cap, np.int64),
-            tok_flags=np.zeros(tok_cap, np.int64), tok_boff=np.zeros(tok_cap, np.int64),
-            tok_blen=np.zeros(tok_cap, np.int64), tok_occ_head=np.full(tok_cap, -1, np.int64),
-            pool=np.zeros(pool_cap, np.uint8), strtab=np.full(S.pow2_at_least(4 * tok_cap), -1, np.int64),
-            ptab=np.full((S.pow2_at_least(2 * pair_cap), 2), -1, np.int64),
-            pair_left=np.zeros(pair_cap, i32), pair_right=np.zeros(pair_cap, i32),
-            pair_count=np.zeros(pair_cap, np.int64), pair_flags=np.zeros(pair_cap, np.int8),
-            pair_occ_head=np.full(pair_cap, -1, np.int64), pair_stamp=np.zeros(pair_cap, np.int64),
-            occ_slot=np.zeros(n_adj + 1024, i32), occ_next=np.zeros(n_adj + 1024, i32),
-            tocc_slot=np.zeros(1024 if not track_tokens else n_units // 2 + 1024, i32),
-            tocc_next=np.zeros(1024 if not track_tokens else n_units // 2 + 1024, i32),
-            heap_count=np.zeros(pair_cap, np.int64), heap_key=np.zeros(pair_cap, np.int64),
-            heap_item=np.zeros(pair_cap, i32),
+            words=S.Words(sym=np.empty(n_slots, i32), prv=np.empty(n_slots, i32),
+                          slot_word=np.empty(n_slots, i32), slot_pair=np.empty(n_slots, i32), word_count=counts),
+            tokens=S.Tokens(tok_len=np.zeros(tok_cap, np.int64), tok_left=np.full(tok_cap, -1, np.int64),
+                            tok_right=np.full(tok_cap, -1, np.int64), tok_freq=np.zeros(tok_cap, np.int64),
+                            tok_flags=np.zeros(tok_cap, np.int64), tok_boff=np.zeros(tok_cap, np.int64),
+                            tok_blen=np.zeros(tok_cap, np.int64), tok_occ_head=np.full(tok_cap, -1, np.int64),
+                            pool=np.zeros(pool_cap, np.uint8),
+                            strtab=np.full(S.pow2_at_least(4 * tok_cap), -1, np.int64),
+                            tocc_slot=np.zeros(tocc_cap, i32), tocc_next=np.zeros(tocc_cap, i32)),
+            pairs=S.Pairs(ptab=np.full((S.pow2_at_least(2 * pair_cap), 2), -1, np.int64),
+                          pair_left=np.zeros(pair_cap, i32), pair_right=np.zeros(pair_cap, i32),
+                          pair_count=np.zeros(pair_cap, np.int64), pair_flags=np.zeros(pair_cap, np.int8),
+                          pair_occ_head=np.full(pair_cap, -1, np.int64), pair_stamp=np.zeros(pair_cap, np.int64),
+                          occ_slot=np.zeros(n_adj + 1024, i32), occ_next=np.zeros(n_adj + 1024, i32)),
+            heap=S.Heap(heap_count=np.zeros(pair_cap, np.int64), heap_key=np.zeros(pair_cap, np.int64),
+                        heap_item=np.zeros(pair_cap, i32)),
             meta=meta, veto=veto,
             veto_bytes=np.frombuffer(b"".join(forb) or b"\0", dtype=np.uint8).copy(),
             veto_offsets=veto_offsets,
@@ -132,24 +132,24 @@ class Engine:
             return max(2 * have, used + need + 1024)
 
         used = int(m[S.M_PAIRS])
-        if used + n_pairs > len(st.pair_left):
-            st = S.grow(st, S.PAIR_ARRAYS, cap(used, n_pairs, len(st.pair_left)))
-        if 2 * (used + n_pairs) > len(st.ptab):
-            st = st._replace(ptab=np.full((S.pow2_at_least(4 * (used + n_pairs)), 2), -1, np.int64))
+        if used + n_pairs > len(st.pairs.pair_left):
+            st = S.grow(st, S.PAIR_ARRAYS, cap(used, n_pairs, len(st.pairs.pair_left)))
+        if 2 * (used + n_pairs) > len(st.pairs.ptab):
+            st = S.replace_array(st, "ptab", np.full((S.pow2_at_least(4 * (used + n_pairs)), 2), -1, np.int64))
             k.rehash_pairs(st)
         for names, idx, need in ((S.OCC_ARRAYS, S.M_OCC, n_occ), (S.TOCC_ARRAYS, S.M_TOCC, n_tocc),
                                  (S.HEAP_ARRAYS, S.M_HEAP, n_heap)):
-            have = len(getattr(st, names[0]))
+            have = len(getattr(getattr(st, S.GROUP_OF[names[0]]), names[0]))
             if int(m[idx]) + need > have:
                 st = S.grow(st, names, cap(int(m[idx]), need, have))
         used = int(m[S.M_TOKENS])
-        if used + n_tok > len(st.tok_len):
-            st = S.grow(st, S.TOKEN_ARRAYS, cap(used, n_tok, len(st.tok_len)))
-        if 2 * (used + n_tok) > len(st.strtab):
-            st = st._replace(strtab=np.full(S.pow2_at_least(4 * (used + n_tok)), -1, np.int64))
+        if used + n_tok > len(st.tokens.tok_len):
+            st = S.grow(st, S.TOKEN_ARRAYS, cap(used, n_tok, len(st.tokens.tok_len)))
+        if 2 * (used + n_tok) > len(st.tokens.strtab):
+            st = S.replace_array(st, "strtab", np.full(S.pow2_at_least(4 * (used + n_tok)), -1, np.int64))
             k.rehash_strings(st)
-        if int(m[S.M_POOL]) + n_bytes > len(st.pool):
-            st = S.grow(st, ("pool",), cap(int(m[S.M_POOL]), n_bytes, len(st.pool)))
+        if int(m[S.M_POOL]) + n_bytes > len(st.tokens.pool):
+            st = S.grow(st, ("pool",), cap(int(m[S.M_POOL]), n_bytes, len(st.tokens.pool)))
         self.st = st
 
     # ------------------------------------------------------------------ queue
@@ -160,7 +160,7 @@ class Engine:
         if kind == 0:
             return None
         if kind == 1:
-            return "pair", int(count), (int(self.st.pair_left[ident]), int(self.st.pair_right[ident]))
+            return "pair", int(count), (int(self.st.pairs.pair_left[ident]), int(self.st.pairs.pair_right[ident]))
         return "token", int(count), int(ident)
 
     def pop(self):
@@ -187,7 +187,7 @@ class Engine:
     def push_token(self, t):
         """Queue a token item for token t with its current frequency (it must be FLAG_SCAFFOLD)."""
         self._ensure((0, 0, 0, 1, 0, 0))
-        _k().push_token(self.st, int(t))
+        _k().push_token(self.st.tokens, self.st.heap, self.st.meta, int(t))
 
     # ------------------------------------------------------------------ operations
     def merge(self, a, b, new=None):
@@ -196,11 +196,11 @@ class Engine:
         Returns (new_id, merged_count, created)."""
         k = _k()
         a, b = int(a), int(b)
-        pid = k.pair_find(self.st, a, b)
+        pid = k.pair_find(self.st.pairs, a, b)
         if pid >= 0:
             self._ensure(k.merge_room(self.st, pid))
         else:
-            self._ensure((0, 0, 0, 0, 1, int(self.st.tok_blen[a] + self.st.tok_blen[b])))
+            self._ensure((0, 0, 0, 0, 1, int(self.st.tokens.tok_blen[a] + self.st.tokens.tok_blen[b])))
         created = False
         if new is None:
             new = k.find_concat(self.st, a, b)
@@ -269,33 +269,33 @@ class Engine:
         return int(self.st.meta[S.M_TOKENS])
 
     def token_freq(self, t):
-        return int(self.st.tok_freq[t])
+        return int(self.st.tokens.tok_freq[t])
 
     def token_freqs(self):
-        return self.st.tok_freq[:self.n_tokens].copy()
+        return self.st.tokens.tok_freq[:self.n_tokens].copy()
 
     def token_bytes(self, t):
-        off, n = int(self.st.tok_boff[t]), int(self.st.tok_blen[t])
-        return bytes(self.st.pool[off:off + n])
+        off, n = int(self.st.tokens.tok_boff[t]), int(self.st.tokens.tok_blen[t])
+        return bytes(self.st.tokens.pool[off:off + n])
 
     def token_len(self, t):
-        return int(self.st.tok_len[t])
+        return int(self.st.tokens.tok_len[t])
 
     def parents(self, t):
-        return int(self.st.tok_left[t]), int(self.st.tok_right[t])
+        return int(self.st.tokens.tok_left[t]), int(self.st.tokens.tok_right[t])
 
     def flags(self, t):
-        return int(self.st.tok_flags[t])
+        return int(self.st.tokens.tok_flags[t])
 
     def set_flag(self, t, flag, on=True):
         if on:
-            self.st.tok_flags[t] |= flag
+            self.st.tokens.tok_flags[t] |= flag
         else:
-            self.st.tok_flags[t] &= ~flag
+            self.st.tokens.tok_flags[t] &= ~flag
 
     def pair_count(self, a, b):
-        pid = _k().pair_find(self.st, int(a), int(b))
-        return 0 if pid < 0 else int(self.st.pair_count[pid])
+        pid = _k().pair_find(self.st.pairs, int(a), int(b))
+        return 0 if pid < 0 else int(self.st.pairs.pair_count[pid])
 
     def pair_counts(self):
         """{(a, b): count} of every pair with a non-zero count."""
@@ -308,10 +308,15 @@ class Engine:
         return [tokens[offsets[w]:offsets[w + 1]].tolist() for w in range(len(offsets) - 1)]
 
     def word_counts(self):
-        return self.st.word_count
+        return self.st.words.word_count
 
     def vocab_bytes(self):
         return [self.token_bytes(t) for t in range(self.n_tokens)]
+
+    def memory_bytes(self):
+        """Bytes held by the engine's arrays."""
+        return sum(a.nbytes for g in (self.st.words, self.st.tokens, self.st.pairs, self.st.heap) for a in g) + \
+            self.st.meta.nbytes
 
 
 from .state import FLAG_ATOMIC, FLAG_ABSENT, FLAG_SCAFFOLD, FLAG_SPECIAL  # noqa: E402,F401

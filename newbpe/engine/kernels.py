@@ -16,6 +16,10 @@ from .state import (DEAD, SEP, FLAG_ATOMIC, FLAG_SCAFFOLD, PAIR_VETOED, PAIR_MER
                     M_TOKENS, M_PAIRS, M_OCC, M_TOCC, M_HEAP, M_POOL, M_STAMP, M_ALLOW_REMERGE,
                     M_TRACK_TOKENS, V_MAX_LEN, V_LEN_MODE, V_MAX_WORDS)
 
+# Leaf helpers allocate nothing, so they are compiled without numba's reference counting: with it,
+# every call paid an atomic incref/decref per array of each tuple argument (~100 ns per call here).
+LEAF = dict(cache=True, _nrt=False)
+
 NO_ROOM = -1          # returned (as a status) when a pool must grow first
 
 # ----------------------------------------------------------------------------------------------
@@ -37,41 +41,41 @@ def _pair_key(a, b):
     return (np.int64(a) << np.int64(32)) | np.int64(b)
 
 
-@njit(cache=True)
-def pair_find(st, a, b):
+@njit(**LEAF)
+def pair_find(pairs, a, b):
     """Pair id of (a, b), or -1."""
-    mask = len(st.ptab) - 1
+    mask = len(pairs.ptab) - 1
     key = _pair_key(a, b)
     i = _mix64(key) & mask
     while True:
-        k = st.ptab[i, 0]
+        k = pairs.ptab[i, 0]
         if k == key:
-            return st.ptab[i, 1]
+            return pairs.ptab[i, 1]
         if k < 0:
             return -1
         i = (i + 1) & mask
 
 
-@njit(cache=True)
-def _pair_get_or_add(st, a, b):
-    mask = len(st.ptab) - 1
+@njit(**LEAF)
+def _pair_get_or_add(pairs, meta, a, b):
+    mask = len(pairs.ptab) - 1
     key = _pair_key(a, b)
     i = _mix64(key) & mask
     while True:
-        k = st.ptab[i, 0]
+        k = pairs.ptab[i, 0]
         if k == key:
-            return st.ptab[i, 1]
+            return pairs.ptab[i, 1]
         if k < 0:
-            pid = st.meta[M_PAIRS]
-            st.meta[M_PAIRS] = pid + 1
-            st.ptab[i, 0] = key
-            st.ptab[i, 1] = pid
-            st.pair_left[pid] = a
-            st.pair_right[pid] = b
-            st.pair_count[pid] = 0
-            st.pair_flags[pid] = 0
-            st.pair_occ_head[pid] = -1
-            st.pair_stamp[pid] = 0
+            pid = meta[M_PAIRS]
+            meta[M_PAIRS] = pid + 1
+            pairs.ptab[i, 0] = key
+            pairs.ptab[i, 1] = pid
+            pairs.pair_left[pid] = a
+            pairs.pair_right[pid] = b
+            pairs.pair_count[pid] = 0
+            pairs.pair_flags[pid] = 0
+            pairs.pair_occ_head[pid] = -1
+            pairs.pair_stamp[pid] = 0
             return pid
         i = (i + 1) & mask
 
@@ -79,14 +83,14 @@ def _pair_get_or_add(st, a, b):
 @njit(cache=True)
 def rehash_pairs(st):
     """Rebuild `ptab` (after Engine gave it a new, larger, all -1 array)."""
-    mask = len(st.ptab) - 1
+    mask = len(st.pairs.ptab) - 1
     for pid in range(st.meta[M_PAIRS]):
-        key = _pair_key(st.pair_left[pid], st.pair_right[pid])
+        key = _pair_key(st.pairs.pair_left[pid], st.pairs.pair_right[pid])
         i = _mix64(key) & mask
-        while st.ptab[i, 0] >= 0:
+        while st.pairs.ptab[i, 0] >= 0:
             i = (i + 1) & mask
-        st.ptab[i, 0] = key
-        st.ptab[i, 1] = pid
+        st.pairs.ptab[i, 0] = key
+        st.pairs.ptab[i, 1] = pid
 
 
 @njit(cache=True, inline="always")
@@ -97,9 +101,9 @@ def _fnv_step(h, byte):
 @njit(cache=True)
 def _token_hash(st, t):
     h = np.uint64(0xCBF29CE484222325)
-    off = st.tok_boff[t]
-    for i in range(st.tok_blen[t]):
-        h = _fnv_step(h, st.pool[off + i])
+    off = st.tokens.tok_boff[t]
+    for i in range(st.tokens.tok_blen[t]):
+        h = _fnv_step(h, st.tokens.pool[off + i])
     return np.int64(h >> np.uint64(1))
 
 
@@ -107,37 +111,37 @@ def _token_hash(st, t):
 def _concat_hash(st, a, b):
     h = np.uint64(0xCBF29CE484222325)
     for t in (a, b):
-        off = st.tok_boff[t]
-        for i in range(st.tok_blen[t]):
-            h = _fnv_step(h, st.pool[off + i])
+        off = st.tokens.tok_boff[t]
+        for i in range(st.tokens.tok_blen[t]):
+            h = _fnv_step(h, st.tokens.pool[off + i])
     return np.int64(h >> np.uint64(1))
 
 
 @njit(cache=True)
 def _token_equals_concat(st, t, a, b):
-    la = st.tok_blen[a]
-    lb = st.tok_blen[b]
-    if st.tok_blen[t] != la + lb:
+    la = st.tokens.tok_blen[a]
+    lb = st.tokens.tok_blen[b]
+    if st.tokens.tok_blen[t] != la + lb:
         return False
-    ot = st.tok_boff[t]
-    oa = st.tok_boff[a]
-    ob = st.tok_boff[b]
+    ot = st.tokens.tok_boff[t]
+    oa = st.tokens.tok_boff[a]
+    ob = st.tokens.tok_boff[b]
     for i in range(la):
-        if st.pool[ot + i] != st.pool[oa + i]:
+        if st.tokens.pool[ot + i] != st.tokens.pool[oa + i]:
             return False
     for i in range(lb):
-        if st.pool[ot + la + i] != st.pool[ob + i]:
+        if st.tokens.pool[ot + la + i] != st.tokens.pool[ob + i]:
             return False
     return True
 
 
 @njit(cache=True)
 def _strtab_insert(st, t):
-    mask = len(st.strtab) - 1
+    mask = len(st.tokens.strtab) - 1
     i = _token_hash(st, t) & mask
-    while st.strtab[i] >= 0:
+    while st.tokens.strtab[i] >= 0:
         i = (i + 1) & mask
-    st.strtab[i] = t
+    st.tokens.strtab[i] = t
 
 
 @njit(cache=True)
@@ -151,10 +155,10 @@ def rehash_strings(st):
 @njit(cache=True)
 def find_concat(st, a, b):
     """Id of the token whose bytes are bytes(a) + bytes(b), or -1 (duplicate-string detection)."""
-    mask = len(st.strtab) - 1
+    mask = len(st.tokens.strtab) - 1
     i = _concat_hash(st, a, b) & mask
     while True:
-        t = st.strtab[i]
+        t = st.tokens.strtab[i]
         if t < 0:
             return -1
         if _token_equals_concat(st, t, a, b):
@@ -168,21 +172,21 @@ def add_token(st, a, b):
     t = st.meta[M_TOKENS]
     st.meta[M_TOKENS] = t + 1
     off = st.meta[M_POOL]
-    la = st.tok_blen[a]
-    lb = st.tok_blen[b]
+    la = st.tokens.tok_blen[a]
+    lb = st.tokens.tok_blen[b]
     for i in range(la):
-        st.pool[off + i] = st.pool[st.tok_boff[a] + i]
+        st.tokens.pool[off + i] = st.tokens.pool[st.tokens.tok_boff[a] + i]
     for i in range(lb):
-        st.pool[off + la + i] = st.pool[st.tok_boff[b] + i]
+        st.tokens.pool[off + la + i] = st.tokens.pool[st.tokens.tok_boff[b] + i]
     st.meta[M_POOL] = off + la + lb
-    st.tok_boff[t] = off
-    st.tok_blen[t] = la + lb
-    st.tok_len[t] = st.tok_len[a] + st.tok_len[b]
-    st.tok_left[t] = a
-    st.tok_right[t] = b
-    st.tok_freq[t] = 0
-    st.tok_flags[t] = 0
-    st.tok_occ_head[t] = -1
+    st.tokens.tok_boff[t] = off
+    st.tokens.tok_blen[t] = la + lb
+    st.tokens.tok_len[t] = st.tokens.tok_len[a] + st.tokens.tok_len[b]
+    st.tokens.tok_left[t] = a
+    st.tokens.tok_right[t] = b
+    st.tokens.tok_freq[t] = 0
+    st.tokens.tok_flags[t] = 0
+    st.tokens.tok_occ_head[t] = -1
     _strtab_insert(st, t)
     return t
 
@@ -194,16 +198,16 @@ def add_base_token(st, data, flags):
     st.meta[M_TOKENS] = t + 1
     off = st.meta[M_POOL]
     for i in range(len(data)):
-        st.pool[off + i] = data[i]
+        st.tokens.pool[off + i] = data[i]
     st.meta[M_POOL] = off + len(data)
-    st.tok_boff[t] = off
-    st.tok_blen[t] = len(data)
-    st.tok_len[t] = 1
-    st.tok_left[t] = -1
-    st.tok_right[t] = -1
-    st.tok_freq[t] = 0
-    st.tok_flags[t] = flags
-    st.tok_occ_head[t] = -1
+    st.tokens.tok_boff[t] = off
+    st.tokens.tok_blen[t] = len(data)
+    st.tokens.tok_len[t] = 1
+    st.tokens.tok_left[t] = -1
+    st.tokens.tok_right[t] = -1
+    st.tokens.tok_freq[t] = 0
+    st.tokens.tok_flags[t] = flags
+    st.tokens.tok_occ_head[t] = -1
     _strtab_insert(st, t)
     return t
 
@@ -247,7 +251,7 @@ def _sift_down(hc, hk, hi, i, n):
             return
 
 
-@njit(cache=True)
+@njit(**LEAF)
 def _heap_insert(hc, hk, hi, n, count, key, item):
     """Put an entry at position n (the heap's size) and sift it up. Heap helpers take only the
     three heap arrays: a call that passes the whole state costs ~100 ns of reference counting."""
@@ -264,33 +268,33 @@ def _heap_insert(hc, hk, hi, n, count, key, item):
             break
 
 
-@njit(cache=True)
-def heap_push(st, count, key, item):
-    n = st.meta[M_HEAP]
-    st.meta[M_HEAP] = n + 1
-    _heap_insert(st.heap_count, st.heap_key, st.heap_item, n, count, key, item)
+@njit(**LEAF)
+def heap_push(heap, meta, count, key, item):
+    n = meta[M_HEAP]
+    meta[M_HEAP] = n + 1
+    _heap_insert(heap.heap_count, heap.heap_key, heap.heap_item, n, count, key, item)
 
 
 @njit(cache=True)
-def _heap_pop(st):
-    n = st.meta[M_HEAP] - 1
-    st.meta[M_HEAP] = n
+def _heap_pop(heap, meta):
+    n = meta[M_HEAP] - 1
+    meta[M_HEAP] = n
     if n > 0:
-        _heap_swap(st.heap_count, st.heap_key, st.heap_item, 0, n)
-        _sift_down(st.heap_count, st.heap_key, st.heap_item, 0, n)
+        _heap_swap(heap.heap_count, heap.heap_key, heap.heap_item, 0, n)
+        _sift_down(heap.heap_count, heap.heap_key, heap.heap_item, 0, n)
+
+
+@njit(**LEAF)
+def push_pair(pairs, heap, meta, pid):
+    if pairs.pair_count[pid] > 0 and (pairs.pair_flags[pid] & PAIR_VETOED) == 0:
+        heap_push(heap, meta, pairs.pair_count[pid], _pair_key(pairs.pair_left[pid], pairs.pair_right[pid]), pid)
 
 
 @njit(cache=True)
-def push_pair(st, pid):
-    if st.pair_count[pid] > 0 and (st.pair_flags[pid] & PAIR_VETOED) == 0:
-        heap_push(st, st.pair_count[pid], _pair_key(st.pair_left[pid], st.pair_right[pid]), pid)
-
-
-@njit(cache=True)
-def push_token(st, t):
+def push_token(tokens, heap, meta, t):
     """Queue a token item (Scaffold-BPE): valid while the token is scaffold with this frequency."""
-    if st.tok_freq[t] > 0:
-        heap_push(st, st.tok_freq[t], np.int64(t) - TOKEN_KEY_BASE, -1 - np.int64(t))
+    if tokens.tok_freq[t] > 0:
+        heap_push(heap, meta, tokens.tok_freq[t], np.int64(t) - TOKEN_KEY_BASE, -1 - np.int64(t))
 
 
 @njit(cache=True)
@@ -298,14 +302,14 @@ def heapify_all_pairs(st):
     """Queue every pair with a positive count (build time), in O(n)."""
     n = 0
     for pid in range(st.meta[M_PAIRS]):
-        if st.pair_count[pid] > 0:
-            st.heap_count[n] = st.pair_count[pid]
-            st.heap_key[n] = _pair_key(st.pair_left[pid], st.pair_right[pid])
-            st.heap_item[n] = pid
+        if st.pairs.pair_count[pid] > 0:
+            st.heap.heap_count[n] = st.pairs.pair_count[pid]
+            st.heap.heap_key[n] = _pair_key(st.pairs.pair_left[pid], st.pairs.pair_right[pid])
+            st.heap.heap_item[n] = pid
             n += 1
     st.meta[M_HEAP] = n
     for i in range(n // 2 - 1, -1, -1):
-        _sift_down(st.heap_count, st.heap_key, st.heap_item, i, n)
+        _sift_down(st.heap.heap_count, st.heap.heap_key, st.heap.heap_item, i, n)
 
 
 @njit(cache=True)
@@ -313,27 +317,27 @@ def pair_allowed(st, a, b):
     """The veto: max token length (exact or HF semantics), max words, forbidden substrings."""
     max_len = st.veto[V_MAX_LEN]
     if max_len > 0:
-        total = st.tok_len[a] + st.tok_len[b]
+        total = st.tokens.tok_len[a] + st.tokens.tok_len[b]
         if st.veto[V_LEN_MODE] == 1:
             if total > max_len:
                 return False
         else:
-            both_atomic = (st.tok_flags[a] & FLAG_ATOMIC) != 0 and (st.tok_flags[b] & FLAG_ATOMIC) != 0
+            both_atomic = (st.tokens.tok_flags[a] & FLAG_ATOMIC) != 0 and (st.tokens.tok_flags[b] & FLAG_ATOMIC) != 0
             if not both_atomic and total >= max_len:
                 return False
     max_words = st.veto[V_MAX_WORDS]
     n_forbidden = len(st.veto_offsets) - 1
     if max_words == 0 and n_forbidden <= 0:
         return True
-    la = st.tok_blen[a]
-    n = la + st.tok_blen[b]
-    oa = st.tok_boff[a]
-    ob = st.tok_boff[b] - la
+    la = st.tokens.tok_blen[a]
+    n = la + st.tokens.tok_blen[b]
+    oa = st.tokens.tok_boff[a]
+    ob = st.tokens.tok_boff[b] - la
     if max_words > 0:
         words = 0
         in_word = False
         for i in range(n):
-            c = st.pool[oa + i] if i < la else st.pool[ob + i]
+            c = st.tokens.pool[oa + i] if i < la else st.tokens.pool[ob + i]
             if c == 0x20:
                 in_word = False
             elif not in_word:
@@ -348,7 +352,7 @@ def pair_allowed(st, a, b):
             ok = True
             for j in range(fl):
                 i = start + j
-                c = st.pool[oa + i] if i < la else st.pool[ob + i]
+                c = st.tokens.pool[oa + i] if i < la else st.tokens.pool[ob + i]
                 if c != st.veto_bytes[fs + j]:
                     ok = False
                     break
@@ -364,37 +368,37 @@ def queue_head(st, pop):
     live count or dropped; vetoed pairs are dropped for good. With pop=True the head is removed."""
     allow_remerge = st.meta[M_ALLOW_REMERGE] != 0
     while st.meta[M_HEAP] > 0:
-        cnt = st.heap_count[0]
-        item = st.heap_item[0]
+        cnt = st.heap.heap_count[0]
+        item = st.heap.heap_item[0]
         if item >= 0:
             pid = item
-            flags = st.pair_flags[pid]
-            live = st.pair_count[pid]
+            flags = st.pairs.pair_flags[pid]
+            live = st.pairs.pair_count[pid]
             if (flags & PAIR_VETOED) != 0 or ((flags & PAIR_MERGED) != 0 and not allow_remerge) or live <= 0:
-                _heap_pop(st)
+                _heap_pop(st.heap, st.meta)
                 continue
             if live != cnt:
-                _heap_pop(st)
-                heap_push(st, live, _pair_key(st.pair_left[pid], st.pair_right[pid]), pid)
+                _heap_pop(st.heap, st.meta)
+                heap_push(st.heap, st.meta, live, _pair_key(st.pairs.pair_left[pid], st.pairs.pair_right[pid]), pid)
                 continue
-            if not pair_allowed(st, st.pair_left[pid], st.pair_right[pid]):
-                st.pair_flags[pid] |= PAIR_VETOED
-                _heap_pop(st)
+            if not pair_allowed(st, st.pairs.pair_left[pid], st.pairs.pair_right[pid]):
+                st.pairs.pair_flags[pid] |= PAIR_VETOED
+                _heap_pop(st.heap, st.meta)
                 continue
             if pop:
-                _heap_pop(st)
+                _heap_pop(st.heap, st.meta)
             return 1, cnt, pid
         t = -1 - item
-        live = st.tok_freq[t]
-        if (st.tok_flags[t] & FLAG_SCAFFOLD) == 0 or live <= 0:
-            _heap_pop(st)
+        live = st.tokens.tok_freq[t]
+        if (st.tokens.tok_flags[t] & FLAG_SCAFFOLD) == 0 or live <= 0:
+            _heap_pop(st.heap, st.meta)
             continue
         if live != cnt:
-            _heap_pop(st)
-            push_token(st, t)
+            _heap_pop(st.heap, st.meta)
+            push_token(st.tokens, st.heap, st.meta, t)
             continue
         if pop:
-            _heap_pop(st)
+            _heap_pop(st.heap, st.meta)
         return 2, cnt, t
     return 0, np.int64(0), np.int64(-1)
 
@@ -403,23 +407,23 @@ def queue_head(st, pop):
 # occurrence lists and room
 
 
-@njit(cache=True, inline="always")
-def _occ_add(st, pid, slot):
-    n = st.meta[M_OCC]
-    st.meta[M_OCC] = n + 1
-    st.occ_slot[n] = slot
-    st.occ_next[n] = st.pair_occ_head[pid]
-    st.pair_occ_head[pid] = n
+@njit(**LEAF)
+def _occ_add(pairs, meta, pid, slot):
+    n = meta[M_OCC]
+    meta[M_OCC] = n + 1
+    pairs.occ_slot[n] = slot
+    pairs.occ_next[n] = pairs.pair_occ_head[pid]
+    pairs.pair_occ_head[pid] = n
 
 
-@njit(cache=True, inline="always")
-def _tocc_add(st, t, slot):
-    if st.meta[M_TRACK_TOKENS] != 0 and (st.tok_flags[t] & FLAG_ATOMIC) == 0:
-        n = st.meta[M_TOCC]
-        st.meta[M_TOCC] = n + 1
-        st.tocc_slot[n] = slot
-        st.tocc_next[n] = st.tok_occ_head[t]
-        st.tok_occ_head[t] = n
+@njit(**LEAF)
+def _tocc_add(tokens, meta, t, slot):
+    if meta[M_TRACK_TOKENS] != 0 and (tokens.tok_flags[t] & FLAG_ATOMIC) == 0:
+        n = meta[M_TOCC]
+        meta[M_TOCC] = n + 1
+        tokens.tocc_slot[n] = slot
+        tokens.tocc_next[n] = tokens.tok_occ_head[t]
+        tokens.tok_occ_head[t] = n
 
 
 @njit(cache=True)
@@ -448,30 +452,30 @@ def _sorted_list(head, slot, nxt):
 
 @njit(cache=True)
 def pair_occ_len(st, pid):
-    return _list_len(st.pair_occ_head[pid], st.occ_next)
+    return _list_len(st.pairs.pair_occ_head[pid], st.pairs.occ_next)
 
 
 @njit(cache=True)
 def token_occ_len(st, t):
-    return _list_len(st.tok_occ_head[t], st.tocc_next)
+    return _list_len(st.tokens.tok_occ_head[t], st.tokens.tocc_next)
 
 
 @njit(cache=True)
 def has_room(st, n_pairs, n_occ, n_tocc, n_heap, n_tokens, n_bytes):
     """True if the pools can take that many more entries (pair table kept at most half full)."""
     p = st.meta[M_PAIRS] + n_pairs
-    if p > len(st.pair_left) or 2 * p > len(st.ptab):
+    if p > len(st.pairs.pair_left) or 2 * p > len(st.pairs.ptab):
         return False
-    if st.meta[M_OCC] + n_occ > len(st.occ_slot):
+    if st.meta[M_OCC] + n_occ > len(st.pairs.occ_slot):
         return False
-    if st.meta[M_TOCC] + n_tocc > len(st.tocc_slot):
+    if st.meta[M_TOCC] + n_tocc > len(st.tokens.tocc_slot):
         return False
-    if st.meta[M_HEAP] + n_heap > len(st.heap_count):
+    if st.meta[M_HEAP] + n_heap > len(st.heap.heap_count):
         return False
     t = st.meta[M_TOKENS] + n_tokens
-    if t > len(st.tok_len) or 2 * t > len(st.strtab):
+    if t > len(st.tokens.tok_len) or 2 * t > len(st.tokens.strtab):
         return False
-    if st.meta[M_POOL] + n_bytes > len(st.pool):
+    if st.meta[M_POOL] + n_bytes > len(st.tokens.pool):
         return False
     return True
 
@@ -480,7 +484,7 @@ def has_room(st, n_pairs, n_occ, n_tocc, n_heap, n_tokens, n_bytes):
 def merge_room(st, pid):
     """Room a merge of pair `pid` may need: (pairs, occ, tocc, heap, tokens, bytes)."""
     n = pair_occ_len(st, pid)
-    nb = st.tok_blen[st.pair_left[pid]] + st.tok_blen[st.pair_right[pid]]
+    nb = st.tokens.tok_blen[st.pairs.pair_left[pid]] + st.tokens.tok_blen[st.pairs.pair_right[pid]]
     return 2 * n + 2, 2 * n, n, 2 * n + 2, 1, nb
 
 
@@ -500,6 +504,7 @@ def build_words(st, units, offsets, counts, first_word):
     index occurrences. Returns the next word to lay out (len(counts) when done); stops early when the
     pair or occurrence pools are full so that Engine can grow them (memory follows the real number of
     distinct pairs, not its upper bound)."""
+    words, tokens, pairs, meta = st.words, st.tokens, st.pairs, st.meta
     n_words = len(counts)
     for w in range(first_word, n_words):
         start = offsets[w] + w          # every earlier word has one separator slot
@@ -510,23 +515,23 @@ def build_words(st, units, offsets, counts, first_word):
         s = start
         for j in range(offsets[w], offsets[w + 1]):
             u = units[j]
-            st.sym[s] = u
-            st.slot_word[s] = w
-            st.tok_freq[u] += c
-            st.slot_pair[s] = -1
+            words.sym[s] = u
+            words.slot_word[s] = w
+            tokens.tok_freq[u] += c
+            words.slot_pair[s] = -1
             if s > start:
-                st.prv[s] = s - 1
-                pid = _pair_get_or_add(st, st.sym[s - 1], u)
-                st.pair_count[pid] += c
-                st.slot_pair[s - 1] = pid
-                _occ_add(st, pid, s - 1)
+                words.prv[s] = s - 1
+                pid = _pair_get_or_add(pairs, meta, words.sym[s - 1], u)
+                pairs.pair_count[pid] += c
+                words.slot_pair[s - 1] = pid
+                _occ_add(pairs, meta, pid, s - 1)
             else:
-                st.prv[s] = -1
+                words.prv[s] = -1
             s += 1
-        st.sym[s] = SEP
-        st.prv[s] = -1
-        st.slot_pair[s] = -1
-        st.slot_word[s] = w
+        words.sym[s] = SEP
+        words.prv[s] = -1
+        words.slot_pair[s] = -1
+        words.slot_word[s] = w
     return n_words
 
 
@@ -534,15 +539,15 @@ def build_words(st, units, offsets, counts, first_word):
 # merge and replace
 
 
-@njit(cache=True, inline="always")
-def _inc(st, a, b, c, slot, touched, n_touched, stamp):
+@njit(**LEAF)
+def _inc(pairs, words, meta, a, b, c, slot, touched, n_touched, stamp):
     """Add c to pair (a, b) occurring at `slot`; record it as the slot's pair. Returns n_touched."""
-    pid = _pair_get_or_add(st, a, b)
-    st.pair_count[pid] += c
-    st.slot_pair[slot] = pid
-    _occ_add(st, pid, slot)
-    if st.pair_stamp[pid] != stamp:
-        st.pair_stamp[pid] = stamp
+    pid = _pair_get_or_add(pairs, meta, a, b)
+    pairs.pair_count[pid] += c
+    words.slot_pair[slot] = pid
+    _occ_add(pairs, meta, pid, slot)
+    if pairs.pair_stamp[pid] != stamp:
+        pairs.pair_stamp[pid] = stamp
         touched[n_touched] = pid
         n_touched += 1
     return n_touched
@@ -553,14 +558,15 @@ def merge_pair(st, pid, new):
     """Rewrite every occurrence of pair `pid` (left to right, non-overlapping, per word) into token
     `new`. Returns F, the number of merges applied weighted by word count. Caller ensured room.
     Removed pairs are found through `slot_pair` (no hash lookup); new pairs go through `_inc`."""
-    a = st.pair_left[pid]
-    b = st.pair_right[pid]
-    la = st.tok_len[a]
-    lb = st.tok_len[b]
-    slots = _sorted_list(st.pair_occ_head[pid], st.occ_slot, st.occ_next)
-    st.pair_occ_head[pid] = -1
-    st.meta[M_STAMP] += 1
-    stamp = st.meta[M_STAMP]
+    words, tokens, pairs, meta = st.words, st.tokens, st.pairs, st.meta
+    a = pairs.pair_left[pid]
+    b = pairs.pair_right[pid]
+    la = tokens.tok_len[a]
+    lb = tokens.tok_len[b]
+    slots = _sorted_list(pairs.pair_occ_head[pid], pairs.occ_slot, pairs.occ_next)
+    pairs.pair_occ_head[pid] = -1
+    meta[M_STAMP] += 1
+    stamp = meta[M_STAMP]
     touched = np.empty(2 * len(slots) + 2, dtype=np.int64)
     n_touched = 0
     merged = np.int64(0)
@@ -569,35 +575,35 @@ def merge_pair(st, pid, new):
         if s == last:
             continue
         last = s
-        if st.sym[s] != a:
+        if words.sym[s] != a:
             continue
         q = s + la
-        if st.sym[q] != b:
+        if words.sym[q] != b:
             continue
-        c = st.word_count[st.slot_word[s]]
-        p = st.prv[s]
+        c = words.word_count[words.slot_word[s]]
+        p = words.prv[s]
         if p >= 0:
-            st.pair_count[st.slot_pair[p]] -= c                      # (x, a)
-            n_touched = _inc(st, st.sym[p], new, c, p, touched, n_touched, stamp)
+            pairs.pair_count[words.slot_pair[p]] -= c                      # (x, a)
+            n_touched = _inc(pairs, words, meta, words.sym[p], new, c, p, touched, n_touched, stamp)
         r = q + lb
-        nx = st.sym[r]
+        nx = words.sym[r]
         if nx >= 0:
-            st.pair_count[st.slot_pair[q]] -= c                      # (b, nx)
-            n_touched = _inc(st, new, nx, c, s, touched, n_touched, stamp)
-            st.prv[r] = s
+            pairs.pair_count[words.slot_pair[q]] -= c                      # (b, nx)
+            n_touched = _inc(pairs, words, meta, new, nx, c, s, touched, n_touched, stamp)
+            words.prv[r] = s
         else:
-            st.slot_pair[s] = -1
-        st.pair_count[pid] -= c
-        st.sym[s] = new
-        st.sym[q] = DEAD
-        _tocc_add(st, new, s)
+            words.slot_pair[s] = -1
+        pairs.pair_count[pid] -= c
+        words.sym[s] = new
+        words.sym[q] = DEAD
+        _tocc_add(tokens, meta, new, s)
         merged += c
-    st.pair_flags[pid] |= PAIR_MERGED
+    pairs.pair_flags[pid] |= PAIR_MERGED
     for i in range(n_touched):
-        push_pair(st, touched[i])
-    st.tok_freq[new] += merged
-    st.tok_freq[a] -= merged
-    st.tok_freq[b] -= merged
+        push_pair(pairs, st.heap, meta, touched[i])
+    tokens.tok_freq[new] += merged
+    tokens.tok_freq[a] -= merged
+    tokens.tok_freq[b] -= merged
     return merged
 
 
@@ -605,53 +611,54 @@ def merge_pair(st, pid, new):
 def replace_token(st, x, pieces):
     """Replace every standalone occurrence of token `x` by `pieces` (whose bytes concatenate to
     x's), with exact pair and frequency updates. Returns the weighted number of occurrences."""
-    slots = _sorted_list(st.tok_occ_head[x], st.tocc_slot, st.tocc_next)
+    words, tokens, pairs, meta = st.words, st.tokens, st.pairs, st.meta
+    slots = _sorted_list(tokens.tok_occ_head[x], tokens.tocc_slot, tokens.tocc_next)
     n = len(slots)
-    st.tok_occ_head[x] = -1
+    tokens.tok_occ_head[x] = -1
     k = len(pieces)
-    st.meta[M_STAMP] += 1
-    stamp = st.meta[M_STAMP]
+    meta[M_STAMP] += 1
+    stamp = meta[M_STAMP]
     touched = np.empty((k + 1) * n + 2, dtype=np.int64)
     n_touched = 0
-    lx = st.tok_len[x]
+    lx = tokens.tok_len[x]
     total = np.int64(0)
     last = -1
     for s in slots:
         if s == last:
             continue
         last = s
-        if st.sym[s] != x:
+        if words.sym[s] != x:
             continue
-        c = st.word_count[st.slot_word[s]]
-        p = st.prv[s]
+        c = words.word_count[words.slot_word[s]]
+        p = words.prv[s]
         r = s + lx
-        nx = st.sym[r]
+        nx = words.sym[r]
         if p >= 0:
-            st.pair_count[st.slot_pair[p]] -= c                      # (prev, x)
-            n_touched = _inc(st, st.sym[p], pieces[0], c, p, touched, n_touched, stamp)
+            pairs.pair_count[words.slot_pair[p]] -= c                      # (prev, x)
+            n_touched = _inc(pairs, words, meta, words.sym[p], pieces[0], c, p, touched, n_touched, stamp)
         if nx >= 0:
-            st.pair_count[st.slot_pair[s]] -= c                      # (x, next)
+            pairs.pair_count[words.slot_pair[s]] -= c                      # (x, next)
         pos = s
         prev_pos = p
         for j in range(k):
             t = pieces[j]
-            st.sym[pos] = t
-            st.prv[pos] = prev_pos
-            _tocc_add(st, t, pos)
+            words.sym[pos] = t
+            words.prv[pos] = prev_pos
+            _tocc_add(tokens, meta, t, pos)
             if j > 0:
-                n_touched = _inc(st, pieces[j - 1], t, c, prev_pos, touched, n_touched, stamp)
+                n_touched = _inc(pairs, words, meta, pieces[j - 1], t, c, prev_pos, touched, n_touched, stamp)
             prev_pos = pos
-            pos += st.tok_len[t]
-        st.slot_pair[prev_pos] = -1
+            pos += tokens.tok_len[t]
+        words.slot_pair[prev_pos] = -1
         if nx >= 0:
-            n_touched = _inc(st, pieces[k - 1], nx, c, prev_pos, touched, n_touched, stamp)
-            st.prv[r] = prev_pos
+            n_touched = _inc(pairs, words, meta, pieces[k - 1], nx, c, prev_pos, touched, n_touched, stamp)
+            words.prv[r] = prev_pos
         total += c
     for i in range(n_touched):
-        push_pair(st, touched[i])
-    st.tok_freq[x] -= total
+        push_pair(pairs, st.heap, meta, touched[i])
+    tokens.tok_freq[x] -= total
     for j in range(k):
-        st.tok_freq[pieces[j]] += total
+        tokens.tok_freq[pieces[j]] += total
     return total
 
 
@@ -683,8 +690,8 @@ def run_bpe(st, visible, target, min_count, max_steps, out, n_out):
         if not has_room(st, r0, r1, r2, r3, r4, r5) or n_out >= len(out):
             return STOP_ROOM, visible, n_out
         queue_head(st, True)
-        a = st.pair_left[pid]
-        b = st.pair_right[pid]
+        a = st.pairs.pair_left[pid]
+        b = st.pairs.pair_right[pid]
         new = find_concat(st, a, b)
         if new < 0:
             new = add_token(st, a, b)
@@ -706,21 +713,21 @@ def run_bpe(st, visible, target, min_count, max_steps, out, n_out):
 @njit(cache=True)
 def segmentation(st):
     """Current segmentation: (tokens, offsets) with word w = tokens[offsets[w]:offsets[w+1]]."""
-    n_words = len(st.word_count)
+    n_words = len(st.words.word_count)
     offsets = np.zeros(n_words + 1, dtype=np.int64)
     n = 0
-    for s in range(len(st.sym)):
-        if st.sym[s] >= 0:
+    for s in range(len(st.words.sym)):
+        if st.words.sym[s] >= 0:
             n += 1
     tokens = np.empty(n, dtype=np.int64)
     i = 0
-    for s in range(len(st.sym)):
-        v = st.sym[s]
+    for s in range(len(st.words.sym)):
+        v = st.words.sym[s]
         if v >= 0:
             tokens[i] = v
             i += 1
         elif v == SEP:
-            offsets[st.slot_word[s] + 1] = i
+            offsets[st.words.slot_word[s] + 1] = i
     return tokens, offsets
 
 
@@ -729,16 +736,16 @@ def live_pairs(st):
     """All pairs with a non-zero count: (left, right, count) arrays (tests compare to a recount)."""
     n = 0
     for pid in range(st.meta[M_PAIRS]):
-        if st.pair_count[pid] != 0:
+        if st.pairs.pair_count[pid] != 0:
             n += 1
     left = np.empty(n, dtype=np.int64)
     right = np.empty(n, dtype=np.int64)
     count = np.empty(n, dtype=np.int64)
     i = 0
     for pid in range(st.meta[M_PAIRS]):
-        if st.pair_count[pid] != 0:
-            left[i] = st.pair_left[pid]
-            right[i] = st.pair_right[pid]
-            count[i] = st.pair_count[pid]
+        if st.pairs.pair_count[pid] != 0:
+            left[i] = st.pairs.pair_left[pid]
+            right[i] = st.pairs.pair_right[pid]
+            count[i] = st.pairs.pair_count[pid]
             i += 1
     return left, right, count

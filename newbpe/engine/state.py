@@ -78,17 +78,17 @@ V_LEN_MODE = 1       # 1 = exact (len(a)+len(b) <= L), 2 = hf (both atomic or le
 V_MAX_WORDS = 2      # 0 = no limit; words = non-empty pieces split on byte 0x20
 V_SIZE = 4
 
-EngineState = namedtuple("EngineState", [
-    "sym", "prv", "slot_word", "slot_pair", "word_count",
-    "tok_len", "tok_left", "tok_right", "tok_freq", "tok_flags", "tok_boff", "tok_blen",
-    "tok_occ_head", "pool", "strtab",
-    "ptab", "pair_left", "pair_right", "pair_count", "pair_flags", "pair_occ_head", "pair_stamp",
-    "occ_slot", "occ_next", "tocc_slot", "tocc_next",
-    "heap_count", "heap_key", "heap_item",
-    "meta", "veto", "veto_bytes", "veto_offsets",
-])
+Words = namedtuple("Words", ['sym', 'prv', 'slot_word', 'slot_pair', 'word_count'])
+Tokens = namedtuple("Tokens", ['tok_len', 'tok_left', 'tok_right', 'tok_freq', 'tok_flags', 'tok_boff', 'tok_blen', 'tok_occ_head', 'pool', 'strtab', 'tocc_slot', 'tocc_next'])
+Pairs = namedtuple("Pairs", ['ptab', 'pair_left', 'pair_right', 'pair_count', 'pair_flags', 'pair_occ_head', 'pair_stamp', 'occ_slot', 'occ_next'])
+Heap = namedtuple("Heap", ['heap_count', 'heap_key', 'heap_item'])
+# Kernels pass only the group a helper needs: handing numba a tuple of arrays costs a reference
+# count per array per call, so a helper taking the whole state would pay for ~35 arrays each time.
+EngineState = namedtuple("EngineState", ["words", "tokens", "pairs", "heap", "meta", "veto", "veto_bytes",
+                                         "veto_offsets"])
 
 # which arrays share a capacity (grown together)
+GROUP_OF = {f: g for g in ('words', 'tokens', 'pairs', 'heap') for f in globals()[g.capitalize()]._fields}
 TOKEN_ARRAYS = ("tok_len", "tok_left", "tok_right", "tok_freq", "tok_flags", "tok_boff", "tok_blen",
                 "tok_occ_head")
 PAIR_ARRAYS = ("pair_left", "pair_right", "pair_count", "pair_flags", "pair_occ_head", "pair_stamp")
@@ -107,16 +107,23 @@ def pow2_at_least(n: int) -> int:
 
 
 def grow(st: EngineState, names, new_cap: int) -> EngineState:
-    """Return a state whose arrays `names` have capacity `new_cap` (contents kept)."""
+    """Return a state whose arrays `names` (all in one group) have capacity `new_cap`."""
+    group_name = GROUP_OF[names[0]]
+    group = getattr(st, group_name)
     repl = {}
     for name in names:
-        old = getattr(st, name)
+        old = getattr(group, name)
         if len(old) >= new_cap:
             continue
         new = np.full(new_cap, _FILL.get(name, 0), dtype=old.dtype)
         new[:len(old)] = old
         repl[name] = new
-    return st._replace(**repl) if repl else st
+    return st._replace(**{group_name: group._replace(**repl)}) if repl else st
+
+
+def replace_array(st: EngineState, name, array) -> EngineState:
+    group_name = GROUP_OF[name]
+    return st._replace(**{group_name: getattr(st, group_name)._replace(**{name: array})})
 
 
 def empty_int(n, fill=0, dtype=np.int64):
