@@ -234,7 +234,7 @@ def _heap_swap(hc, hk, hi, i, j):
     hi[j] = it
 
 
-@njit(cache=True)
+@njit(**LEAF)
 def _sift_down(hc, hk, hi, i, n):
     while True:
         l = 2 * i + 1
@@ -275,7 +275,7 @@ def heap_push(heap, meta, count, key, item):
     _heap_insert(heap.heap_count, heap.heap_key, heap.heap_item, n, count, key, item)
 
 
-@njit(cache=True)
+@njit(**LEAF)
 def _heap_pop(heap, meta):
     n = meta[M_HEAP] - 1
     meta[M_HEAP] = n
@@ -290,7 +290,7 @@ def push_pair(pairs, heap, meta, pid):
         heap_push(heap, meta, pairs.pair_count[pid], _pair_key(pairs.pair_left[pid], pairs.pair_right[pid]), pid)
 
 
-@njit(cache=True)
+@njit(**LEAF)
 def push_token(tokens, heap, meta, t):
     """Queue a token item (Scaffold-BPE): valid while the token is scaffold with this frequency."""
     if tokens.tok_freq[t] > 0:
@@ -312,7 +312,7 @@ def heapify_all_pairs(st):
         _sift_down(st.heap.heap_count, st.heap.heap_key, st.heap.heap_item, i, n)
 
 
-@njit(cache=True)
+@njit(**LEAF)
 def pair_allowed(st, a, b):
     """The veto: max token length (exact or HF semantics), max words, forbidden substrings."""
     max_len = st.veto[V_MAX_LEN]
