@@ -24,6 +24,7 @@ from .pretokenizers import METASPACE, PreTokenizer, split_specials
 from .units import bytes_to_token_string
 
 SCANNER_PRESETS = ("gpt2", "cl100k", "o200k")
+BATCH_CHARS = 4 << 20          # encode_batch works through groups of about this many characters
 
 FORMAT = "newbpe-model"
 FORMAT_VERSION = 1
@@ -185,8 +186,21 @@ class Tokenizer:
         return self.encode(bytes(data), encoder=encoder)
 
     def encode_batch(self, texts, allowed_special=(), encoder=None, threads=None):
-        """Encode many texts at once: one pre-tokenization pass and one call into the numba
-        encoder (parallel over `threads`, default all cores); identical for any thread count."""
+        """Encode many texts: batches of about 4 MB go through one pre-tokenization pass and one
+        call into the numba encoder each (parallel over `threads`, default all cores), so memory
+        stays bounded; results are identical for any thread count."""
+        results, group, size = [], [], 0
+        for text in texts:
+            group.append(text)
+            size += len(text)
+            if size >= BATCH_CHARS:
+                results.extend(self._encode_group(group, allowed_special, encoder, threads))
+                group, size = [], 0
+        if group:
+            results.extend(self._encode_group(group, allowed_special, encoder, threads))
+        return results
+
+    def _encode_group(self, texts, allowed_special, encoder, threads):
         enc = self._encoder(encoder)
         threads = threads or os.cpu_count() or 1
         segments, plan = [], []
