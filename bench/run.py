@@ -52,6 +52,18 @@ def slice_corpus(path, mb, out_dir):
     return out
 
 
+def print_rows(task, pattern, threads, rows, size_mb):
+    """One table row per peer: seconds, MB/s, peak RSS and the ratio to HF at the same threads."""
+    hf = rows.get("hf", {}).get("seconds")
+    for peer, r in rows.items():
+        if "error" in r:
+            print(f"| {task} | {pattern} | {peer} | {threads} | error: {r['error'][:60]} | | | |")
+            continue
+        ratio = f"{r['seconds'] / hf:.2f}x" if hf else ""
+        print(f"| {task} | {pattern} | {peer} | {threads} | {r['seconds']:.2f} | {size_mb / r['seconds']:.1f} | "
+              f"{r['peak_rss_mb']:.0f} | {ratio} |", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("corpus")
@@ -79,14 +91,7 @@ def main():
     for pattern in args.patterns.split(","):
         for th in threads:
             rows = {p: measure("train", p, corpus, args.vocab, pattern, th) for p in peers}
-            hf = rows.get("hf", {}).get("seconds")
-            for p, r in rows.items():
-                if "error" in r:
-                    print(f"| train | {pattern} | {p} | {th} | error: {r['error'][:60]} | | | |")
-                    continue
-                ratio = f"{r['seconds'] / hf:.2f}x" if hf else ""
-                print(f"| train | {pattern} | {p} | {th} | {r['seconds']:.2f} | {size_mb / r['seconds']:.1f} | "
-                      f"{r['peak_rss_mb']:.0f} | {ratio} |", flush=True)
+            print_rows("train", pattern, th, rows, size_mb)
     if not args.no_encode:
         import newbpe
         from newbpe.export.tiktoken import save_tiktoken
@@ -98,14 +103,7 @@ def main():
         text = slice_corpus(args.corpus, args.encode_mb, tmp)
         for th in threads:
             rows = {p: measure("encode", p, model_dir, text, th) for p in ("newbpe", "hf", "tiktoken") if installed(p)}
-            hf = rows.get("hf", {}).get("seconds")
-            for p, r in rows.items():
-                if "error" in r:
-                    print(f"| encode | {pattern} | {p} | {th} | error: {r['error'][:60]} | | | |")
-                    continue
-                ratio = f"{r['seconds'] / hf:.2f}x" if hf else ""
-                print(f"| encode {args.encode_mb:g} MB | {pattern} | {p} | {th} | {r['seconds']:.2f} | "
-                      f"{r['mb_per_s']:.1f} | {r['peak_rss_mb']:.0f} | {ratio} |", flush=True)
+            print_rows(f"encode {args.encode_mb:g} MB", pattern, th, rows, args.encode_mb)
     print(f"\n# total bench time {time.perf_counter() - t0:.0f} s")
 
 

@@ -94,15 +94,25 @@ def main():
 
 
 # ---------------------------------------------------------------------------------------------- count
+def input_options(fn):
+    """Options shared by every command that reads a corpus."""
+    for option in reversed([
+        click.option("--pretokenizer", default="gpt2", show_default=True, help=PRETOKENIZER_HELP),
+        click.option("--units", type=click.Choice(["bytes", "chars"]), default="bytes", show_default=True),
+        click.option("--special-tokens", multiple=True,
+                     help="Special tokens (repeat or comma-separate): ids 0..k-1, never split, not counted."),
+        click.option("--split", type=click.Choice(["line", "document"]), default="line", show_default=True),
+        click.option("--threads", type=int, default=None, help="Threads/processes (default: all cores)."),
+        click.option("--progress", type=click.Choice(["tqdm", "json", "none"]), default="tqdm", show_default=True),
+    ]):
+        fn = option(fn)
+    return fn
+
+
 @main.command()
 @click.argument("files", nargs=-1, required=True)
 @click.option("-o", "--output", required=True, help="Output .npz word-count file.")
-@click.option("--pretokenizer", default="gpt2", show_default=True, help=PRETOKENIZER_HELP)
-@click.option("--units", type=click.Choice(["bytes", "chars"]), default="bytes", show_default=True)
-@click.option("--special-tokens", multiple=True, help="Special-token strings (repeat or comma-separate); removed before counting.")
-@click.option("--split", type=click.Choice(["line", "document"]), default="line", show_default=True)
-@click.option("--threads", type=int, default=None, help="Worker processes (default: all cores).")
-@click.option("--progress", type=click.Choice(["tqdm", "json", "none"]), default="tqdm", show_default=True)
+@input_options
 @friendly
 def count(files, output, pretokenizer, units, special_tokens, split, threads, progress):
     """Count the pre-tokens of FILES into a reusable word-count table."""
@@ -121,11 +131,7 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
 @click.option("--vocab-size", type=int, required=True)
 @click.option("-o", "--output", required=True, help="Output directory (model.json, tokenizer.json).")
 @click.option("--counts", "counts_file", default=None, help="Train on a saved word-count table instead of FILES.")
-@click.option("--pretokenizer", default="gpt2", show_default=True, help=PRETOKENIZER_HELP)
-@click.option("--units", type=click.Choice(["bytes", "chars"]), default="bytes", show_default=True)
-@click.option("--special-tokens", multiple=True, help="Special tokens (repeat or comma-separate), ids 0..k-1.")
-@click.option("--split", type=click.Choice(["line", "document"]), default="line", show_default=True)
-@click.option("--threads", type=int, default=None, help="Threads/processes (default: all cores).")
+@input_options
 @click.option("--min-frequency", type=int, default=None)
 @click.option("--max-token-length", type=int, default=None)
 @click.option("--max-token-length-mode", type=click.Choice(["exact", "hf"]), default=None)
@@ -133,7 +139,6 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
 @click.option("--limit-alphabet", type=int, default=None, help="Char units: keep the N most frequent characters.")
 @click.option("--coverage", type=float, default=None, help="Char units: character coverage (Picky style).")
 @click.option("--option", "extra", multiple=True, metavar="KEY=VALUE", help="Any other algorithm option (JSON value).")
-@click.option("--progress", type=click.Choice(["tqdm", "json", "none"]), default="tqdm", show_default=True)
 @friendly
 def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, special_tokens, split, threads,
           min_frequency, max_token_length, max_token_length_mode, byte_alphabet, limit_alphabet, coverage,

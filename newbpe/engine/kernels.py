@@ -42,42 +42,40 @@ def _pair_key(a, b):
 
 
 @njit(**LEAF)
+def _probe(ptab, key):
+    """Row of `key` in the pair table, or the empty row where it would go."""
+    mask = len(ptab) - 1
+    i = _mix64(key) & mask
+    while ptab[i, 0] != key and ptab[i, 0] >= 0:
+        i = (i + 1) & mask
+    return i
+
+
+@njit(**LEAF)
 def pair_find(pairs, a, b):
     """Pair id of (a, b), or -1."""
-    mask = len(pairs.ptab) - 1
     key = _pair_key(a, b)
-    i = _mix64(key) & mask
-    while True:
-        k = pairs.ptab[i, 0]
-        if k == key:
-            return pairs.ptab[i, 1]
-        if k < 0:
-            return -1
-        i = (i + 1) & mask
+    i = _probe(pairs.ptab, key)
+    return pairs.ptab[i, 1] if pairs.ptab[i, 0] == key else -1
 
 
 @njit(**LEAF)
 def _pair_get_or_add(pairs, meta, a, b):
-    mask = len(pairs.ptab) - 1
     key = _pair_key(a, b)
-    i = _mix64(key) & mask
-    while True:
-        k = pairs.ptab[i, 0]
-        if k == key:
-            return pairs.ptab[i, 1]
-        if k < 0:
-            pid = meta[M_PAIRS]
-            meta[M_PAIRS] = pid + 1
-            pairs.ptab[i, 0] = key
-            pairs.ptab[i, 1] = pid
-            pairs.pair_left[pid] = a
-            pairs.pair_right[pid] = b
-            pairs.pair_count[pid] = 0
-            pairs.pair_flags[pid] = 0
-            pairs.pair_occ_head[pid] = -1
-            pairs.pair_stamp[pid] = 0
-            return pid
-        i = (i + 1) & mask
+    i = _probe(pairs.ptab, key)
+    if pairs.ptab[i, 0] == key:
+        return pairs.ptab[i, 1]
+    pid = meta[M_PAIRS]
+    meta[M_PAIRS] = pid + 1
+    pairs.ptab[i, 0] = key
+    pairs.ptab[i, 1] = pid
+    pairs.pair_left[pid] = a
+    pairs.pair_right[pid] = b
+    pairs.pair_count[pid] = 0
+    pairs.pair_flags[pid] = 0
+    pairs.pair_occ_head[pid] = -1
+    pairs.pair_stamp[pid] = 0
+    return pid
 
 
 @njit(cache=True)
