@@ -1,0 +1,127 @@
+"""Picky BPE (specs/picky.md): the spec's golden log and statistics table, and its invariants."""
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import newbpe
+from newbpe.engine import FLAG_ABSENT, FLAG_ATOMIC
+from newbpe.trainers import picky
+
+from conftest import BUNDLED, lines_of
+
+SPECIALS = ["<PAD>", "<UNK>", "<BOS>", "<EOS>"]
+TOY = {"would": 97, "could": 61, "should": 43, "old": 23, "bold": 11, "mould": 2, "cold": 17, "hold": 29,
+       "told": 41, "sold": 7, "world": 19, "word": 13, "wood": 5}
+
+
+def toy_counts():
+    return newbpe.WordCounts.from_dict({"\u2581" + w: c for w, c in TOY.items()}, pretokenizer="whitespace",
+                                       units="chars")
+
+
+def log(run):
+    s = lambda t: run.engine.token_bytes(t).decode()
+    return " ".join(f"+{s(e[1])}|{s(e[2])}" if e[0] == "M" else f"-{s(e[1])}>" + "|".join(map(s, e[2]))
+                    for e in run.events)
+
+
+def test_toy_event_log_reference_compat():
+    """specs/picky.md §9.1, computed with the reference code (README §4 ties)."""
+    run = picky.fit(toy_counts(), 30, SPECIALS, threshold=0.9, compat="reference", unk_token="<UNK>")
+    assert log(run) == (
+        "+l|d +o|u +ou|ld -ou>o|u +▁|w +o|ld +▁w|ould +▁|c +▁c|ould +▁|s +h|ould -ould>o|u|ld +▁s|hould "
+        "-hould>h|o|u|ld +t|old +▁|told -told>t|old +▁w|o -▁w>▁|w +▁wo|r +h|old +▁|hold -hold>h|old +▁|old "
+        "+▁wor|ld -ld>l|d +▁c|old -▁c>▁|c +▁wor|d -▁wor>▁wo|r +b|old")
+    assert (run.stats["merge_events"], run.stats["removal_events"], run.present) == (22, 9, 30)
+
+
+def test_toy_threshold_one_is_plain_bpe():
+    run = picky.fit(toy_counts(), 30, SPECIALS, threshold=1.0, compat="reference", unk_token="<UNK>")
+    assert log(run) == ("+l|d +o|u +ou|ld +▁|w +o|ld +▁w|ould +▁|c +▁c|ould +▁|s +h|ould +▁s|hould +t|old "
+                        "+▁|told")
+
+
+@pytest.fixture(scope="module")
+def shakespeare_words():
+    return newbpe.count(str(BUNDLED / "en" / "tinyshakespeare.txt"), pretokenizer="whitespace", units="chars")
+
+
+# specs/picky.md §9.2: (V, T) -> merges, splits, restorations, corpus tokens (reference code, run)
+TABLE = {(1000, 1.0): (932, 0, 0, 391357), (1000, 0.9): (999, 67, 0, 384913), (1000, 0.8): (1023, 91, 2, 383383),
+         (1000, 0.7): (1061, 129, 13, 381950), (1000, 0.6): (1103, 171, 25, 380765),
+         (2000, 1.0): (1932, 0, 0, 326993), (2000, 0.9): (2149, 217, 0, 319227), (2000, 0.8): (2222, 290, 6, 317686),
+         (2000, 0.7): (2314, 382, 30, 316838), (2000, 0.6): (2432, 500, 84, 316285)}
+
+
+@pytest.mark.parametrize("vocab_size,threshold", sorted(TABLE))
+def test_statistics_table_reference_compat(shakespeare_words, vocab_size, threshold):
+    assert len(shakespeare_words) == 25670
+    run = picky.fit(shakespeare_words, vocab_size, SPECIALS, threshold=threshold, compat="reference",
+                    unk_token="<UNK>")
+    got = (run.stats["merge_events"], run.stats["removal_events"], run.stats["restorations"],
+           int(run.engine.token_freqs().sum()))
+    assert got == TABLE[(vocab_size, threshold)]
+    assert run.present == vocab_size
+
+
+@pytest.mark.parametrize("threshold", [0.9, 0.7])
+def test_default_options_invariants(shakespeare_words, threshold):
+    run = picky.fit(shakespeare_words, 1500, SPECIALS, threshold=threshold, unk_token="<UNK>")
+    e = run.engine
+    # exact accounting: present tokens == vocab_size; #MERGE = (V - initial) + removals + duplicates - restorations
+    assert run.present == 1500
+    assert sum(1 for t in range(e.n_tokens) if not e.flags(t) & FLAG_ABSENT) == 1500
+    initial = run.base.n_base
+    assert run.stats["merge_events"] == (1500 - initial) + run.stats["removal_events"] + \
+        run.stats["duplicate_merges"]
+    # atomic tokens are never removed; every SPLIT directly follows its MERGE, at most two per MERGE
+    follow = 0
+    for ev in run.events:
+        if ev[0] == "M":
+            follow = 0
+            continue
+        follow += 1
+        assert follow <= 2 and not e.flags(ev[1]) & FLAG_ATOMIC
+    # token frequencies and pair counts equal a recount of the final segmentation
+    seg, counts = e.segmentation(), e.word_counts()
+    freq, pairs = {}, {}
+    for s, c in zip(seg, counts):
+        for t in s:
+            freq[t] = freq.get(t, 0) + int(c)
+        for x, y in zip(s, s[1:]):
+            pairs[(x, y)] = pairs.get((x, y), 0) + int(c)
+    assert {t: f for t, f in enumerate(e.token_freqs()) if f} == freq
+    assert e.pair_counts() == pairs
+    assert all(not e.flags(t) & FLAG_ABSENT for t in freq)
+
+
+def test_threshold_one_equals_bpe_merges_byte_level(shakespeare):
+    lines = lines_of(shakespeare)
+    wc = newbpe.count(iter(lines))
+    run = picky.fit(wc, 1200, threshold=1.0)
+    tok = newbpe.train(wc, vocab_size=1200)
+    assert run.stats["removal_events"] == 0
+    assert [tuple(e[1:]) for e in run.events] == [tuple(m) for m in tok.merges]
+
+
+@settings(max_examples=25)
+@given(st.dictionaries(st.text("abcd", min_size=1, max_size=9), st.integers(1, 30), min_size=1, max_size=12),
+       st.sampled_from([0.5, 0.7, 0.9]), st.sampled_from(["sequential", "simultaneous"]))
+def test_counts_stay_exact_on_random_corpora(words, threshold, order):
+    wc = newbpe.WordCounts.from_dict(words, pretokenizer="none", units="chars")
+    run = picky.fit(wc, 4 + 12, (), threshold=threshold, check_order=order, unknown_chars="drop")
+    e = run.engine
+    pairs, freq = {}, {}
+    for s, c in zip(e.segmentation(), e.word_counts()):
+        for t in s:
+            freq[t] = freq.get(t, 0) + int(c)
+        for x, y in zip(s, s[1:]):
+            pairs[(x, y)] = pairs.get((x, y), 0) + int(c)
+    assert e.pair_counts() == pairs
+    assert {t: f for t, f in enumerate(e.token_freqs()) if f} == freq
+
+
+def test_bad_options():
+    with pytest.raises(newbpe.NewbpeError, match="compat"):
+        picky.fit(toy_counts(), 30, SPECIALS, compat="nope")
+    with pytest.raises(newbpe.NewbpeError, match="threshold"):
+        picky.fit(toy_counts(), 30, SPECIALS, threshold=1.5)
