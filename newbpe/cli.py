@@ -138,18 +138,21 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
 @click.option("--byte-alphabet", type=click.Choice(["full", "observed"]), default=None)
 @click.option("--limit-alphabet", type=int, default=None, help="Char units: keep the N most frequent characters.")
 @click.option("--coverage", type=float, default=None, help="Char units: character coverage (Picky style).")
+@click.option("--threshold", type=float, default=None, help="Picky: IoS threshold T (default 0.9).")
+@click.option("--reference-compat", is_flag=True, help="Reproduce the method's reference code (all quirks).")
 @click.option("--option", "extra", multiple=True, metavar="KEY=VALUE", help="Any other algorithm option (JSON value).")
 @friendly
 def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, special_tokens, split, threads,
           min_frequency, max_token_length, max_token_length_mode, byte_alphabet, limit_alphabet, coverage,
-          extra, progress):
+          threshold, reference_compat, extra, progress):
     """Train a tokenizer on FILES (or --counts) and write it to OUTPUT."""
     import newbpe
     from .errors import NewbpeError
     from .progress import make_progress
     options = {k: v for k, v in dict(min_frequency=min_frequency, max_token_length=max_token_length,
                                       max_token_length_mode=max_token_length_mode, byte_alphabet=byte_alphabet,
-                                      limit_alphabet=limit_alphabet, coverage=coverage).items() if v is not None}
+                                      limit_alphabet=limit_alphabet, coverage=coverage, threshold=threshold,
+                                      compat="reference" if reference_compat else None).items() if v is not None}
     for kv in extra:
         if "=" not in kv:
             raise NewbpeError(f"--option takes KEY=VALUE, got {kv!r}")

@@ -398,6 +398,20 @@ def _validate(d, source):
     flags = d.get("flags") or [0] * n
     if len(flags) != n:
         bad("flags length differs from tokens")
+    events = (d.get("extra") or {}).get("events")
+    if d.get("encoder") == "replay" and not isinstance(events, list):
+        bad("a replay model needs an event log (extra.events)")
+    for i, ev in enumerate(events or []):
+        ok = isinstance(ev, list) and len(ev) >= 3 and ev[0] in ("M", "S")
+        if ok and ev[0] == "M":
+            ok = len(ev) == 4 and all(isinstance(x, int) and 0 <= x < n for x in ev[1:]) \
+                and tokens[ev[1]] + tokens[ev[2]] == tokens[ev[3]]
+        elif ok:
+            ok = len(ev) == 3 and isinstance(ev[1], int) and 0 <= ev[1] < n and isinstance(ev[2], list) \
+                and all(isinstance(x, int) and 0 <= x < n for x in ev[2]) \
+                and b"".join(tokens[x] for x in ev[2]) == tokens[ev[1]]
+        if not ok:
+            bad(f"event {i} is malformed: {str(ev)[:80]}")
     with warnings.catch_warnings():
         return Tokenizer(algo=d["algo"], units=d["units"], pretokenizer=pretok,
                          special_tokens=d["special_tokens"], n_alphabet=d["n_alphabet"], tokens=tokens,

@@ -125,3 +125,116 @@ def test_bad_options():
         picky.fit(toy_counts(), 30, SPECIALS, compat="nope")
     with pytest.raises(newbpe.NewbpeError, match="threshold"):
         picky.fit(toy_counts(), 30, SPECIALS, threshold=1.5)
+
+
+# ---------------------------------------------------------------------------------------------- encoding
+import numpy as np  # noqa: E402
+
+from newbpe.encoders.replay import ReplayEncoder  # noqa: E402
+
+
+def sequential_replay(units, events):
+    """Plain reference: apply every event of the log in order (spec §4, equivalent form)."""
+    seq = list(units)
+    for ev in events:
+        if ev[0] == "M":
+            out, i = [], 0
+            while i < len(seq):
+                if i + 1 < len(seq) and seq[i] == ev[1] and seq[i + 1] == ev[2]:
+                    out.append(ev[3])
+                    i += 2
+                else:
+                    out.append(seq[i])
+                    i += 1
+            seq = out
+        else:
+            seq = [p for t in seq for p in (ev[2] if t == ev[1] else [t])]
+    return seq
+
+
+@pytest.mark.parametrize("units,threshold,order", [("chars", 0.7, "sequential"), ("bytes", 0.9, "sequential"),
+                                                   ("bytes", 0.6, "simultaneous")])
+def test_replay_reproduces_every_training_segmentation(units, threshold, order):
+    pretok = "whitespace" if units == "chars" else "gpt2"
+    wc = newbpe.count(str(BUNDLED / "en" / "tinyshakespeare.txt"), pretokenizer=pretok, units=units)
+    run = picky.fit(wc, 1500, SPECIALS if units == "chars" else (), threshold=threshold, check_order=order,
+                    unk_token="<UNK>")
+    enc = ReplayEncoder(run.events, run.engine.n_tokens)
+    ids, out_offsets = enc.encode_units(run.base.units_ids, run.base.offsets, threads=2)
+    seg = run.engine.segmentation()
+    assert [ids[out_offsets[w]:out_offsets[w + 1]].tolist() for w in range(len(seg))] == seg
+    # the fast replay equals full sequential replay of the log
+    for w in range(0, len(seg), 97):
+        word = run.base.units_ids[run.base.offsets[w]:run.base.offsets[w + 1]]
+        assert sequential_replay(word.tolist(), run.events) == seg[w]
+
+
+@pytest.fixture(scope="module")
+def picky_model(shakespeare):
+    return newbpe.train(lines_of(shakespeare), algo="picky", vocab_size=1200, threshold=0.7,
+                        special_tokens=["<|endoftext|>"])
+
+
+any_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200)
+
+
+@given(st.lists(st.one_of(any_text, st.sampled_from(["<|endoftext|>", " the", "should", "  \n"])),
+                max_size=6).map("".join))
+def test_picky_roundtrip_and_only_present_tokens(picky_model, text):
+    ids = picky_model.encode(text, allowed_special="all")
+    assert picky_model.decode(ids) == text
+    assert all(0 <= i < picky_model.vocab_size for i in ids)
+    removed = {t for t in range(len(picky_model.tokens)) if picky_model.flags[t] & FLAG_ABSENT}
+    assert not removed & {picky_model.model_ids[i] for i in ids}
+
+
+@given(st.binary(max_size=200))
+def test_picky_bytes_roundtrip(picky_model, data):
+    assert picky_model.decode_bytes(picky_model.encode_bytes(data)) == data
+
+
+def test_picky_model_file_and_info(picky_model, tmp_path, heldout_en):
+    info = picky_model.info()
+    assert info["algorithm"] == "picky" and info["vocab_size"] == 1200
+    assert info["removal_events"] > 0 and info["removed_tokens"] <= info["removal_events"]
+    assert info["merge_events"] == (1200 - 257) + info["removal_events"] + info["num_duplicate_merges"]
+    written = picky_model.save(tmp_path / "m")
+    assert [p.split("/")[-1] for p in written] == ["model.json"]        # HF cannot express replay
+    back = newbpe.load(tmp_path / "m")
+    assert back.encode(heldout_en) == picky_model.encode(heldout_en)
+    assert picky_model.encode_batch(lines_of(heldout_en), threads=1) == \
+        picky_model.encode_batch(lines_of(heldout_en), threads=2)
+    with pytest.raises(newbpe.NewbpeError, match="not exactly expressible"):
+        picky_model.to_hf()
+
+
+def test_whole_word_shortcut_matches_replay_on_training_words(shakespeare):
+    lines = lines_of(shakespeare)[:4000]
+    strict = newbpe.train(lines, algo="picky", vocab_size=800, threshold=0.7)
+    shortcut = newbpe.train(lines, algo="picky", vocab_size=800, threshold=0.7, whole_word_shortcut=True)
+    text = "".join(lines[:2000])
+    assert strict.encode(text) == shortcut.encode(text)
+
+
+def test_cli_picky(tmp_path):
+    from click.testing import CliRunner
+    from newbpe.cli import main
+    out = tmp_path / "p"
+    r = CliRunner().invoke(main, ["train", "--algo", "picky", "--threshold", "0.7", "--reference-compat",
+                                  "--units", "chars", "--pretokenizer", "whitespace", "--vocab-size", "300",
+                                  "--progress", "none", "-o", str(out), str(BUNDLED / "en" / "ud_en_pud_test.txt")])
+    assert r.exit_code == 0, r.output + r.stderr
+    info = newbpe.load(out).info()
+    assert info["options"]["threshold"] == 0.7 and info["options"]["self_pair_ios"] == "reference"
+    r = CliRunner().invoke(main, ["train", "--algo", "bpe", "--threshold", "0.7", "--vocab-size", "300",
+                                  "-o", str(tmp_path / "b"), str(BUNDLED / "en" / "ud_en_pud_test.txt")])
+    assert r.exit_code != 0 and "unknown option" in r.stderr
+
+
+def test_corrupt_event_log_is_rejected(picky_model, tmp_path):
+    import json
+    d = picky_model.to_dict()
+    d["extra"]["events"][3] = ["M", 0, 1, 0]
+    (tmp_path / "model.json").write_text(json.dumps(d))
+    with pytest.raises(newbpe.ModelFileError, match="event 3"):
+        newbpe.load(tmp_path)

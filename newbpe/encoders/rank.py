@@ -31,10 +31,10 @@ value packs (rank << 32) | out_id; packed values compare by rank first, which th
 linear scan exploits. All ids must be below 2**31.
 """
 
-import numba
 import numpy as np
 from numba import njit, prange
 
+from newbpe.encoders._chunks import gather, plan, threads_limit
 from newbpe.encoders._cache import (
     META_CLEARS,
     META_ENTRIES,
@@ -484,24 +484,10 @@ class RankEncoder:
             np.cumsum(out_len, out=out_offsets[1:])
             return out[:end].copy(), out_offsets
 
-        # Contiguous chunks holding about the same number of units each.
-        targets = offsets[0] + (offsets[-1] - offsets[0]) * np.arange(threads + 1) // threads
-        bounds = np.searchsorted(offsets[:-1], targets, side="left").astype(np.int64)
-        bounds[0], bounds[-1] = 0, n_pieces
-        bounds = np.maximum.accumulate(bounds)
+        bounds = plan(offsets, threads)
         bank = self._caches(threads)
-        previous = numba.get_num_threads()
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-        try:
+        with threads_limit(threads):
             _encode_chunks(units, offsets, bounds, self._table, self._bits,
                            self._vocab_cache, use_vocab, bank, out, out_len,
                            self.heap_threshold)
-        finally:
-            numba.set_num_threads(previous)
-        np.cumsum(out_len, out=out_offsets[1:])
-        ids = np.empty(out_offsets[-1], dtype=np.int64)
-        for c in range(threads):
-            lo, hi = bounds[c], bounds[c + 1]
-            src = offsets[lo] - offsets[0]
-            ids[out_offsets[lo]:out_offsets[hi]] = out[src:src + out_offsets[hi] - out_offsets[lo]]
-        return ids, out_offsets
+        return gather(out, offsets, bounds, out_len)

@@ -196,25 +196,35 @@ class Engine:
         Returns (new_id, merged_count, created)."""
         k = _k()
         a, b = int(a), int(b)
-        pid = k.pair_find(self.st.pairs, a, b)
-        if pid >= 0:
-            self._ensure(k.merge_room(self.st, pid))
-        else:
-            self._ensure((0, 0, 0, 0, 1, int(self.st.tokens.tok_blen[a] + self.st.tokens.tok_blen[b])))
-        created = False
-        if new is None:
-            new = k.find_concat(self.st, a, b)
-            if new < 0:
-                new = k.add_token(self.st, a, b)
-                created = True
-        elif new >= self.n_tokens:
-            if new != self.n_tokens:
-                raise ValueError(f"replayed merge output {new} skips ids (next id is {self.n_tokens})")
-            k.add_token(self.st, a, b)
-            created = True
-        merged = int(k.merge_pair(self.st, pid, int(new))) if pid >= 0 else 0
-        self.merge_events.append((a, b, int(new), merged))
-        return int(new), merged, created
+        if new is not None and new > self.n_tokens:
+            raise ValueError(f"replayed merge output {new} skips ids (next id is {self.n_tokens})")
+        while True:
+            status, out, merged, created = k.merge_step(self.st, a, b, -1 if new is None else int(new))
+            if status != k.NO_ROOM:
+                break
+            pid = k.pair_find(self.st.pairs, a, b)
+            room = k.merge_room(self.st, pid) if pid >= 0 else (0, 0, 0, 0, 1, 0)
+            self._ensure(tuple(room[:5]) + (int(self.st.tokens.tok_blen[a] + self.st.tokens.tok_blen[b]),))
+        self.merge_events.append((a, b, int(out), int(merged)))
+        return int(out), int(merged), bool(created)
+
+    def merge_best(self, min_count=1):
+        """Merge the best eligible pair (operation 1 of the engine contract) in one kernel call.
+        Returns ((a, b), new_id, merged_count, created), or None when no pair has count >= min_count
+        (or a Scaffold token item heads the queue: use head() then)."""
+        k = _k()
+        while True:
+            status, a, b, new, merged, created = k.merge_best_step(self.st, int(min_count))
+            if status != k.NO_ROOM:
+                break
+            h = k.queue_head(self.st, False)
+            a0, b0 = int(self.st.pairs.pair_left[h[2]]), int(self.st.pairs.pair_right[h[2]])
+            room = k.merge_room(self.st, h[2])
+            self._ensure(tuple(room[:5]) + (int(self.st.tokens.tok_blen[a0] + self.st.tokens.tok_blen[b0]),))
+        if status != 0:
+            return None
+        self.merge_events.append((int(a), int(b), int(new), int(merged)))
+        return (int(a), int(b)), int(new), int(merged), bool(created)
 
     def replace(self, token, pieces):
         """Replace every occurrence of `token` by `pieces` (token ids whose bytes concatenate to

@@ -660,6 +660,51 @@ def replace_token(st, x, pieces):
     return total
 
 
+@njit(cache=True)
+def merge_step(st, a, b, new):
+    """One merge of (a, b) as a single call from Python (each call unboxes the whole state, ~25 µs):
+    find the pair, check room, find or create the output (`new` < 0: by its bytes; else that id),
+    rewrite. Returns (status, new, merged, created) with status NO_ROOM when pools must grow first."""
+    pid = pair_find(st.pairs, a, b)
+    if pid >= 0:
+        r0, r1, r2, r3, r4, r5 = merge_room(st, pid)
+    else:
+        r0, r1, r2, r3, r4, r5 = 0, 0, 0, 0, 1, st.tokens.tok_blen[a] + st.tokens.tok_blen[b]
+    if not has_room(st, r0, r1, r2, r3, r4, r5):
+        return NO_ROOM, np.int64(-1), np.int64(0), False
+    created = False
+    if new < 0:
+        new = find_concat(st, a, b)
+        if new < 0:
+            new = add_token(st, a, b)
+            created = True
+    elif new >= st.meta[M_TOKENS]:
+        add_token(st, a, b)
+        created = True
+    merged = merge_pair(st, pid, new) if pid >= 0 else np.int64(0)
+    return 0, np.int64(new), merged, created
+
+
+@njit(cache=True)
+def merge_best_step(st, min_count):
+    """Pop the best eligible pair and merge it, in one call. Returns (status, a, b, new, merged,
+    created): status STOP_EMPTY / STOP_MIN_FREQ when nothing qualifies, NO_ROOM when pools must grow."""
+    kind, cnt, pid = queue_head(st, False)
+    if kind == 0:
+        return STOP_EMPTY, -1, -1, np.int64(-1), np.int64(0), False
+    if kind != 1:
+        return STOP_TOKEN_ITEM, -1, -1, np.int64(-1), np.int64(0), False
+    if cnt < min_count:
+        return STOP_MIN_FREQ, -1, -1, np.int64(-1), np.int64(0), False
+    a = st.pairs.pair_left[pid]
+    b = st.pairs.pair_right[pid]
+    queue_head(st, True)                # pop before merging: merging pushes new entries
+    status, new, merged, created = merge_step(st, a, b, -1)
+    if status == NO_ROOM:
+        push_pair(st.pairs, st.heap, st.meta, pid)      # put it back (the pop freed a heap slot)
+    return status, a, b, new, merged, created
+
+
 # ----------------------------------------------------------------------------------------------
 # the plain BPE loop, run inside numba (BPE's trainer calls this; variants call the steps above)
 
@@ -668,6 +713,7 @@ STOP_EMPTY = 1       # no eligible pair left
 STOP_MIN_FREQ = 2    # best count below min_frequency
 STOP_STEPS = 3       # did max_steps merges (progress report)
 STOP_ROOM = 4        # pools must grow
+STOP_TOKEN_ITEM = 5  # a token item (Scaffold) heads the queue
 
 
 @njit(cache=True)

@@ -7,6 +7,7 @@ from ..errors import NewbpeError
 
 ALGORITHMS = {
     "bpe": "newbpe.trainers.bpe",
+    "picky": "newbpe.trainers.picky",
 }
 
 

@@ -107,10 +107,10 @@ class PickyRun:
         self.events.append(["S", x, pieces])
         self.stats["removal_events"] += 1
 
-    def merge(self, a, b):
-        """One MERGE event and the removals it causes."""
+    def after_merge(self, pair, new, merged, created):
+        """Account for one MERGE event (the engine already applied it), then the removals it causes."""
         engine = self.engine
-        new, merged, created = engine.merge(a, b)
+        a, b = pair
         if created:
             self.present += 1
         elif engine.flags(new) & FLAG_ABSENT:
@@ -153,12 +153,12 @@ def fit(word_counts, vocab_size, special_tokens=(), progress=None, **options):
     max_events = opts["max_events"] or 20 * vocab_size
     min_count = max(1, int(opts["min_frequency"]))
     while run.present < vocab_size:
-        best = engine.best()
-        if best is None or best[1] < min_count:
-            warnings.warn(f"training stopped at vocab size {run.present} < {vocab_size}: "
-                          f"{'no pair left' if best is None else 'best pair below min_frequency'}", stacklevel=3)
+        step = engine.merge_best(min_count)          # ((a, b), new, merged, created)
+        if step is None:
+            warnings.warn(f"training stopped at vocab size {run.present} < {vocab_size}: no pair with count "
+                          f">= {min_count} left", stacklevel=3)
             break
-        run.merge(*best[0])
+        run.after_merge(*step)
         if len(run.events) > max_events:
             raise NewbpeError(f"Picky BPE exceeded max_events={max_events} events; raise max_events")
         report("merges", run.present - base.n_base, vocab_size - base.n_base)
@@ -169,3 +169,18 @@ def fit(word_counts, vocab_size, special_tokens=(), progress=None, **options):
 def present_tokens(run):
     """Internal ids of present tokens, increasing (the model ids' order)."""
     return [t for t in range(run.engine.n_tokens) if not run.engine.flags(t) & FLAG_ABSENT]
+
+
+def train(word_counts, vocab_size, special_tokens=(), progress=None, **options):
+    """Train Picky BPE; returns a Tokenizer whose default encoder replays the event log."""
+    run = fit(word_counts, vocab_size, special_tokens, progress, **options)
+    engine, base = run.engine, run.base
+    absent = [t for t in range(engine.n_tokens) if engine.flags(t) & FLAG_ABSENT]
+    restored = sorted({e[3] for e in run.events if e[0] == "M"} & {e[1] for e in run.events if e[0] == "S"}
+                      - set(absent))
+    stats = {**run.stats, "removed_tokens": len(absent), "restored_tokens": len(restored),
+             "present_tokens": run.present, "num_duplicate_merges": run.stats["duplicate_merges"]}
+    return bpe.tokenizer_from_engine(
+        "picky", engine, base, word_counts, run.opts, vocab_size, model_ids=present_tokens(run),
+        flags=[engine.flags(t) for t in range(engine.n_tokens)], extra={"events": run.events},
+        stats=stats, encoder="replay")
