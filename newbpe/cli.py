@@ -239,15 +239,26 @@ def decode(files, model_dir):
 @click.option("--format", "fmt", type=click.Choice(["hf", "tiktoken"]), default="hf", show_default=True)
 @click.option("-o", "--output", default=None, help="Output directory (default: the model directory).")
 @click.option("--approximate", is_flag=True, help="Allow an approximate HF export for methods HF cannot express.")
+@click.option("--agreement-text", multiple=True, help="With --approximate: text files on which to measure "
+              "how closely the HF export reproduces newbpe's ids.")
 @click.option("--name", default="newbpe", show_default=True, help="tiktoken encoding name.")
 @friendly
-def export(model_dir, fmt, output, approximate, name):
+def export(model_dir, fmt, output, approximate, agreement_text, name):
     """Export a model to HF tokenizer.json or tiktoken."""
     tok = _load(model_dir)
     output = output or (model_dir if os.path.isdir(model_dir) else os.path.dirname(model_dir))
     if fmt == "hf":
-        from .export.hf import save_hf
-        paths = save_hf(tok, output, approximate=approximate)
+        from .export.hf import hf_exact, save_hf
+        texts = None
+        if agreement_text:
+            texts = (line for _, data in _read_inputs(agreement_text)
+                     for line in data.decode("utf-8", "surrogateescape").splitlines(keepends=True))
+        paths = save_hf(tok, output, approximate=approximate, agreement_texts=texts)
+        if approximate and not hf_exact(tok):
+            got = tok.stats.get("hf_approximation_agreement")
+            click.echo("approximate HF export: " + (
+                f"identical on {got['words']:.2%} of {got['n_words']} pre-tokens and {got['tokens']:.2%} of "
+                f"{got['n_tokens']} tokens" if got else "agreement not measured (pass --agreement-text FILE)"))
     else:
         from .export.tiktoken import save_tiktoken
         paths = save_tiktoken(tok, output, name=name)

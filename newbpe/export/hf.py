@@ -113,10 +113,16 @@ def to_hf_json(tok, approximate=False):
     return json.dumps(to_hf_dict(tok, approximate), ensure_ascii=False, separators=(",", ":"))
 
 
-def save_hf(tok, out_dir, approximate=False):
+def save_hf(tok, out_dir, approximate=False, agreement_texts=None):
     """Write tokenizer.json, tokenizer_config.json and special_tokens_map.json (so that
-    `transformers.AutoTokenizer.from_pretrained(out_dir)` works). Returns the paths written."""
+    `transformers.AutoTokenizer.from_pretrained(out_dir)` works). Returns the paths written.
+    For an approximate export, `agreement_texts` (an iterable of str) measures how closely HF
+    reproduces our encoder; the result is recorded in tokenizer_config.json and in `tok.stats`."""
     os.makedirs(out_dir, exist_ok=True)
+    measured = None
+    if approximate and not hf_exact(tok) and agreement_texts is not None:
+        measured = agreement(tok, agreement_texts)
+        tok.stats["hf_approximation_agreement"] = measured
     paths = [os.path.join(out_dir, n) for n in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")]
     atomic_write_text(paths[0], to_hf_json(tok, approximate) + "\n")
     special_map = {"additional_special_tokens": list(tok.special_tokens)}
@@ -124,6 +130,11 @@ def save_hf(tok, out_dir, approximate=False):
         special_map["unk_token"] = tok.special_tokens[tok._unk]
     config = {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": 1000000000000000019884624838656,
               "clean_up_tokenization_spaces": False, **special_map}
+    if approximate and not hf_exact(tok):
+        config["newbpe_approximation"] = {
+            "algorithm": tok.algo,
+            "note": "approximate: stock HF cannot reproduce this method's encoding; use newbpe for exact ids",
+            "agreement": measured}
     atomic_write_text(paths[1], json.dumps(config, ensure_ascii=False, indent=2) + "\n")
     atomic_write_text(paths[2], json.dumps(special_map, ensure_ascii=False, indent=2) + "\n")
     return paths
@@ -141,3 +152,43 @@ def hf_untrained(pretokenizer="gpt2", units="bytes"):
                       "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
                       "ignore_merges": False, "vocab": {}, "merges": []}}
     return HFTokenizer.from_str(json.dumps(spec))
+
+
+def agreement(tok, texts, hf=None, batch=4096):
+    """How closely a (possibly approximate) HF export reproduces our encoder on `texts`.
+
+    Compared per pre-token: `words` is the share of pre-tokens with identical ids; `tokens` is the
+    share of our tokens whose byte span in the pre-token HF also produces."""
+    if hf is None:
+        from tokenizers import Tokenizer as HFTokenizer
+        hf = HFTokenizer.from_str(to_hf_json(tok, approximate=True))
+    lengths = [len(tok.tokens[i]) for i in tok.model_ids]
+    counts = {"words": 0, "same_words": 0, "tokens": 0, "same_tokens": 0}
+
+    def spans(ids):
+        out, pos = set(), 0
+        for i in ids:
+            out.add((pos, pos + lengths[i]))
+            pos += lengths[i]
+        return out
+
+    def compare(pieces):
+        ours = tok.encode_batch(pieces)
+        theirs = [e.ids for e in hf.encode_batch(pieces, add_special_tokens=False)]
+        for a, b in zip(ours, theirs):
+            counts["words"] += 1
+            counts["same_words"] += a == b
+            counts["tokens"] += len(a)
+            counts["same_tokens"] += len(spans(a) & spans(b))
+
+    pending = []
+    for text in texts:
+        pending.extend(tok.pretokenizer.split(text))
+        if len(pending) >= batch:
+            compare(pending)
+            pending = []
+    if pending:
+        compare(pending)
+    return {"words": counts["same_words"] / max(counts["words"], 1),
+            "tokens": counts["same_tokens"] / max(counts["tokens"], 1),
+            "n_words": counts["words"], "n_tokens": counts["tokens"]}
