@@ -71,6 +71,9 @@ def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="by
     with its own pre-tokenizer and units). `options` are the algorithm's (see `newbpe.trainers`);
     an unknown option is an error. Returns a `Tokenizer`."""
     from .errors import NewbpeError
+    from .counting import WordCounts
+    if isinstance(source, WordCounts):
+        units = source.units                    # a ready table brings its own units
     trainer = _precheck(algo, vocab_size, units, special_tokens, options)
     wc = count(source, pretokenizer, units, special_tokens, split, column, threads, progress)
     if len(wc) == 0:

@@ -283,6 +283,13 @@ def info(model_dir, as_json, examples):
     click.echo("options: " + ", ".join(f"{k}={v}" for k, v in d["options"].items()))
     lengths = sorted(range(tok.vocab_size), key=lambda i: (-len(tok.vocab[i]), i))[:examples]
     click.echo("longest tokens: " + " ".join(repr(s) for s in tok.token_strings(lengths)))
+    hidden = [i for i in range(len(tok.tokens)) if tok._to_model[i] < 0]
+    if hidden:
+        from .units import bytes_to_token_string
+        show = [tok.tokens[i].decode("utf-8", "replace") if tok.units == "chars" else bytes_to_token_string(tok.tokens[i])
+                for i in hidden[:examples]]
+        click.echo(f"tokens not in the vocabulary ({len(hidden)}, e.g. removed by Picky): "
+                   + " ".join(repr(s) for s in show))
 
 
 @main.command(name="eval")

@@ -256,3 +256,16 @@ def test_approximate_hf_export_records_measured_agreement(picky_model, tmp_path,
     # the recorded share is what HF actually does: recount it directly on one line
     line = texts[0]
     assert hf.decode(hf.encode(line).ids) == line
+
+
+def test_reference_compat_flag_and_info_examples(tmp_path):
+    run_a = picky.fit(toy_counts(), 30, SPECIALS, reference_compat=True, unk_token="<UNK>")
+    run_b = picky.fit(toy_counts(), 30, SPECIALS, compat="reference", unk_token="<UNK>")
+    assert log(run_a) == log(run_b) and run_a.opts["self_pair_ios"] == "reference"
+    from click.testing import CliRunner
+    from newbpe.cli import main
+    tok = newbpe.train(toy_counts(), algo="picky", vocab_size=30, special_tokens=SPECIALS, reference_compat=True,
+                       unk_token="<UNK>")
+    tok.save(tmp_path / "m")
+    r = CliRunner().invoke(main, ["info", "-m", str(tmp_path / "m")])
+    assert r.exit_code == 0 and "tokens not in the vocabulary (9" in r.output and "'ould'" in r.output

@@ -30,16 +30,16 @@ QUIRKS = {
     "count_duplicate_merges": (False, True),
     "whole_word_shortcut": (False, True),
 }
-OPTIONS = {**bpe.OPTIONS, "threshold": 0.9, "compat": "recommended", "max_events": None,
-           **{k: None for k in QUIRKS}}
+OPTIONS = {**bpe.OPTIONS, "threshold": 0.9, "compat": "recommended", "reference_compat": False,
+           "max_events": None, **{k: None for k in QUIRKS}}
 
 
 def resolve_options(options):
     """Apply the compat preset, then the user's explicit quirk options."""
-    compat = options.get("compat", "recommended")
+    compat = "reference" if options.get("reference_compat") else options.get("compat", "recommended")
     if compat not in ("recommended", "reference"):
         raise NewbpeError(f"compat must be 'recommended' or 'reference', not {compat!r}")
-    opts = {**OPTIONS, **options}
+    opts = {**OPTIONS, **options, "compat": compat}
     for name, (recommended, reference) in QUIRKS.items():
         if opts[name] is None:
             opts[name] = reference if compat == "reference" else recommended
