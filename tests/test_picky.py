@@ -269,3 +269,18 @@ def test_reference_compat_flag_and_info_examples(tmp_path):
     tok.save(tmp_path / "m")
     r = CliRunner().invoke(main, ["info", "-m", str(tmp_path / "m")])
     assert r.exit_code == 0 and "tokens not in the vocabulary (9" in r.output and "'ould'" in r.output
+
+
+def test_reference_model_import_matches_reference_encoder():
+    """specs/picky.md §10.10: a reference-format model encodes exactly as the reference encoder
+    (fixture made by running pchizhov/picky_bpe locally; see tests/fixtures/picky_reference)."""
+    from pathlib import Path
+    from newbpe.export.picky_reference import load_reference
+    fix = Path(__file__).parent / "fixtures" / "picky_reference"
+    tok = load_reference(fix / "model_v500_t07.json.gz")
+    assert tok.vocab_size == 500 and tok.info()["removal_events"] == 21
+    lines = (fix / "heldout.txt").read_text(encoding="utf-8").splitlines()
+    expected = [[int(x) for x in l.split()] for l in (fix / "expected_ids.txt").read_text().split("\n")]
+    assert tok.encode_batch(lines) == expected
+    assert tok.encode_batch(lines, threads=2) == expected
+    assert tok.decode(tok.encode("  hear me   speak ")) == "hear me speak"
