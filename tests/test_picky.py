@@ -284,3 +284,34 @@ def test_reference_model_import_matches_reference_encoder():
     assert tok.encode_batch(lines) == expected
     assert tok.encode_batch(lines, threads=2) == expected
     assert tok.decode(tok.encode("  hear me   speak ")) == "hear me speak"
+
+
+@settings(max_examples=15)
+@given(st.dictionaries(st.text("abcde", min_size=2, max_size=10), st.integers(1, 40), min_size=2, max_size=14),
+       st.sampled_from([0.5, 0.7, 0.9]), st.sampled_from(["sequential", "simultaneous"]))
+def test_every_event_keeps_counts_exact_and_splits_into_present_pieces(words, threshold, order):
+    """specs/picky.md §10.6 and §10.8, checked after every MERGE and its SPLITs."""
+    wc = newbpe.WordCounts.from_dict(words, pretokenizer="none", units="chars")
+    from newbpe.trainers.base import layout
+    from newbpe.engine import Engine
+    base = layout(wc, (), unknown_chars="drop")
+    engine = Engine.build(base.units_ids, base.offsets, base.counts, base.base_token_bytes(), 0,
+                          allow_remerge=True, track_tokens=True)
+    run = picky.PickyRun(engine, base.n_base, picky.resolve_options({"threshold": threshold, "check_order": order}))
+    for _ in range(25):
+        step = engine.merge_best()
+        if step is None:
+            break
+        n_before = len(run.events)
+        run.after_merge(*step)
+        for ev in run.events[n_before + 1:]:
+            assert all(engine.flags(p) & FLAG_ATOMIC or not engine.flags(p) & FLAG_ABSENT for p in ev[2])
+        pairs, freq = {}, {}
+        for s, c in zip(engine.segmentation(), engine.word_counts()):
+            for t in s:
+                freq[t] = freq.get(t, 0) + int(c)
+            for x, y in zip(s, s[1:]):
+                pairs[(x, y)] = pairs.get((x, y), 0) + int(c)
+        assert engine.pair_counts() == pairs
+        assert {t: f for t, f in enumerate(engine.token_freqs()) if f} == freq
+        assert run.present == sum(1 for t in range(engine.n_tokens) if not engine.flags(t) & FLAG_ABSENT)
