@@ -7,6 +7,7 @@ from newbpe.engine import FLAG_ABSENT, FLAG_ATOMIC
 from newbpe.trainers import picky
 
 from conftest import BUNDLED, lines_of
+from test_engine import check_exact, recount
 
 SPECIALS = ["<PAD>", "<UNK>", "<BOS>", "<EOS>"]
 TOY = {"would": 97, "could": 61, "should": 43, "old": 23, "bold": 11, "mould": 2, "cold": 17, "hold": 29,
@@ -82,16 +83,8 @@ def test_default_options_invariants(shakespeare_words, threshold):
         follow += 1
         assert follow <= 2 and not e.flags(ev[1]) & FLAG_ATOMIC
     # token frequencies and pair counts equal a recount of the final segmentation
-    seg, counts = e.segmentation(), e.word_counts()
-    freq, pairs = {}, {}
-    for s, c in zip(seg, counts):
-        for t in s:
-            freq[t] = freq.get(t, 0) + int(c)
-        for x, y in zip(s, s[1:]):
-            pairs[(x, y)] = pairs.get((x, y), 0) + int(c)
-    assert {t: f for t, f in enumerate(e.token_freqs()) if f} == freq
-    assert e.pair_counts() == pairs
-    assert all(not e.flags(t) & FLAG_ABSENT for t in freq)
+    check_exact(e)
+    assert all(not e.flags(t) & FLAG_ABSENT for t in recount(e)[1])
 
 
 def test_threshold_one_equals_bpe_merges_byte_level(shakespeare):
@@ -109,15 +102,7 @@ def test_threshold_one_equals_bpe_merges_byte_level(shakespeare):
 def test_counts_stay_exact_on_random_corpora(words, threshold, order):
     wc = newbpe.WordCounts.from_dict(words, pretokenizer="none", units="chars")
     run = picky.fit(wc, 4 + 12, (), threshold=threshold, check_order=order, unknown_chars="drop")
-    e = run.engine
-    pairs, freq = {}, {}
-    for s, c in zip(e.segmentation(), e.word_counts()):
-        for t in s:
-            freq[t] = freq.get(t, 0) + int(c)
-        for x, y in zip(s, s[1:]):
-            pairs[(x, y)] = pairs.get((x, y), 0) + int(c)
-    assert e.pair_counts() == pairs
-    assert {t: f for t, f in enumerate(e.token_freqs()) if f} == freq
+    check_exact(run.engine)
 
 
 def test_bad_options():
@@ -297,21 +282,15 @@ def test_every_event_keeps_counts_exact_and_splits_into_present_pieces(words, th
     base = layout(wc, (), unknown_chars="drop")
     engine = Engine.build(base.units_ids, base.offsets, base.counts, base.base_token_bytes(), 0,
                           allow_remerge=True, track_tokens=True)
-    run = picky.PickyRun(engine, base.n_base, picky.resolve_options({"threshold": threshold, "check_order": order}))
+    class CheckedRun(picky.PickyRun):
+        def remove(self, x):                    # pieces must be present or atomic at split time
+            super().remove(x)
+            assert all(engine.flags(p) & FLAG_ATOMIC or not engine.flags(p) & FLAG_ABSENT for p in self.events[-1][2])
+    run = CheckedRun(engine, base.n_base, picky.resolve_options({"threshold": threshold, "check_order": order}))
     for _ in range(25):
         step = engine.merge_best()
         if step is None:
             break
-        n_before = len(run.events)
         run.after_merge(*step)
-        for ev in run.events[n_before + 1:]:
-            assert all(engine.flags(p) & FLAG_ATOMIC or not engine.flags(p) & FLAG_ABSENT for p in ev[2])
-        pairs, freq = {}, {}
-        for s, c in zip(engine.segmentation(), engine.word_counts()):
-            for t in s:
-                freq[t] = freq.get(t, 0) + int(c)
-            for x, y in zip(s, s[1:]):
-                pairs[(x, y)] = pairs.get((x, y), 0) + int(c)
-        assert engine.pair_counts() == pairs
-        assert {t: f for t, f in enumerate(engine.token_freqs()) if f} == freq
+        check_exact(engine)
         assert run.present == sum(1 for t in range(engine.n_tokens) if not engine.flags(t) & FLAG_ABSENT)

@@ -2,7 +2,7 @@
 
 Encoders see the same short pre-tokens (" the", " and", ...) over and over, so remembering
 "this unit sequence encodes to these ids" skips almost all merge work on real text. The
-cache lives inside compiled code, so it cannot be a Python dict, and a numba jitclass cannot
+cache lives inside compiled code, so it cannot be a Python dict, and a numba class object cannot
 be cached to disk; instead a cache is a plain tuple of numpy arrays that njit functions pass
 around:
 

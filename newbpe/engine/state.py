@@ -1,7 +1,7 @@
 """Array layout of the merge engine. Only `newbpe.engine` reads or writes these arrays.
 
 The state is a namedtuple of numpy arrays (numba passes namedtuples of arrays into cached njit
-kernels; a jitclass cannot be cached). Kernels never allocate: when a pool is too small they return
+kernels; numba class objects cannot be cached). Kernels never allocate: when a pool is too small they return
 a "need room" code and `Engine` grows the arrays here and calls again.
 
 Word table ("slots")
