@@ -188,10 +188,11 @@ class WordCounts:
     def _add_scanned(self, data, docs, threads=1):
         from .pretokenizers.scanner import split_bytes_many
         bounds = split_bytes_many(data, docs, self.pretokenizer.name, threads=threads)
-        from .wordtable import WordTable, numba_threads
+        from ._threads import threads_limit
+        from .wordtable import WordTable
         if self._side is None:
             self._side = WordTable()
-        with numba_threads(threads):
+        with threads_limit(threads):
             self._table.add_pieces_parallel(data, bounds, self._side)
 
     def add_files(self, paths, split="line", threads=None, progress=None):

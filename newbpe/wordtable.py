@@ -5,9 +5,6 @@ open-addressing hash table over entries whose bytes live in one pool. Entries ke
 order, so the table is the same for any number of threads as long as pieces arrive in text order.
 Memory is proportional to the unique pieces (pool bytes + 5 int64 per entry + 2 slots per entry).
 """
-from contextlib import contextmanager
-
-import numba
 import numpy as np
 from numba import njit, prange
 
@@ -110,17 +107,6 @@ def line_bounds(data):
     if len(nl) and nl[-1] + 1 == n:
         return out[:len(nl) + 1]
     return out
-
-
-@contextmanager
-def numba_threads(n):
-    """Run numba parallel regions on at most n threads inside the block."""
-    old = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(old)
 
 
 class WordTable:

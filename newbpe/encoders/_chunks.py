@@ -4,7 +4,6 @@ Pieces are cut into contiguous chunks holding about the same number of units; ch
 ids back to back starting at the offset of its first unit (an output is never longer than its input,
 so chunks never overlap), then `gather` copies each chunk's ids into one contiguous array.
 """
-import numba
 import numpy as np
 
 
@@ -27,17 +26,3 @@ def gather(out, offsets, bounds, out_len):
         src = offsets[lo] - offsets[0]
         ids[out_offsets[lo]:out_offsets[hi]] = out[src:src + out_offsets[hi] - out_offsets[lo]]
     return ids, out_offsets
-
-
-class threads_limit:
-    """Run numba parallel regions on at most n threads inside the block."""
-
-    def __init__(self, n):
-        self.n = max(1, min(int(n), numba.config.NUMBA_NUM_THREADS))
-
-    def __enter__(self):
-        self.previous = numba.get_num_threads()
-        numba.set_num_threads(self.n)
-
-    def __exit__(self, *exc):
-        numba.set_num_threads(self.previous)

@@ -34,7 +34,8 @@ linear scan exploits. All ids must be below 2**31.
 import numpy as np
 from numba import njit, prange
 
-from newbpe.encoders._chunks import gather, plan, threads_limit
+from newbpe._threads import threads_limit
+from newbpe.encoders._chunks import gather, plan
 from newbpe.encoders._cache import (
     META_CLEARS,
     META_ENTRIES,

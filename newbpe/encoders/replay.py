@@ -14,7 +14,8 @@ import numpy as np
 from numba import njit, prange
 
 from ._cache import cache_create, cache_insert, cache_lookup, cache_view
-from ._chunks import gather, plan, threads_limit
+from .._threads import threads_limit
+from ._chunks import gather, plan
 from .rank import _build_vocab_table
 
 CACHE_MAX_UNITS = 256

@@ -124,7 +124,3 @@ def grow(st: EngineState, names, new_cap: int) -> EngineState:
 def replace_array(st: EngineState, name, array) -> EngineState:
     group_name = GROUP_OF[name]
     return st._replace(**{group_name: getattr(st, group_name)._replace(**{name: array})})
-
-
-def empty_int(n, fill=0, dtype=np.int64):
-    return np.full(n, fill, dtype=dtype)

@@ -43,6 +43,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from newbpe._threads import threads_limit
+from newbpe.pretokenizers import PATTERNS as _PRESET_PATTERNS
 from newbpe.pretokenizers.unicode_tables import (
     FLAG_CRLF,
     FLAG_L,
@@ -57,21 +59,8 @@ from newbpe.pretokenizers.unicode_tables import (
 
 PRESETS = ("gpt2", "cl100k", "o200k")
 
-#: The patterns the scanner reproduces (the specification; tests compare against them).
-PATTERNS = {
-    "gpt2": r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""",
-    "cl100k": (
-        r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"""
-        r"""| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
-    ),
-    "o200k": (
-        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+"""
-        r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)?"""
-        r"""|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*"""
-        r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)?"""
-        r"""|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
-    ),
-}
+#: The patterns the scanner reproduces: the package's presets (one table; tests pin the strings).
+PATTERNS = {name: _PRESET_PATTERNS[name] for name in PRESETS}
 
 #: numba options of the scanning functions (see the performance notes above).
 _KERNEL = {"cache": True, "_nrt": False}
@@ -602,11 +591,7 @@ def split_bytes_many(data, doc_offsets, preset: str, threads: int = 1) -> np.nda
     # Several chunks per thread so that documents of uneven size still balance out.
     chunk_doc_starts = _balanced_chunks(doc_offsets, threads * 8)
     chunk_counts = np.zeros(len(chunk_doc_starts) - 1, dtype=np.int64)
-    previous_threads = numba.get_num_threads()
-    numba.set_num_threads(threads)
-    try:
+    with threads_limit(threads):
         _scan_chunks_parallel(data, doc_offsets, chunk_doc_starts, table, code, out, chunk_counts)
-    finally:
-        numba.set_num_threads(previous_threads)
     count = _close_gaps(doc_offsets, chunk_doc_starts, chunk_counts, out)
     return _shrink(out, count)
