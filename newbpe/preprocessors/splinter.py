@@ -1,0 +1,721 @@
+"""SPLINTER: lossless nonconcatenative preprocessing for Hebrew, Arabic and Malay (specs `splinter.md`).
+
+Gazit, Shmidman, Shmidman, Pinter, *Splintering Nonconcatenative Languages for Better Tokenization*,
+Findings of ACL 2025 (arXiv 2503.14433); reference code MeLeLBGU/Splintering.
+
+A word is "splintered" by deleting one letter at a time (a reduction) until at most 3 letters remain;
+it is rewritten as the remaining root letters followed by one symbol per deletion, innermost first.
+A deletion is a key ``"p:letter"``: p >= 0 counts from the start, p < 0 from the end (-1 = last),
+each index addressed from its nearer edge. Which deletion to take comes from a *reduction map* learned
+from a word-frequency table (two iterations, spec §5) and a look-ahead search (depth 3, width 3, §6.1).
+
+Unlike the reference text pipeline (which deletes punctuation and diacritics), the whole-text
+transform here is lossless: only maximal runs of the language's letters (with the diacritics inside
+them) are rewritten; everything else passes through, and ``invert(apply(text)) == text`` for every
+string. Symbols are private-use code points (default from U+E000), never U+5000 (CJK) as in the
+reference. Layout of the reserved block, from ``base``: the symbols in the reference's sorted-key order
+(letters included), ESC (an input character inside the block is written ESC + character), MARKX, and
+MARK(0..63). A diacritic group after the k-th letter of a word is written MARK(k) + the raw marks
+after the word's symbols (k >= 64: MARKX + decimal k + marks).
+"""
+import json
+import os
+import re
+
+from ..errors import NewbpeError
+
+FORMAT = "newbpe-splinter"
+FORMAT_VERSION = 1
+N_MARKS = 64
+PUA_RANGES = ((0xE000, 0xF8FF), (0xF0000, 0xFFFFD), (0x100000, 0x10FFFD))
+REFERENCE_DELIMITERS = r'\s.\-,:"()'          # the reference extractor's and encoder's word delimiters
+
+
+class Language:
+    def __init__(self, code, letters, diacritics, finals, servile):
+        self.code = code
+        self.letters = letters                  # str of all language letters, in code-point order
+        self.diacritics = diacritics            # str of diacritic code points (removed by the reference)
+        self.finals = finals                    # {char: swapped char} (an involution) for the last letter
+        self.servile = servile                  # the letters-subset variant's letters (Hebrew)
+        self.letter_set = frozenset(letters)
+        self.diacritic_set = frozenset(diacritics)
+
+
+def _range(a, b):
+    return "".join(chr(c) for c in range(a, b + 1))
+
+
+_HE_FINALS = {"ך": "כ", "ם": "מ", "ן": "נ", "ף": "פ", "ץ": "צ"}
+LANGUAGES = {
+    "he": Language("he", _range(0x05D0, 0x05EA), _range(0x0590, 0x05CF),
+                   {**_HE_FINALS, **{v: k for k, v in _HE_FINALS.items()}}, "אבהויכלמנשת"),
+    "ar": Language("ar", _range(0x0621, 0x064A), _range(0x064B, 0x065F), {}, None),
+    "ms": Language("ms", _range(0x41, 0x5A) + _range(0x61, 0x7A), "", {}, None),
+}
+
+LEARN_OPTIONS = {"letters": "all", "min_count": 10, "iterations": 2, "candidates": 3, "final_letters": True}
+TRANSFORM_OPTIONS = {"depth": 3, "width": 3, "diacritics": "keep", "segmentation": "letter_runs",
+                     "on_reserved": "escape", "base": 0xE000}
+
+
+def get_language(lang):
+    if lang not in LANGUAGES:
+        raise NewbpeError(f"SPLINTER supports languages {', '.join(sorted(LANGUAGES))}, not {lang!r}")
+    return LANGUAGES[lang]
+
+
+def positions(n):
+    """Candidate positions for a word of length n: -floor(n/2) .. ceil(n/2)-1 (spec §5.2)."""
+    h = n // 2
+    return range(-h, h + n % 2)
+
+
+def delete(w, p):
+    n = len(w)
+    i = p if p >= 0 else n + p
+    return w[:i] + w[i + 1:]
+
+
+def split_key(key):
+    p, c = key.split(":", 1)
+    return int(p), c
+
+
+def _swap_last(w, finals):
+    if w and finals:
+        r = finals.get(w[-1])
+        if r is not None:
+            return w[:-1] + r
+    return w
+
+
+def _ordered(counts):
+    """Sort by (count desc, key asc) and normalize to shares (spec §5.3)."""
+    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    total = sum(c for _, c in items)
+    return {k: c / total for k, c in items}
+
+
+def _letters_option(language, letters):
+    if letters in (None, "all"):
+        return None
+    if letters in ("servile", "subset"):
+        if language.servile is None:
+            raise NewbpeError(f"no servile-letters subset is defined for {language.code!r}")
+        return frozenset(language.servile)
+    if isinstance(letters, str) and letters and all(c in language.letter_set for c in letters):
+        return frozenset(letters)
+    raise NewbpeError(f"letters must be 'all', 'servile' or a string of {language.code} letters, not {letters!r}")
+
+
+# ---------------------------------------------------------------------------------------------- learning
+def learn_map(word_counts, lang, letters="all", min_count=10, iterations=2, candidates=3, final_letters=True):
+    """The reduction map {length: {key: share}} from {word: count} (spec §5). Deterministic; the key
+    order of each length is the reference's (count desc, key asc)."""
+    language = get_language(lang)
+    allowed = _letters_option(language, letters)
+    if iterations not in (1, 2):
+        raise NewbpeError(f"iterations must be 1 or 2, not {iterations!r}")
+    finals = language.finals if final_letters else {}
+    words = {}
+    for w, c in word_counts.items():
+        c = int(c)
+        if c >= min_count and isinstance(w, str):
+            words[_swap_last(w, finals)] = c
+    letter_set = language.letter_set
+    words = {w: c for w, c in words.items() if len(w) > 1 and all(ch in letter_set for ch in w)}
+    if not words:
+        raise NewbpeError(f"no usable {lang} words (count >= {min_count}, only {lang} letters, length >= 2)")
+    top = max(words.values())
+    buckets = {}
+    for w, c in words.items():
+        buckets.setdefault(len(w), {})[w] = c / top
+    max_len = max(buckets)
+    first = {}
+    for n in range(4, max_len + 1):
+        prev, counts = buckets.get(n - 1, {}), {}
+        for w in buckets.get(n, ()):
+            for p in positions(n):
+                ch = w[p]
+                if (allowed is None or ch in allowed) and delete(w, p) in prev:
+                    key = f"{p}:{ch}"
+                    counts[key] = counts.get(key, 0) + 1
+        first[n] = _ordered(counts)
+    reductions = {1: {ch: 1 for ch in language.letters}}
+    if iterations == 1:
+        reductions.update({n: m for n, m in first.items() if m})
+        return reductions, first
+    for n in range(4, max_len + 1):
+        prev, cur, counts = buckets.get(n - 1, {}), buckets.get(n, {}), {}
+        rank = {k: (i, share) for i, (k, share) in enumerate(first[n].items())}
+        for w, f in list(cur.items()):
+            cands = []
+            for p in positions(n):
+                key = f"{p}:{w[p]}"
+                e = rank.get(key)
+                if e is not None:
+                    perm = delete(w, p)
+                    g = prev.get(perm)
+                    if g is not None:
+                        cands.append((e[0], key, e[1] * g))
+            if cands:
+                cands.sort()
+                best = None
+                for _, key, score in cands[:candidates]:
+                    if best is None or score > best[1]:
+                        best = (key, score)
+                counts[best[0]] = counts.get(best[0], 0) + 1
+                cur[w] = f * best[1]
+        if counts:
+            reductions[n] = _ordered(counts)
+    return reductions, first
+
+
+def read_word_counts(path):
+    """A plain `word<TAB>count` file (one pair a line; blank lines ignored)."""
+    counts = {}
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            line = line.rstrip("\n").rstrip("\r")
+            if not line:
+                continue
+            parts = line.split("\t")
+            if len(parts) != 2:
+                raise NewbpeError(f"{path}:{n}: expected 'word<TAB>count'")
+            try:
+                c = int(parts[1])
+            except ValueError:
+                raise NewbpeError(f"{path}:{n}: count {parts[1]!r} is not an integer") from None
+            if c < 0:
+                raise NewbpeError(f"{path}:{n}: negative count")
+            counts[parts[0]] = counts.get(parts[0], 0) + c
+    if not counts:
+        raise NewbpeError(f"{path}: no word counts")
+    return counts
+
+
+def wordfreq_counts(lang, wordlist="best"):
+    """Pseudo-counts round(freq * 1e9) from the `wordfreq` package's lists (spec §4)."""
+    get_language(lang)
+    try:
+        import wordfreq
+    except ImportError:
+        raise NewbpeError("--wordfreq needs the optional package wordfreq "
+                          "(pip install wordfreq, or newbpe[splinter])") from None
+    return {w: round(f * 1e9) for w, f in wordfreq.get_frequency_dict(lang, wordlist).items()}
+
+
+def count_words(texts, lang, strip_diacritics=True):
+    """Count a corpus's words with the reference extractor's rules (spec §4): remove the language's
+    diacritics, split on whitespace . - , : " ( ). Uses newbpe's counting (`count_sequences`)."""
+    from ..counting import count_sequences
+    from ..pretokenizers import PreTokenizer
+    language = get_language(lang)
+    strip = re.compile("[" + re.escape(language.diacritics) + "]") if strip_diacritics and language.diacritics else None
+    pretok = PreTokenizer(f'[^{REFERENCE_DELIMITERS}]+')
+
+    def cleaned():
+        for t in texts:
+            yield strip.sub("", t) if strip else t
+    counts = count_sequences(cleaned(), pretok, "chars")
+    return {w.decode("utf-8"): c for w, c in counts.items()}
+
+
+def iter_texts(source, split="line", column="text"):
+    """Texts of a source (a file path or list of paths, a `datasets` dataset, or an iterable of str),
+    one sequence at a time: lines (with their '\\n') or whole documents for files."""
+    if isinstance(source, (str, os.PathLike)):
+        source = [source]
+    if isinstance(source, (list, tuple)) and source and all(
+            isinstance(p, os.PathLike) or (isinstance(p, str) and "\n" not in p and os.path.isfile(p)) for p in source):
+        return _file_texts([os.fspath(p) for p in source], split)
+    if isinstance(source, (list, tuple)) and source and any(isinstance(p, os.PathLike) for p in source):
+        raise NewbpeError("input file not found: " + next(str(p) for p in source if not os.path.isfile(p)))
+    if hasattr(source, "column_names") or type(source).__module__.startswith("datasets"):
+        def rows():
+            names = getattr(source, "column_names", None)
+            if names is not None and column not in names:
+                raise NewbpeError(f"dataset has no column {column!r}")
+            for row in source:
+                yield row[column]
+        return rows()
+    if isinstance(source, (bytes, int, float, dict)) or source is None:
+        raise NewbpeError(f"SPLINTER needs text, not a {type(source).__name__}")
+    return iter(source)
+
+
+def _file_texts(paths, split):
+    for p in paths:
+        if os.path.isdir(p):
+            raise NewbpeError(f"input is a directory, not a file: {p}")
+    for p in paths:
+        with open(p, "rb") as f:
+            if split == "document":
+                yield f.read().decode("utf-8", "surrogateescape")
+            else:
+                for line in f:
+                    yield line.decode("utf-8", "surrogateescape")
+
+
+# ---------------------------------------------------------------------------------------------- the model
+class Splinter:
+    """A learned SPLINTER map plus the transform options.
+
+        sp = Splinter.learn({"word": count, ...}, "he")     # or Splinter.learn("wordfreq", "he"),
+        sp = Splinter.learn(["corpus.txt"], "he")           # or any text source newbpe.count accepts
+        sp.decompose("המלכים")   # ['כ', 'י', 'מ', '0:ל', '0:מ', '0:ה']
+        t = sp.apply(text); sp.invert(t) == text
+        sp.save("splinter.json"); Splinter.load("splinter.json")
+    """
+
+    def __init__(self, lang, reductions_map, **options):
+        self.language = get_language(lang)
+        self.lang = lang
+        known = {**LEARN_OPTIONS, **TRANSFORM_OPTIONS, "source": None}
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise NewbpeError(f"unknown SPLINTER option(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        self.options = {**known, **options}
+        o = self.options
+        if o["diacritics"] not in ("keep", "strip"):
+            raise NewbpeError(f"diacritics must be 'keep' or 'strip', not {o['diacritics']!r}")
+        if o["segmentation"] not in ("letter_runs", "reference"):
+            raise NewbpeError(f"segmentation must be 'letter_runs' or 'reference', not {o['segmentation']!r}")
+        if o["on_reserved"] not in ("escape", "error"):
+            raise NewbpeError(f"on_reserved must be 'escape' or 'error', not {o['on_reserved']!r}")
+        for k in ("depth", "width"):
+            if not isinstance(o[k], int) or isinstance(o[k], bool) or o[k] < 1:
+                raise NewbpeError(f"{k} must be a positive integer, not {o[k]!r}")
+        self.map = _check_map(reductions_map, self.language)
+        self._finals = self.language.finals if o["final_letters"] else {}
+        self._setup()
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def learn(cls, source, lang, *, letters="all", min_count=10, iterations=2, candidates=3, final_letters=True,
+              strip_diacritics=True, split="line", column="text", wordlist="best", **transform_options):
+        """Learn the reduction map. `source`: a {word: count} mapping, the string "wordfreq" (the
+        wordfreq package's list for `lang`), or text (file paths, a dataset, an iterable of str),
+        whose words are counted with the reference extractor's rules."""
+        if isinstance(source, str) and source == "wordfreq":
+            counts, desc = wordfreq_counts(lang, wordlist), f"wordfreq:{wordlist}"
+        elif hasattr(source, "items") and not hasattr(source, "column_names"):
+            counts, desc = source, "word_counts"
+        else:
+            get_language(lang)
+            counts, desc = count_words(iter_texts(source, split, column), lang, strip_diacritics), "corpus"
+        m, _ = learn_map(counts, lang, letters, min_count, iterations, candidates, final_letters)
+        return cls(lang, m, letters=letters, min_count=min_count, iterations=iterations, candidates=candidates,
+                   final_letters=final_letters, source=desc, **transform_options)
+
+    def _setup(self):
+        o = self.options
+        keys = sorted({k for m in self.map.values() for k in m})
+        base = o["base"]
+        size = len(keys) + 2 + N_MARKS
+        if not isinstance(base, int) or not any(a <= base and base + size - 1 <= b for a, b in PUA_RANGES):
+            raise NewbpeError(f"symbol base {base!r} does not leave {size} code points inside a Unicode "
+                              "private-use area (U+E000-U+F8FF, planes 15-16)")
+        self.keys = keys
+        self.symbol = {k: chr(base + i) for i, k in enumerate(keys)}
+        self.unsymbol = {v: k for k, v in self.symbol.items()}
+        self.esc = chr(base + len(keys))
+        self.markx = chr(base + len(keys) + 1)
+        self.marks = [chr(base + len(keys) + 2 + k) for k in range(N_MARKS)]
+        self.mark_index = {c: k for k, c in enumerate(self.marks)}
+        self.reserved = (base, base + size - 1)
+        # per length: {(position, letter): (rank, key, position, share)}
+        self._tables = {n: {split_key(k): (i, k, split_key(k)[0], s) for i, (k, s) in enumerate(m.items())}
+                        for n, m in self.map.items() if n >= 4}
+        lang = self.language
+        L = _class(lang.letters)
+        D = _class(lang.diacritics) if lang.diacritics else None
+        R = f"{re.escape(chr(self.reserved[0]))}-{re.escape(chr(self.reserved[1]))}"
+        self._reserved_re = re.compile(f"[{R}]")
+        if o["segmentation"] == "letter_runs":
+            self._run_re = re.compile(f"([{L}][{L}{D or ''}]*)")
+        else:
+            self._run_re = re.compile(f"([^{REFERENCE_DELIMITERS}]+)")
+        S = f"{re.escape(chr(base))}-{re.escape(chr(base + len(keys) - 1))}"
+        M = f"{re.escape(self.marks[0])}-{re.escape(self.marks[-1])}"
+        marks = f"(?:(?:[{M}]|{re.escape(self.markx)}[0-9]+)[{D}]*)*" if D else ""
+        self._word_re = re.compile(f"[{S}]+{marks}")
+        self._inv_re = re.compile(f"{re.escape(self.esc)}.|([{S}]+{marks})", re.DOTALL)
+        self._cache, self._inv_cache, self._reduce_cache, self._word_cache = {}, {}, {}, {}
+        self._child_cache, self._first_cache = {}, {}
+
+    # ------------------------------------------------------------------ one word
+    def _children(self, w):
+        """The first `width` keys of map[len(w)] (map order) whose letter matches w, as
+        (key, share, reduced word); cached per string."""
+        got = self._child_cache.get(w)
+        if got is not None:
+            return got
+        tab = self._tables.get(len(w))
+        if tab is None:
+            got = ()
+        else:
+            found = []
+            for p in positions(len(w)):
+                e = tab.get((p, w[p]))
+                if e is not None:
+                    found.append(e)
+            found.sort()
+            got = tuple((key, share, delete(w, p)) for _, key, p, share in found[:self.options["width"]])
+        if len(self._child_cache) > 4_000_000:
+            self._child_cache.clear()
+        self._child_cache[w] = got
+        return got
+
+    def _first(self, w):
+        """(key, share) of the best-ranked matching key of map[len(w)], or None; cached."""
+        got = self._first_cache.get(w, 0)
+        if got != 0:
+            return got
+        tab = self._tables.get(len(w))
+        best = None
+        if tab is not None:
+            for p in positions(len(w)):
+                e = tab.get((p, w[p]))
+                if e is not None and (best is None or e[0] < best[0]):
+                    best = e
+        got = None if best is None else (best[1], best[3])
+        if len(self._first_cache) > 4_000_000:
+            self._first_cache.clear()
+        self._first_cache[w] = got
+        return got
+
+    def _lookahead(self, w):
+        """The first reduction of the best path of the depth x width look-ahead (spec §6.1), or None.
+        Keys of a length are in share order, so at the last level an item's best child is its first
+        candidate: the last level needs no reduced strings."""
+        levels = min(self.options["depth"], len(w) - 3)
+        if levels < 1:
+            return None
+        frontier = [(w, None, 1.0)]
+        for _ in range(levels - 1):
+            children = []
+            for x, root, score in frontier:
+                for key, share, y in self._children(x):
+                    children.append((y, root or key, score * share))
+            if not children:
+                return None
+            frontier = children
+        best = None
+        for x, root, score in frontier:
+            f = self._first(x)
+            if f is not None:
+                sc = score * f[1]
+                if best is None or sc > best[1]:
+                    best = (root or f[0], sc)
+        return None if best is None else best[0]
+
+    def decompose(self, word):
+        """The spec's per-word result: root letters, then the keys innermost first
+        (e.g. 'המלכים' -> ['כ', 'י', 'מ', '0:ל', '0:מ', '0:ה']). A word with a non-letter is not
+        reduced: its characters (after the final-letter swap) are returned."""
+        w = _swap_last(word, self._finals)
+        if any(c not in self.language.letter_set for c in w):
+            return list(w)
+        root, keys = self._reduce(w)
+        return list(root) + list(keys[::-1])
+
+    def _reduce(self, w):
+        """(root, keys in removal order) of a swapped letters-only word. The rest of a reduction
+        depends only on the current string, so every intermediate string is cached."""
+        got = self._reduce_cache.get(w)
+        if got is not None:
+            return got
+        chain, x = [], w
+        while True:
+            got = self._reduce_cache.get(x)
+            if got is not None:
+                break
+            k = self._lookahead(x) if len(x) > 3 and len(x) in self._tables else None
+            if k is None:
+                got = (x, ())
+                break
+            chain.append((x, k))
+            x = delete(x, split_key(k)[0])
+        for y, k in reversed(chain):
+            got = (got[0], (k,) + got[1])
+            self._reduce_cache[y] = got
+        if len(self._reduce_cache) > 4_000_000:
+            self._reduce_cache.clear()
+        return got
+
+    def encode_word(self, word):
+        """Symbols of a letters-only word."""
+        out = self._word_cache.get(word)
+        if out is None:
+            sym = self.symbol
+            out = self._word_cache[word] = "".join(sym[x] for x in self.decompose(word))
+            if len(self._word_cache) > 2_000_000:
+                self._word_cache.clear()
+        return out
+
+    def decode_word(self, symbols):
+        """Inverse of encode_word (lenient: out-of-range positions are clamped)."""
+        cur = ""
+        for ch in symbols:
+            item = self.unsymbol.get(ch, ch)
+            if len(item) > 1:
+                p, c = split_key(item)
+                i = p if p >= 0 else len(cur) + p + 1
+                i = min(max(i, 0), len(cur))
+                cur = cur[:i] + c + cur[i:]
+            else:
+                cur += item
+        return _swap_last(cur, self._finals)
+
+    # ------------------------------------------------------------------ whole text
+    def _mark(self, k):
+        return self.marks[k] if k < N_MARKS else f"{self.markx}{k}"
+
+    def _escape(self, text):
+        if self._reserved_re.search(text) is None:
+            return text
+        if self.options["on_reserved"] == "error":
+            c = self._reserved_re.search(text).group()
+            raise NewbpeError(f"input contains U+{ord(c):04X}, reserved for SPLINTER symbols "
+                              f"(U+{self.reserved[0]:04X}-U+{self.reserved[1]:04X}); use on_reserved='escape' "
+                              "or another base")
+        return self._reserved_re.sub(lambda m: self.esc + m.group(), text)
+
+    def _run(self, run):
+        """Transform one segment (a letter run, or a reference-segmentation word)."""
+        letters_set = self.language.letter_set
+        diac = self.language.diacritic_set
+        keep = self.options["diacritics"] == "keep"
+        reference = self.options["segmentation"] == "reference"
+        if reference:
+            if not any(c in letters_set for c in run):
+                return self._escape(run)
+            if not keep:
+                run = "".join(c for c in run if c not in diac)
+            if not all(c in letters_set or c in diac for c in run):
+                w = _swap_last(run, self._finals)          # the reference's non-reduction branch
+                sym = self.symbol
+                return "".join(sym[c] if c in letters_set else self._escape(c) for c in w)
+        letters, marks, group, k = [], [], [], 0
+        for c in run:
+            if c in letters_set:
+                if group:
+                    marks.append((k, "".join(group)))
+                    group = []
+                letters.append(c)
+                k += 1
+            else:
+                group.append(c)
+        if group:
+            marks.append((k, "".join(group)))
+        out = self.encode_word("".join(letters))
+        if keep and marks:
+            out += "".join(self._mark(k) + g for k, g in marks)
+        return out
+
+    def apply(self, text):
+        """Transform a text: each letter run (or reference word) becomes its symbols; everything else
+        passes through. Input code points in the reserved block are escaped (or rejected)."""
+        parts = self._run_re.split(text)
+        cache = self._cache
+        if len(cache) > 2_000_000:
+            cache.clear()
+        for i in range(1, len(parts), 2):
+            run = parts[i]
+            out = cache.get(run)
+            if out is None:
+                out = cache[run] = self._run(run)
+            parts[i] = out
+        for i in range(0, len(parts), 2):
+            if parts[i]:
+                parts[i] = self._escape(parts[i])
+        return "".join(parts)
+
+    def _invert_word(self, s):
+        """Inverse of _run for a matched `symbols (MARK marks)*` string."""
+        i = 0
+        while i < len(s) and s[i] in self.unsymbol:
+            i += 1
+        word = self.decode_word(s[:i])
+        if i == len(s):
+            return word
+        groups, j = [], i
+        while j < len(s):
+            c = s[j]
+            j += 1
+            if c == self.markx:
+                m = re.match(r"[0-9]+", s[j:])
+                k = int(m.group())
+                j += m.end()
+            else:
+                k = self.mark_index[c]
+            start = j
+            while j < len(s) and s[j] in self.language.diacritic_set:
+                j += 1
+            groups.append((k, s[start:j]))
+        out, prev = [], 0
+        for k, g in groups:
+            k = min(max(k, prev), len(word))
+            out.append(word[prev:k])
+            out.append(g)
+            prev = k
+        out.append(word[prev:])
+        return "".join(out)
+
+    def invert(self, text):
+        """Exact inverse of `apply` (lenient on strings `apply` cannot produce)."""
+        if self.options["segmentation"] == "reference":
+            parts = self._run_re.split(text)
+            for i in range(1, len(parts), 2):
+                parts[i] = self._invert_reference_word(parts[i])
+            return "".join(parts)
+        cache = self._inv_cache
+        if len(cache) > 2_000_000:
+            cache.clear()
+
+        def one(m):
+            s = m.group()
+            if m.group(1) is None:
+                return s[1]
+            out = cache.get(s)
+            if out is None:
+                out = cache[s] = self._invert_word(s)
+            return out
+        return self._inv_re.sub(one, text)
+
+    def _invert_reference_word(self, w):
+        if self._word_re.fullmatch(w):
+            return self._invert_word(w)
+        if not any(c in self.unsymbol or c == self.esc for c in w):
+            return w
+        out, i = [], 0
+        while i < len(w):
+            c = w[i]
+            if c == self.esc and i + 1 < len(w):
+                out.append(w[i + 1])
+                i += 2
+                continue
+            item = self.unsymbol.get(c, c)
+            out.append(item if len(item) == 1 else split_key(item)[1])
+            i += 1
+        return _swap_last("".join(out), self._finals)
+
+    # ------------------------------------------------------------------ persistence
+    def to_dict(self):
+        return {"format": FORMAT, "version": FORMAT_VERSION, "lang": self.lang, "options": dict(self.options),
+                "reductions_map": {str(n): m for n, m in self.map.items()},
+                "symbols": {k: f"U+{ord(c):04X}" for k, c in self.symbol.items()}}
+
+    @classmethod
+    def from_dict(cls, d, source="SPLINTER map"):
+        """Strict validation: every problem is a one-line NewbpeError."""
+        if not isinstance(d, dict):
+            raise NewbpeError(f"{source}: not a SPLINTER map")
+        if d.get("format") != FORMAT:
+            raise NewbpeError(f"{source}: not a newbpe SPLINTER map (format {d.get('format')!r})")
+        if not isinstance(d.get("version"), int) or d["version"] > FORMAT_VERSION:
+            raise NewbpeError(f"{source}: unsupported SPLINTER map version {d.get('version')!r}")
+        if not isinstance(d.get("options"), dict):
+            raise NewbpeError(f"{source}: missing options")
+        try:
+            sp = cls(d.get("lang"), d.get("reductions_map"), **d["options"])
+        except NewbpeError as e:
+            raise NewbpeError(f"{source}: {e}") from None
+        symbols = d.get("symbols")
+        if symbols is not None and symbols != {k: f"U+{ord(c):04X}" for k, c in sp.symbol.items()}:
+            raise NewbpeError(f"{source}: symbol table does not match the reduction map")
+        return sp
+
+    def save(self, path):
+        from ..io import atomic_write_text
+        atomic_write_text(path, json.dumps(self.to_dict(), ensure_ascii=False, indent=1) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path, lang=None):
+        """Load a saved map; a reference `reductions_map.json` (bare {length: {key: share}}) also loads
+        when `lang` is given."""
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            raise NewbpeError(f"SPLINTER map not found: {path}")
+        try:
+            with open(path, encoding="utf-8") as f:
+                d = json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise NewbpeError(f"corrupt SPLINTER map {path}: {e}") from None
+        if isinstance(d, dict) and "format" not in d and lang is not None:
+            try:
+                return cls(lang, d)
+            except NewbpeError as e:
+                raise NewbpeError(f"{path}: {e}") from None
+        return cls.from_dict(d, path)
+
+    def __repr__(self):
+        return f"Splinter(lang={self.lang!r}, lengths={sorted(n for n in self.map if n > 1)}, symbols={len(self.keys)})"
+
+
+def _class(chars):
+    """A regex character class body for a set of characters (as ranges)."""
+    cps = sorted(set(ord(c) for c in chars))
+    out, i = [], 0
+    while i < len(cps):
+        j = i
+        while j + 1 < len(cps) and cps[j + 1] == cps[j] + 1:
+            j += 1
+        out.append(re.escape(chr(cps[i])) + ("-" + re.escape(chr(cps[j])) if j > i else ""))
+        i = j + 1
+    return "".join(out)
+
+
+def _check_map(m, language):
+    """Validate a reduction map {length: {key: share}} (JSON string lengths are converted)."""
+    if not isinstance(m, dict) or not m:
+        raise NewbpeError("reduction map must be a non-empty object {length: {key: share}}")
+    out = {}
+    for n, keys in m.items():
+        try:
+            n_int = int(n)
+        except (TypeError, ValueError):
+            raise NewbpeError(f"reduction map length {n!r} is not an integer") from None
+        if n_int != 1 and n_int < 4 or not isinstance(keys, dict):
+            raise NewbpeError(f"reduction map has a bad entry for length {n!r}")
+        if n_int == 1:
+            if set(keys) != language.letter_set:
+                raise NewbpeError(f"reduction map length 1 must list exactly the {language.code} letters")
+            out[1] = {k: keys[k] for k in keys}
+            continue
+        if not keys:
+            raise NewbpeError(f"reduction map length {n_int} has no keys")
+        prev = None
+        for k, s in keys.items():
+            try:
+                p, c = split_key(k)
+            except (ValueError, AttributeError):
+                raise NewbpeError(f"reduction map key {k!r} is not 'position:letter'") from None
+            if c not in language.letter_set or p not in positions(n_int) or k != f"{p}:{c}":
+                raise NewbpeError(f"reduction map key {k!r} is invalid for length {n_int}")
+            if not isinstance(s, (int, float)) or isinstance(s, bool) or not 0 < s <= 1:
+                raise NewbpeError(f"reduction map share {s!r} of {k!r} is not in (0, 1]")
+            if prev is not None and (s > prev[1] or (s == prev[1] and k < prev[0])):
+                raise NewbpeError(f"reduction map length {n_int} is not sorted by (share desc, key asc)")
+            prev = (k, s)
+        if abs(sum(keys.values()) - 1) > 1e-9:
+            raise NewbpeError(f"reduction map shares of length {n_int} do not sum to 1")
+        out[n_int] = dict(keys)
+    if 1 not in out:
+        raise NewbpeError("reduction map has no length-1 letters entry")
+    return dict(sorted(out.items()))
+
+
+def apply_stream(splinter, texts, specials=()):
+    """Transform an iterable of texts lazily, leaving special-token strings intact."""
+    if not specials:
+        for t in texts:
+            yield splinter.apply(t)
+        return
+    from ..pretokenizers import split_specials
+    for t in texts:
+        yield "".join(c if sp else splinter.apply(c) for sp, c in split_specials(t, list(specials)))
+
