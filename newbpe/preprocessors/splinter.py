@@ -28,7 +28,9 @@ FORMAT = "newbpe-splinter"
 FORMAT_VERSION = 1
 N_MARKS = 64
 PUA_RANGES = ((0xE000, 0xF8FF), (0xF0000, 0xFFFFD), (0x100000, 0x10FFFD))
-REFERENCE_DELIMITERS = r'\s.\-,:"()'          # the reference extractor's and encoder's word delimiters
+# the reference extractor's and encoder's word delimiters: Python re's \s (str.isspace) and . - , : " ( )
+REFERENCE_DELIMITERS = (r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+                        r'.\-,:"()')
 
 
 class Language:
@@ -51,7 +53,7 @@ LANGUAGES = {
     "he": Language("he", _range(0x05D0, 0x05EA), _range(0x0590, 0x05CF),
                    {**_HE_FINALS, **{v: k for k, v in _HE_FINALS.items()}}, "אבהויכלמנשת"),
     "ar": Language("ar", _range(0x0621, 0x064A), _range(0x064B, 0x065F), {}, None),
-    "ms": Language("ms", _range(0x41, 0x5A) + _range(0x61, 0x7A), "", {}, None),
+    "ms": Language("ms", _range(0x61, 0x7A) + _range(0x41, 0x5A), "", {}, None),   # the reference's order
 }
 
 LEARN_OPTIONS = {"letters": "all", "min_count": 10, "iterations": 2, "candidates": 3, "final_letters": True}
@@ -112,7 +114,8 @@ def _letters_option(language, letters):
 # ---------------------------------------------------------------------------------------------- learning
 def learn_map(word_counts, lang, letters="all", min_count=10, iterations=2, candidates=3, final_letters=True):
     """The reduction map {length: {key: share}} from {word: count} (spec §5). Deterministic; the key
-    order of each length is the reference's (count desc, key asc)."""
+    order of each length is the reference's (count desc, key asc). Returns (map, iteration-1 map,
+    stats)."""
     language = get_language(lang)
     allowed = _letters_option(language, letters)
     if iterations not in (1, 2):
@@ -143,9 +146,10 @@ def learn_map(word_counts, lang, letters="all", min_count=10, iterations=2, cand
                     counts[key] = counts.get(key, 0) + 1
         first[n] = _ordered(counts)
     reductions = {1: {ch: 1 for ch in language.letters}}
+    stats = {"kept_words": len(words), "max_length": max_len}
     if iterations == 1:
         reductions.update({n: m for n, m in first.items() if m})
-        return reductions, first
+        return reductions, first, stats
     for n in range(4, max_len + 1):
         prev, cur, counts = buckets.get(n - 1, {}), buckets.get(n, {}), {}
         rank = {k: (i, share) for i, (k, share) in enumerate(first[n].items())}
@@ -169,7 +173,7 @@ def learn_map(word_counts, lang, letters="all", min_count=10, iterations=2, cand
                 cur[w] = f * best[1]
         if counts:
             reductions[n] = _ordered(counts)
-    return reductions, first
+    return reductions, first, stats
 
 
 def read_word_counts(path):
@@ -219,7 +223,13 @@ def count_words(texts, lang, strip_diacritics=True):
         for t in texts:
             yield strip.sub("", t) if strip else t
     counts = count_sequences(cleaned(), pretok, "chars")
-    return {w.decode("utf-8"): c for w, c in counts.items()}
+    word = re.compile(f'[^{REFERENCE_DELIMITERS}]+')
+    out = {}
+    for w, c in counts.items():            # the pre-tokenizer also returns the delimiter gaps: drop them
+        w = w.decode("utf-8")
+        if word.fullmatch(w):
+            out[w] = c
+    return out
 
 
 def iter_texts(source, split="line", column="text"):
@@ -289,6 +299,7 @@ class Splinter:
                 raise NewbpeError(f"{k} must be a positive integer, not {o[k]!r}")
         self.map = _check_map(reductions_map, self.language)
         self._finals = self.language.finals if o["final_letters"] else {}
+        self.stats = {}
         self._setup()
 
     # ------------------------------------------------------------------ construction
@@ -305,9 +316,11 @@ class Splinter:
         else:
             get_language(lang)
             counts, desc = count_words(iter_texts(source, split, column), lang, strip_diacritics), "corpus"
-        m, _ = learn_map(counts, lang, letters, min_count, iterations, candidates, final_letters)
-        return cls(lang, m, letters=letters, min_count=min_count, iterations=iterations, candidates=candidates,
-                   final_letters=final_letters, source=desc, **transform_options)
+        m, _, stats = learn_map(counts, lang, letters, min_count, iterations, candidates, final_letters)
+        sp = cls(lang, m, letters=letters, min_count=min_count, iterations=iterations, candidates=candidates,
+                 final_letters=final_letters, source=desc, **transform_options)
+        sp.stats = stats
+        return sp
 
     def _setup(self):
         o = self.options
