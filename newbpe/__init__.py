@@ -12,7 +12,7 @@ Heavy modules (numba kernels) load on first use, so importing newbpe is instant.
 import os
 
 __version__ = "0.1.0"
-__all__ = ["train", "load", "count", "Tokenizer", "WordCounts", "NewbpeError", "algorithms"]
+__all__ = ["train", "load", "count", "Tokenizer", "WordCounts", "NewbpeError", "Splinter", "algorithms"]
 
 
 def __getattr__(name):
@@ -22,6 +22,9 @@ def __getattr__(name):
     if name == "WordCounts":
         from .counting import WordCounts
         return WordCounts
+    if name == "Splinter":
+        from .preprocessors.splinter import Splinter
+        return Splinter
     if name in ("NewbpeError", "ModelFileError"):
         from . import errors
         return getattr(errors, name)
@@ -66,19 +69,34 @@ def count(source, pretokenizer="gpt2", units="bytes", special_tokens=(), split="
 
 
 def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="bytes", special_tokens=(),
-          split="line", column="text", threads=None, progress=None, **options):
+          split="line", column="text", threads=None, progress=None, splinter=None, **options):
     """Train a tokenizer. `source` is anything `count` accepts (a WordCounts table is used as is,
     with its own pre-tokenizer and units). `options` are the algorithm's (see `newbpe.trainers`);
-    an unknown option is an error. Returns a `Tokenizer`."""
+    an unknown option is an error. Returns a `Tokenizer`.
+
+    splinter: run SPLINTER before the trainer: a language code ("he", "ar", "ms": the map is learned
+    from `source` itself), a `Splinter`, or the path of a saved map. The model applies the transform
+    in `encode` and inverts it in `decode`."""
     from .errors import NewbpeError
     from .counting import WordCounts
     if isinstance(source, WordCounts):
+        if splinter is not None:
+            raise NewbpeError("SPLINTER needs text: a word-count table was counted without the transform")
         units = source.units                    # a ready table brings its own units
     trainer = _precheck(algo, vocab_size, units, special_tokens, options)
-    wc = count(source, pretokenizer, units, special_tokens, split, column, threads, progress)
+    if splinter is not None:
+        from .preprocessors.splinter import splinter_source
+        splinter, source = splinter_source(splinter, source, split, column, special_tokens)
+        wc = WordCounts.from_texts(source, pretokenizer, units, special_tokens)
+        wc.split = split
+    else:
+        wc = count(source, pretokenizer, units, special_tokens, split, column, threads, progress)
     if len(wc) == 0:
         raise NewbpeError("the training source contains no text")
-    return trainer.train(wc, vocab_size, special_tokens, progress, **options)
+    tok = trainer.train(wc, vocab_size, special_tokens, progress, **options)
+    if splinter is not None:
+        tok.set_splinter(splinter)
+    return tok
 
 
 def load(path):

@@ -141,10 +141,13 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
 @click.option("--threshold", type=float, default=None, help="Picky: IoS threshold T (default 0.9).")
 @click.option("--reference-compat", is_flag=True, help="Reproduce the method's reference code (all quirks).")
 @click.option("--option", "extra", multiple=True, metavar="KEY=VALUE", help="Any other algorithm option (JSON value).")
+@click.option("--splinter", "splinter_lang", type=click.Choice(["he", "ar", "ms"]), default=None,
+              help="Run SPLINTER first (map learned from FILES); the model applies and inverts it.")
+@click.option("--splinter-map", default=None, help="Use a SPLINTER map from 'newbpe splinter learn' instead.")
 @friendly
 def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, special_tokens, split, threads,
           min_frequency, max_token_length, max_token_length_mode, byte_alphabet, limit_alphabet, coverage,
-          threshold, reference_compat, extra, progress):
+          threshold, reference_compat, extra, progress, splinter_lang, splinter_map):
     """Train a tokenizer on FILES (or --counts) and write it to OUTPUT."""
     import newbpe
     from .errors import NewbpeError
@@ -165,10 +168,13 @@ def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, spe
         raise NewbpeError("give either FILES or --counts, not both")
     if not counts_file and not files:
         raise NewbpeError("no input: give FILES or --counts")
+    splinter = _splinter_arg(splinter_lang, splinter_map)
+    if splinter is not None and counts_file:
+        raise NewbpeError("--splinter needs FILES (a word-count table was counted without the transform)")
     prog = make_progress(progress)
     try:
         tok = _train(files, counts_file, algo, vocab_size, pretokenizer, units, special_tokens, split, threads,
-                     prog, options)
+                     prog, options, splinter)
     finally:
         if hasattr(prog, "close"):
             prog.close()
@@ -178,10 +184,25 @@ def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, spe
                + ", ".join(os.path.basename(p) for p in written) + f" in {output}")
 
 
+def _splinter_arg(lang, map_path):
+    if map_path is None:
+        return lang
+    from .preprocessors.splinter import load_map
+    sp = load_map(map_path)
+    if lang is not None and lang != sp.lang:
+        from .errors import NewbpeError
+        raise NewbpeError(f"--splinter {lang} but the map {map_path} is for {sp.lang}")
+    return sp
+
+
 def _train(files, counts_file, algo, vocab_size, pretokenizer, units, special_tokens, split, threads, prog,
-           options):
+           options, splinter=None):
     import newbpe
     newbpe._precheck(algo, vocab_size, units, _specials(special_tokens), options)
+    if splinter is not None:
+        return newbpe.train(list(files), algo, vocab_size, pretokenizer=pretokenizer, units=units,
+                            special_tokens=_specials(special_tokens), split=split, threads=threads,
+                            progress=prog, splinter=splinter, **options)
     if counts_file:
         source = newbpe.WordCounts.load(counts_file)
     else:
@@ -242,8 +263,10 @@ def decode(files, model_dir):
 @click.option("--agreement-text", multiple=True, help="With --approximate: text files on which to measure "
               "how closely the HF export reproduces newbpe's ids.")
 @click.option("--name", default="newbpe", show_default=True, help="tiktoken encoding name.")
+@click.option("--inner", is_flag=True, help="SPLINTER models: export the inner model (it expects transformed "
+              "text; splinter.json is written next to it).")
 @friendly
-def export(model_dir, fmt, output, approximate, agreement_text, name):
+def export(model_dir, fmt, output, approximate, agreement_text, name, inner):
     """Export a model to HF tokenizer.json or tiktoken."""
     tok = _load(model_dir)
     output = output or (model_dir if os.path.isdir(model_dir) else os.path.dirname(model_dir))
@@ -253,7 +276,10 @@ def export(model_dir, fmt, output, approximate, agreement_text, name):
         if agreement_text:
             texts = (line for _, data in _read_inputs(agreement_text)
                      for line in data.decode("utf-8", "surrogateescape").splitlines(keepends=True))
-        paths = save_hf(tok, output, approximate=approximate, agreement_texts=texts)
+        paths = save_hf(tok, output, approximate=approximate, agreement_texts=texts, inner=inner)
+        if inner and "splinter" in tok.extra:
+            from .export.hf import SPLINTER_NOTE
+            click.echo("note: " + SPLINTER_NOTE)
         if approximate and not hf_exact(tok):
             got = tok.stats.get("hf_approximation_agreement")
             click.echo("approximate HF export: " + (
@@ -311,6 +337,86 @@ def eval_(files, model_dir, as_json):
     else:
         for k, v in res.items():
             click.echo(f"{k:24s} {v:.4f}" if isinstance(v, float) else f"{k:24s} {v}")
+
+
+# ---------------------------------------------------------------------------------------------- splinter
+@main.group()
+def splinter():
+    """SPLINTER: learn a reduction map; apply or invert the transform (Hebrew, Arabic, Malay)."""
+
+
+@splinter.command(name="learn")
+@click.argument("files", nargs=-1)
+@click.option("--lang", type=click.Choice(["he", "ar", "ms"]), required=True)
+@click.option("--word-counts", default=None, help="A word<TAB>count file instead of FILES.")
+@click.option("--wordfreq", "use_wordfreq", is_flag=True, help="Use the wordfreq package's list (optional dependency).")
+@click.option("--wordlist", default="best", show_default=True, help="wordfreq list name.")
+@click.option("-o", "--output", required=True, help="Output map (JSON).")
+@click.option("--letters", default="all", show_default=True, help="all, servile (Hebrew subset), or a string of letters.")
+@click.option("--min-count", type=int, default=10, show_default=True)
+@click.option("--iterations", type=click.Choice(["1", "2"]), default="2", show_default=True)
+@click.option("--no-final-letters", is_flag=True, help="Hebrew: do not swap final/regular forms of the last letter.")
+@click.option("--keep-diacritics-in-counts", is_flag=True, help="Count FILES without removing diacritics.")
+@click.option("--diacritics", type=click.Choice(["keep", "strip"]), default="keep", show_default=True,
+              help="Transform: keep diacritics losslessly, or strip them like the reference (lossy).")
+@click.option("--segmentation", type=click.Choice(["letter_runs", "reference"]), default="letter_runs", show_default=True)
+@click.option("--on-reserved", type=click.Choice(["escape", "error"]), default="escape", show_default=True)
+@click.option("--split", type=click.Choice(["line", "document"]), default="line", show_default=True)
+@friendly
+def splinter_learn(files, lang, word_counts, use_wordfreq, wordlist, output, letters, min_count, iterations,
+                   no_final_letters, keep_diacritics_in_counts, diacritics, segmentation, on_reserved, split):
+    """Learn a SPLINTER reduction map from FILES, a word-count file, or wordfreq."""
+    from .errors import NewbpeError
+    from .preprocessors.splinter import Splinter, read_word_counts
+    if sum([bool(files), word_counts is not None, use_wordfreq]) != 1:
+        raise NewbpeError("give exactly one of FILES, --word-counts FILE, --wordfreq")
+    source = read_word_counts(word_counts) if word_counts else "wordfreq" if use_wordfreq else list(files)
+    sp = Splinter.learn(source, lang, letters=letters, min_count=min_count, iterations=int(iterations),
+                        final_letters=not no_final_letters, strip_diacritics=not keep_diacritics_in_counts,
+                        split=split, wordlist=wordlist, diacritics=diacritics, segmentation=segmentation,
+                        on_reserved=on_reserved)
+    sp.save(output)
+    lengths = sorted(n for n in sp.map if n > 1)
+    click.echo(f"SPLINTER {lang}: {sp.stats.get('kept_words', 0)} words, reductions for lengths "
+               f"{lengths[0] if lengths else '-'}..{lengths[-1] if lengths else '-'}, {len(sp.keys)} symbols -> {output}")
+
+
+def _splinter_io(files, map_path, output, method):
+    import time
+    from .io import atomic_write
+    from .preprocessors.splinter import load_map
+    sp = load_map(map_path)
+    t0, n, outs = time.perf_counter(), 0, []
+    for _, data in _read_inputs(files):
+        n += len(data)
+        outs.append(getattr(sp, method)(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape"))
+    dt = time.perf_counter() - t0
+    if output:
+        atomic_write(output, lambda f: f.write(b"".join(outs)), binary=True)
+    else:
+        sys.stdout.buffer.write(b"".join(outs))
+        sys.stdout.buffer.flush()
+    click.echo(f"splinter {method}: {n / 1e6:.2f} MB in {dt:.2f} s ({n / 1e6 / max(dt, 1e-9):.2f} MB/s)", err=True)
+
+
+@splinter.command(name="apply")
+@click.argument("files", nargs=-1)
+@click.option("--map", "map_path", required=True, help="SPLINTER map (splinter.json) or a SPLINTER model directory.")
+@click.option("-o", "--output", default=None, help="Output file (default: stdout).")
+@friendly
+def splinter_apply(files, map_path, output):
+    """Transform FILES (or stdin) with SPLINTER; everything but letter runs passes through."""
+    _splinter_io(files, map_path, output, "apply")
+
+
+@splinter.command(name="invert")
+@click.argument("files", nargs=-1)
+@click.option("--map", "map_path", required=True, help="SPLINTER map (splinter.json) or a SPLINTER model directory.")
+@click.option("-o", "--output", default=None, help="Output file (default: stdout).")
+@friendly
+def splinter_invert(files, map_path, output):
+    """Undo `newbpe splinter apply` exactly."""
+    _splinter_io(files, map_path, output, "invert")
 
 
 if __name__ == "__main__":

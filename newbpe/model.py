@@ -50,6 +50,10 @@ class Tokenizer:
         self.flags = list(flags) if flags is not None else [0] * len(self.tokens)
         self.extra = dict(extra or {})
         self._encoders = {}
+        self._splinter = None
+        if "splinter" in self.extra:              # SPLINTER text transform (newbpe/preprocessors/splinter.py)
+            from .preprocessors.splinter import Splinter
+            self._splinter = Splinter.from_dict(self.extra["splinter"])
         self._setup_units()
 
     # ------------------------------------------------------------------ ids and units
@@ -234,7 +238,13 @@ class Tokenizer:
 
     def _transform(self, text):
         """Hook for text preprocessors (SPLINTER) applied before pre-tokenization."""
-        return text
+        return self._splinter.apply(text) if self._splinter is not None else text
+
+    def set_splinter(self, splinter):
+        """Attach a SPLINTER transform: encode applies it, decode inverts it, model.json stores it."""
+        self._splinter = splinter
+        self.extra["splinter"] = splinter.to_dict()
+        self._encoders.clear()
 
     # ------------------------------------------------------------------ decoding
     def decode_bytes(self, ids):
@@ -248,6 +258,8 @@ class Tokenizer:
             data = data.replace(METASPACE.encode(), b" ")
             if data.startswith(b" "):
                 data = data[1:]
+        if self._splinter is not None:
+            data = self._splinter.invert(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
         return data
 
     def decode(self, ids):
@@ -278,6 +290,9 @@ class Tokenizer:
             "encoder": self.default_encoder,
             "options": self.options,
         }
+        if self._splinter is not None:
+            d["splinter"] = {"lang": self._splinter.lang, "symbols": len(self._splinter.keys),
+                             "options": self._splinter.options}
         d.update(self.stats)
         return d
 
@@ -317,15 +332,16 @@ class Tokenizer:
                 written += save_hf(self, out_dir)
         return written
 
-    def to_hf(self, approximate=False):
+    def to_hf(self, approximate=False, inner=False):
         """The HF `tokenizer.json` content as a string (exact for rank-BPE models; other methods
-        raise unless approximate=True)."""
+        raise unless approximate=True; SPLINTER models raise unless inner=True, which exports the
+        inner model for transformed text)."""
         from .export.hf import to_hf_json
-        return to_hf_json(self, approximate)
+        return to_hf_json(self, approximate, inner)
 
-    def save_hf(self, out_dir, approximate=False):
+    def save_hf(self, out_dir, approximate=False, inner=False):
         from .export.hf import save_hf
-        return save_hf(self, out_dir, approximate)
+        return save_hf(self, out_dir, approximate, inner=inner)
 
     @classmethod
     def from_dict(cls, d, source="model"):
@@ -412,6 +428,12 @@ def _validate(d, source):
                 and b"".join(tokens[x] for x in ev[2]) == tokens[ev[1]]
         if not ok:
             bad(f"event {i} is malformed: {str(ev)[:80]}")
+    if "splinter" in (d.get("extra") or {}):
+        from .preprocessors.splinter import Splinter
+        try:
+            Splinter.from_dict(d["extra"]["splinter"], "extra.splinter")
+        except NewbpeError as e:
+            bad(str(e))
     with warnings.catch_warnings():
         return Tokenizer(algo=d["algo"], units=d["units"], pretokenizer=pretok,
                          special_tokens=d["special_tokens"], n_alphabet=d["n_alphabet"], tokens=tokens,

@@ -18,9 +18,14 @@ from ..units import bytes_to_token_string
 _BYTE_LEVEL = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}
 
 
-def hf_exact(tok):
-    """True when stock HF reproduces this model's encoding exactly."""
+def _inner_exact(tok):
     return tok.algo == "bpe" and tok.default_encoder == "rank" and len(tok.model_ids) == len(tok.tokens)
+
+
+def hf_exact(tok):
+    """True when stock HF reproduces this model's encoding exactly (never with SPLINTER: the inner
+    model exports exactly with inner=True, for transformed text)."""
+    return _inner_exact(tok) and "splinter" not in tok.extra
 
 
 def _token_string(tok, internal_id):
@@ -58,9 +63,21 @@ def _decoder(tok):
     return meta if tok.pretokenizer.name == "whitespace" else {"type": "Fuse"}
 
 
-def to_hf_dict(tok, approximate=False):
-    """The tokenizer.json content as a dict. Methods HF cannot express raise unless `approximate`."""
-    if not hf_exact(tok) and not approximate:
+SPLINTER_NOTE = ("this model runs SPLINTER before tokenizing, which HF tokenizer.json cannot express; "
+                 "the exported tokenizer is the inner model and expects SPLINTER-transformed text "
+                 "(newbpe splinter apply --map splinter.json; invert its decoded output with newbpe splinter invert)")
+
+
+def to_hf_dict(tok, approximate=False, inner=False):
+    """The tokenizer.json content as a dict. Methods HF cannot express raise unless `approximate`.
+    A SPLINTER model raises unless `inner` (then the inner model, for transformed text, is exported)."""
+    if "splinter" in tok.extra and not inner:
+        raise NewbpeError("SPLINTER models are not expressible as HF tokenizer.json (the transform needs the "
+                          "map and a look-ahead search); pass inner=True / --inner to export the inner model, "
+                          "which expects SPLINTER-transformed text")
+    if "splinter" in tok.extra and approximate:
+        raise NewbpeError("an approximate HF export of a SPLINTER model is not supported")
+    if not hf_exact(tok) and not approximate and not (inner and _inner_exact(tok)):
         raise NewbpeError(f"{tok.algo} models are not exactly expressible as HF tokenizer.json "
                           "(see README, 'Export'); pass approximate=True / --approximate for an approximation")
     strings = [_token_string(tok, i) for i in range(len(tok.tokens))]
@@ -108,12 +125,12 @@ def to_hf_dict(tok, approximate=False):
     }
 
 
-def to_hf_json(tok, approximate=False):
+def to_hf_json(tok, approximate=False, inner=False):
     """Compact JSON: `indent` would force Python's slow pure-Python encoder (~1 s for 32k tokens)."""
-    return json.dumps(to_hf_dict(tok, approximate), ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(to_hf_dict(tok, approximate, inner), ensure_ascii=False, separators=(",", ":"))
 
 
-def save_hf(tok, out_dir, approximate=False, agreement_texts=None):
+def save_hf(tok, out_dir, approximate=False, agreement_texts=None, inner=False):
     """Write tokenizer.json, tokenizer_config.json and special_tokens_map.json (so that
     `transformers.AutoTokenizer.from_pretrained(out_dir)` works). Returns the paths written.
     For an approximate export, `agreement_texts` (an iterable of str) measures how closely HF
@@ -124,7 +141,8 @@ def save_hf(tok, out_dir, approximate=False, agreement_texts=None):
         measured = agreement(tok, agreement_texts)
         tok.stats["hf_approximation_agreement"] = measured
     paths = [os.path.join(out_dir, n) for n in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")]
-    atomic_write_text(paths[0], to_hf_json(tok, approximate) + "\n")
+    content = to_hf_json(tok, approximate, inner) + "\n"
+    atomic_write_text(paths[0], content)
     special_map = {"additional_special_tokens": list(tok.special_tokens)}
     if tok.units == "chars" and getattr(tok, "_unk", None) is not None:
         special_map["unk_token"] = tok.special_tokens[tok._unk]
@@ -135,6 +153,11 @@ def save_hf(tok, out_dir, approximate=False, agreement_texts=None):
             "algorithm": tok.algo,
             "note": "approximate: stock HF cannot reproduce this method's encoding; use newbpe for exact ids",
             "agreement": measured}
+    if "splinter" in tok.extra:
+        config["newbpe_splinter"] = {"note": SPLINTER_NOTE, "map": "splinter.json"}
+        atomic_write_text(os.path.join(out_dir, "splinter.json"),
+                          json.dumps(tok.extra["splinter"], ensure_ascii=False, indent=1) + "\n")
+        paths.append(os.path.join(out_dir, "splinter.json"))
     atomic_write_text(paths[1], json.dumps(config, ensure_ascii=False, indent=2) + "\n")
     atomic_write_text(paths[2], json.dumps(special_map, ensure_ascii=False, indent=2) + "\n")
     return paths

@@ -235,13 +235,19 @@ def count_words(texts, lang, strip_diacritics=True):
 def iter_texts(source, split="line", column="text"):
     """Texts of a source (a file path or list of paths, a `datasets` dataset, or an iterable of str),
     one sequence at a time: lines (with their '\\n') or whole documents for files."""
+    if split not in ("line", "document"):
+        raise NewbpeError(f"split must be 'line' or 'document', not {split!r}")
     if isinstance(source, (str, os.PathLike)):
+        if not os.path.exists(source):
+            raise NewbpeError(f"input file not found: {os.fspath(source)}")
         source = [source]
-    if isinstance(source, (list, tuple)) and source and all(
-            isinstance(p, os.PathLike) or (isinstance(p, str) and "\n" not in p and os.path.isfile(p)) for p in source):
-        return _file_texts([os.fspath(p) for p in source], split)
-    if isinstance(source, (list, tuple)) and source and any(isinstance(p, os.PathLike) for p in source):
-        raise NewbpeError("input file not found: " + next(str(p) for p in source if not os.path.isfile(p)))
+    if isinstance(source, (list, tuple)) and source:
+        is_file = [isinstance(p, os.PathLike) or (isinstance(p, str) and "\n" not in p and os.path.isfile(p))
+                   for p in source]
+        if all(is_file):
+            return _file_texts([os.fspath(p) for p in source], split)
+        if any(is_file) or any(isinstance(p, os.PathLike) for p in source):
+            raise NewbpeError("input file not found: " + next(str(p) for p, f in zip(source, is_file) if not f))
     if hasattr(source, "column_names") or type(source).__module__.startswith("datasets"):
         def rows():
             names = getattr(source, "column_names", None)
@@ -720,6 +726,41 @@ def _check_map(m, language):
     if 1 not in out:
         raise NewbpeError("reduction map has no length-1 letters entry")
     return dict(sorted(out.items()))
+
+
+def load_map(path):
+    """A Splinter from a map file, or from a model directory / model.json that carries one."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        for name in ("splinter.json", "model.json"):
+            if os.path.exists(os.path.join(path, name)):
+                path = os.path.join(path, name)
+                break
+    if os.path.basename(path) == "model.json" and os.path.exists(path):
+        from ..model import Tokenizer
+        tok = Tokenizer.load(path)
+        if tok._splinter is None:
+            raise NewbpeError(f"{path}: the model has no SPLINTER map")
+        return tok._splinter
+    return Splinter.load(path)
+
+
+def splinter_source(splinter, source, split="line", column="text", specials=()):
+    """For `newbpe.train(..., splinter=...)`: the Splinter (learned from `source` when a language code
+    is given) and the transformed texts of `source`, streamed."""
+    if isinstance(source, dict) or source is None or isinstance(source, (bytes, int, float)):
+        raise NewbpeError(f"SPLINTER needs text to transform, not a {type(source).__name__}")
+    if isinstance(splinter, str) and splinter in LANGUAGES:
+        if not isinstance(source, (str, os.PathLike)) and iter(source) is source:
+            raise NewbpeError("learning a SPLINTER map from the training text reads it twice; pass a list, "
+                              "files or a dataset, or a learned Splinter / map file")
+        splinter = Splinter.learn(source, splinter, split=split, column=column)
+    elif isinstance(splinter, (str, os.PathLike)):
+        splinter = Splinter.load(splinter)
+    elif not isinstance(splinter, Splinter):
+        raise NewbpeError(f"splinter must be a language ({', '.join(sorted(LANGUAGES))}), a Splinter or a map file, "
+                          f"not {splinter!r}")
+    return splinter, apply_stream(splinter, iter_texts(source, split, column), specials)
 
 
 def apply_stream(splinter, texts, specials=()):
