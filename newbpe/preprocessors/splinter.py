@@ -339,6 +339,7 @@ class Splinter:
         self.keys = keys
         self.symbol = {k: chr(base + i) for i, k in enumerate(keys)}
         self.unsymbol = {v: k for k, v in self.symbol.items()}
+        self._items = {v: split_key(k) if len(k) > 1 else (None, k) for k, v in self.symbol.items()}
         self.esc = chr(base + len(keys))
         self.markx = chr(base + len(keys) + 1)
         self.marks = [chr(base + len(keys) + 2 + k) for k in range(N_MARKS)]
@@ -360,7 +361,7 @@ class Splinter:
         M = f"{re.escape(self.marks[0])}-{re.escape(self.marks[-1])}"
         marks = f"(?:(?:[{M}]|{re.escape(self.markx)}[0-9]+)[{D}]*)*" if D else ""
         self._word_re = re.compile(f"[{S}]+{marks}")
-        self._inv_re = re.compile(f"{re.escape(self.esc)}.|([{S}]+{marks})", re.DOTALL)
+        self._inv_re = re.compile(f"({re.escape(self.esc)}.|[{S}]+{marks})", re.DOTALL)
         self._cache, self._inv_cache, self._reduce_cache, self._word_cache = {}, {}, {}, {}
         self._child_cache, self._first_cache = {}, {}
 
@@ -477,15 +478,15 @@ class Splinter:
     def decode_word(self, symbols):
         """Inverse of encode_word (lenient: out-of-range positions are clamped)."""
         cur = ""
+        items = self._items
         for ch in symbols:
-            item = self.unsymbol.get(ch, ch)
-            if len(item) > 1:
-                p, c = split_key(item)
+            p, c = items.get(ch, (None, ch))
+            if p is not None:
                 i = p if p >= 0 else len(cur) + p + 1
                 i = min(max(i, 0), len(cur))
                 cur = cur[:i] + c + cur[i:]
             else:
-                cur += item
+                cur += c
         return _swap_last(cur, self._finals)
 
     # ------------------------------------------------------------------ whole text
@@ -593,16 +594,18 @@ class Splinter:
         cache = self._inv_cache
         if len(cache) > 2_000_000:
             cache.clear()
-
-        def one(m):
-            s = m.group()
-            if m.group(1) is None:
-                return s[1]
+        parts = self._inv_re.split(text)
+        esc = self.esc
+        for i in range(1, len(parts), 2):
+            s = parts[i]
+            if s[0] == esc:
+                parts[i] = s[1:]
+                continue
             out = cache.get(s)
             if out is None:
                 out = cache[s] = self._invert_word(s)
-            return out
-        return self._inv_re.sub(one, text)
+            parts[i] = out
+        return "".join(parts)
 
     def _invert_reference_word(self, w):
         if self._word_re.fullmatch(w):
