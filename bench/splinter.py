@@ -4,9 +4,10 @@
 
 Training text: the shared corpus files of each language (duplicate vocalized/diacritized copies left
 out); every 10th line of each file is held out for evaluation. The SPLINTER map is learned from the
-training text (what `newbpe train --splinter LANG` does). Byte-level BPE, `gpt2` pre-tokenizer for
-all rows; one more row uses a pattern that treats private-use symbols as letters (`SPLINTER_PATTERN`),
-since gpt2's `\\p{L}+` does not match them and glues them to adjacent punctuation. Reported per row:
+training text (what `newbpe train --splinter LANG` does) and, when the optional wordfreq package is
+installed, from wordfreq's list. Byte-level BPE, `gpt2` pre-tokenizer for all rows; `--pua-pattern`
+adds rows with a pattern that treats private-use symbols as letters (`SPLINTER_PATTERN`), since gpt2's
+`\\p{L}+` does not match them and glues them to adjacent punctuation. Reported per row:
 tokens per whitespace word and Rényi efficiency (α = 2.5) on the held-out lines (newbpe.metrics), and
 the transform's speed on the training text.
 """
@@ -51,6 +52,7 @@ def main():
     ap.add_argument("--vocab", default="2000,8000,32000")
     ap.add_argument("--langs", default="he,ar")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--pua-pattern", action="store_true", help="also train with SPLINTER_PATTERN")
     args = ap.parse_args()
     sizes = [int(v) for v in args.vocab.split(",")]
     rows, speeds = [], []
@@ -75,9 +77,17 @@ def main():
                        "symbols": len(sp.keys), "apply_MBps_cold": round(mb / t_cold, 2),
                        "apply_MBps_cached": round(mb / t_warm, 2), "invert_MBps": round(mb / t_inv, 2)})
         print(json.dumps(speeds[-1], ensure_ascii=False), flush=True)
+        try:
+            wf = Splinter.learn("wordfreq", lang)
+        except Exception:  # noqa: BLE001 — wordfreq is optional
+            wf = None
         for v in sizes:
-            for name, kw in [("BPE", {}), ("BPE + SPLINTER", {"splinter": sp}),
-                             ("BPE + SPLINTER, PUA-as-letters pattern", {"splinter": sp, "pretokenizer": SPLINTER_PATTERN})]:
+            variants = [("BPE", {}), ("BPE + SPLINTER (map from the training text)", {"splinter": sp})]
+            if wf is not None:
+                variants.append(("BPE + SPLINTER (wordfreq map)", {"splinter": wf}))
+            if args.pua_pattern:
+                variants.append(("BPE + SPLINTER, PUA-as-letters pattern", {"splinter": sp, "pretokenizer": SPLINTER_PATTERN}))
+            for name, kw in variants:
                 t = time.perf_counter()
                 with warnings.catch_warnings(record=True) as w:
                     warnings.simplefilter("always")
