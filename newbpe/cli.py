@@ -11,6 +11,7 @@ from functools import wraps
 
 import click
 
+from .encoders import ENCODERS
 from .trainers import ALGORITHMS
 
 PRETOKENIZER_HELP = ("gpt2, cl100k (gpt4, llama3), o200k, superbpe_stage1, superbpe_stage2, whitespace "
@@ -140,11 +141,15 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
 @click.option("--coverage", type=float, default=None, help="Char units: character coverage (Picky style).")
 @click.option("--threshold", type=float, default=None, help="Picky: IoS threshold T (default 0.9).")
 @click.option("--reference-compat", is_flag=True, help="Reproduce the method's reference code (all quirks).")
+@click.option("--encoder", type=click.Choice(ENCODERS), default=None,
+              help="Default encoder of the model (default: the algorithm's own; lbpe fits every algorithm).")
+@click.option("--lbpe-ties", type=click.Choice(["leftmost", "rank"]), default=None,
+              help="LBPE: equal-length matches by position (default) or by BPE rank.")
 @click.option("--option", "extra", multiple=True, metavar="KEY=VALUE", help="Any other algorithm option (JSON value).")
 @friendly
 def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, special_tokens, split, threads,
           min_frequency, max_token_length, max_token_length_mode, byte_alphabet, limit_alphabet, coverage,
-          threshold, reference_compat, extra, progress):
+          threshold, reference_compat, encoder, lbpe_ties, extra, progress):
     """Train a tokenizer on FILES (or --counts) and write it to OUTPUT."""
     import newbpe
     from .errors import NewbpeError
@@ -152,7 +157,8 @@ def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, spe
     options = {k: v for k, v in dict(min_frequency=min_frequency, max_token_length=max_token_length,
                                       max_token_length_mode=max_token_length_mode, byte_alphabet=byte_alphabet,
                                       limit_alphabet=limit_alphabet, coverage=coverage, threshold=threshold,
-                                      compat="reference" if reference_compat else None).items() if v is not None}
+                                      compat="reference" if reference_compat else None,
+                                      lbpe_ties=lbpe_ties).items() if v is not None}
     for kv in extra:
         if "=" not in kv:
             raise NewbpeError(f"--option takes KEY=VALUE, got {kv!r}")
@@ -168,7 +174,7 @@ def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, spe
     prog = make_progress(progress)
     try:
         tok = _train(files, counts_file, algo, vocab_size, pretokenizer, units, special_tokens, split, threads,
-                     prog, options)
+                     prog, options, encoder)
     finally:
         if hasattr(prog, "close"):
             prog.close()
@@ -179,9 +185,9 @@ def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, spe
 
 
 def _train(files, counts_file, algo, vocab_size, pretokenizer, units, special_tokens, split, threads, prog,
-           options):
+           options, encoder=None):
     import newbpe
-    newbpe._precheck(algo, vocab_size, units, _specials(special_tokens), options)
+    newbpe._precheck(algo, vocab_size, units, _specials(special_tokens), options, encoder)
     if counts_file:
         source = newbpe.WordCounts.load(counts_file)
     else:
@@ -189,7 +195,7 @@ def _train(files, counts_file, algo, vocab_size, pretokenizer, units, special_to
                                               threads, prog)
     return newbpe.train(source, algo, vocab_size, pretokenizer=pretokenizer, units=units,
                         special_tokens=_specials(special_tokens), split=split, threads=threads,
-                        progress=prog, **options)
+                        progress=prog, encoder=encoder, **options)
 
 
 # ---------------------------------------------------------------------------------------------- encode/decode
@@ -197,7 +203,7 @@ def _train(files, counts_file, algo, vocab_size, pretokenizer, units, special_to
 @click.argument("files", nargs=-1)
 @click.option("-m", "--model", "model_dir", required=True, help="Model directory (or model.json).")
 @click.option("--ids/--tokens", default=True, help="Print ids (default) or token strings.")
-@click.option("--encoder", default=None, help="Encoder (default: the model's).")
+@click.option("--encoder", type=click.Choice(ENCODERS), default=None, help="Encoder (default: the model's).")
 @click.option("--allowed-special", default="", help="'all' or comma-separated special tokens to recognise in text.")
 @friendly
 def encode(files, model_dir, ids, encoder, allowed_special):
@@ -241,9 +247,11 @@ def decode(files, model_dir):
 @click.option("--approximate", is_flag=True, help="Allow an approximate HF export for methods HF cannot express.")
 @click.option("--agreement-text", multiple=True, help="With --approximate: text files on which to measure "
               "how closely the HF export reproduces newbpe's ids.")
+@click.option("--expanded", is_flag=True, help="Scaffold-BPE: the expanded vocabulary plus "
+              "scaffold_demolition.json (exact after applying the table).")
 @click.option("--name", default="newbpe", show_default=True, help="tiktoken encoding name.")
 @friendly
-def export(model_dir, fmt, output, approximate, agreement_text, name):
+def export(model_dir, fmt, output, approximate, agreement_text, expanded, name):
     """Export a model to HF tokenizer.json or tiktoken."""
     tok = _load(model_dir)
     output = output or (model_dir if os.path.isdir(model_dir) else os.path.dirname(model_dir))
@@ -253,8 +261,8 @@ def export(model_dir, fmt, output, approximate, agreement_text, name):
         if agreement_text:
             texts = (line for _, data in _read_inputs(agreement_text)
                      for line in data.decode("utf-8", "surrogateescape").splitlines(keepends=True))
-        paths = save_hf(tok, output, approximate=approximate, agreement_texts=texts)
-        if approximate and not hf_exact(tok):
+        paths = save_hf(tok, output, approximate=approximate, agreement_texts=texts, expanded=expanded)
+        if approximate and not expanded and not hf_exact(tok):
             got = tok.stats.get("hf_approximation_agreement")
             click.echo("approximate HF export: " + (
                 f"identical on {got['words']:.2%} of {got['n_words']} pre-tokens and {got['tokens']:.2%} of "

@@ -134,6 +134,13 @@ def layout(word_counts, special_tokens=(), *, byte_alphabet="full", limit_alphab
                       np.array(out_offsets, dtype=np.int64), np.array(out_counts, dtype=np.int64), notes)
 
 
+def layout_for(word_counts, special_tokens, opts):
+    """`layout` with the alphabet options every BPE-family trainer shares (bpe.OPTIONS)."""
+    return layout(word_counts, special_tokens, byte_alphabet=opts["byte_alphabet"],
+                  limit_alphabet=opts["limit_alphabet"], initial_alphabet=opts["initial_alphabet"],
+                  coverage=opts["coverage"], unknown_chars=opts["unknown_chars"], unk_token=opts["unk_token"])
+
+
 def check_vocab_size(vocab_size, base):
     if vocab_size is None:
         raise NewbpeError("vocab_size is required")

@@ -20,7 +20,7 @@ import warnings
 from ..engine import FLAG_ABSENT, FLAG_ATOMIC, Engine
 from ..errors import NewbpeError
 from . import bpe
-from .base import Progress, check_vocab_size, layout
+from .base import Progress, check_vocab_size, layout_for
 
 QUIRKS = {
     "ios_comparison": ("gt", "gt"),                  # (recommended, reference): "gt" | "ge"
@@ -140,9 +140,7 @@ def fit(word_counts, vocab_size, special_tokens=(), progress=None, **options):
     """Run Picky BPE training on a `WordCounts` table; returns the `PickyRun` (engine, events,
     statistics). `train` packages it as a Tokenizer."""
     opts = resolve_options(options)
-    base = layout(word_counts, special_tokens, byte_alphabet=opts["byte_alphabet"],
-                  limit_alphabet=opts["limit_alphabet"], initial_alphabet=opts["initial_alphabet"],
-                  coverage=opts["coverage"], unknown_chars=opts["unknown_chars"], unk_token=opts["unk_token"])
+    base = layout_for(word_counts, special_tokens, opts)
     check_vocab_size(vocab_size, base)
     engine = Engine.build(base.units_ids, base.offsets, base.counts, base.base_token_bytes(), base.n_specials,
                           max_token_length=opts["max_token_length"],
