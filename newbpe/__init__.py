@@ -83,7 +83,8 @@ def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="by
         raise NewbpeError("the training source contains no text")
     encoder_options = {k: options.pop(k) for k in list(options) if k in ENCODER_OPTIONS}
     tok = trainer.train(wc, vocab_size, special_tokens, progress, **options)
-    tok.options.update(encoder_options)
+    if encoder == "lbpe" or encoder_options:           # record the LBPE choices in the model file
+        tok.options.update({**ENCODER_OPTIONS, **encoder_options})
     if encoder is not None:
         check_encoder(tok, encoder)
         tok.default_encoder = encoder
