@@ -28,7 +28,7 @@ from numba import njit, prange
 from .._threads import threads_limit
 from ._cache import cache_create, cache_insert, cache_lookup, cache_view
 from ._chunks import gather, plan
-from .rank import _check_inputs
+from .rank import DEFAULT_CACHE_POOL, DEFAULT_CACHE_SLOTS, _check_inputs
 
 CACHE_MAX_UNITS = 256
 NO_RANK = np.int64(2**62)
@@ -90,10 +90,22 @@ def _child(table, node, unit):
 
 
 @njit(cache=True)
-def lbpe_piece(units, a, n, table, node_token, node_rank, max_len, rank_ties, out, pos):
+def new_scratch(n_max, max_len):
+    """Work arrays for pieces of up to n_max units (lbpe_piece grows its own past that)."""
+    m_cap = min(n_max * max(min(max_len, n_max) - 1, 1), 1 << 20)
+    return (np.zeros(max_len + 2, np.int64), np.zeros(max_len + 2, np.int64), np.zeros(max_len + 2, np.int64),
+            np.zeros(n_max, np.bool_), np.zeros(n_max, np.int64), np.zeros(n_max, np.int64),
+            np.zeros(m_cap, np.int64), np.zeros(m_cap, np.int64), np.zeros(m_cap, np.int64))
+
+
+@njit(cache=True)
+def lbpe_piece(units, a, n, table, node_token, node_rank, max_len, rank_ties, out, pos, scratch):
     """Encode units[a:a+n] longest-first into out[pos:]; returns the number of ids written."""
     top = min(max_len, n)
-    per_len = np.zeros(top + 2, dtype=np.int64)
+    per_len, start_of, fill, covered, tok_at, len_at, m_start, m_token, m_rank = scratch
+    if n > covered.shape[0]:
+        per_len, start_of, fill, covered, tok_at, len_at, m_start, m_token, m_rank = new_scratch(n, max_len)
+    per_len[:top + 2] = 0
     for i in range(n):                                   # pass 1: how many matches of each length
         node = 0
         for L in range(1, min(top, n - i) + 1):
@@ -102,14 +114,15 @@ def lbpe_piece(units, a, n, table, node_token, node_rank, max_len, rank_ties, ou
                 break
             if L >= 2 and node_token[node] >= 0:
                 per_len[L] += 1
-    start_of = np.zeros(top + 2, dtype=np.int64)         # bucket L starts after all longer buckets
+    start_of[:top + 2] = 0                               # bucket L starts after all longer buckets
     for L in range(top - 1, 1, -1):
         start_of[L] = start_of[L + 1] + per_len[L + 1]
     total = start_of[2] + per_len[2] if top >= 2 else 0
-    m_start = np.empty(total, dtype=np.int64)
-    m_token = np.empty(total, dtype=np.int64)
-    m_rank = np.empty(total, dtype=np.int64)
-    fill = start_of.copy()
+    if total > m_start.shape[0]:
+        m_start = np.empty(total, dtype=np.int64)
+        m_token = np.empty(total, dtype=np.int64)
+        m_rank = np.empty(total, dtype=np.int64)
+    fill[:top + 2] = start_of[:top + 2]
     for i in range(n):                                   # pass 2: fill buckets, starts increasing
         node = 0
         for L in range(1, min(top, n - i) + 1):
@@ -122,19 +135,19 @@ def lbpe_piece(units, a, n, table, node_token, node_rank, max_len, rank_ties, ou
                 m_start[k] = i
                 m_token[k] = node_token[node]
                 m_rank[k] = node_rank[node]
-    covered = np.zeros(n, dtype=np.bool_)
-    tok_at = np.full(n, -1, dtype=np.int64)
-    len_at = np.zeros(n, dtype=np.int64)
+    covered[:n] = False
+    tok_at[:n] = -1
     for L in range(top, 1, -1):
         lo = start_of[L]
         hi = lo + per_len[L]
         if hi == lo:
             continue
-        order = np.arange(lo, hi)
+        order = np.empty(0, np.int64)
         if rank_ties:
             keys = m_rank[lo:hi] * np.int64(n + 1) + m_start[lo:hi]
             order = lo + np.argsort(keys, kind="mergesort")
-        for k in order:
+        for r in range(hi - lo):
+            k = order[r] if rank_ties else lo + r
             i = m_start[k]
             free = True
             for j in range(i, i + L):
@@ -163,6 +176,10 @@ def lbpe_piece(units, a, n, table, node_token, node_rank, max_len, rank_ties, ou
 def _lbpe_range(units, offsets, lo, hi, table, node_token, node_rank, max_len, rank_ties, cache,
                 out, out_pos, out_len):
     """Encode pieces lo..hi-1 contiguously from out[out_pos] (rank.py's driver, for LBPE)."""
+    n_max = 1
+    for i in range(lo, hi):
+        n_max = max(n_max, min(offsets[i + 1] - offsets[i], 4096))
+    scratch = new_scratch(n_max, max_len)
     for i in range(lo, hi):
         a = offsets[i]
         n = offsets[i + 1] - a
@@ -180,7 +197,7 @@ def _lbpe_range(units, offsets, lo, hi, table, node_token, node_rank, max_len, r
                 out_len[i] = got
                 out_pos += got
                 continue
-        got = lbpe_piece(units, a, n, table, node_token, node_rank, max_len, rank_ties, out, out_pos)
+        got = lbpe_piece(units, a, n, table, node_token, node_rank, max_len, rank_ties, out, out_pos, scratch)
         if cacheable:
             cache_insert(cache, piece, out[out_pos:out_pos + got])
         out_len[i] = got
@@ -206,7 +223,7 @@ class LBPEEncoder:
     emitted as themselves). rank: {internal id: BPE rank} for `ties="rank"` (missing: last)."""
 
     def __init__(self, token_units, n_tokens, ties="leftmost", rank=None,
-                 cache_slots=1 << 16, cache_pool=1 << 19):
+                 cache_slots=DEFAULT_CACHE_SLOTS, cache_pool=DEFAULT_CACHE_POOL):
         if ties not in ("leftmost", "rank"):
             raise ValueError(f"lbpe_ties must be 'leftmost' or 'rank', not {ties!r}")
         ids = sorted(t for t, u in token_units.items() if len(u) >= 2)

@@ -274,7 +274,7 @@ class Engine:
             if status == k.STOP_STEPS:
                 continue
             break
-        self.merge_events.extend(tuple(int(x) for x in row) for row in out[:n_out])
+        self.merge_events.extend(map(tuple, out[:n_out].tolist()))
         return visible, {k.STOP_DONE: "done", k.STOP_EMPTY: "empty", k.STOP_MIN_FREQ: "min_frequency"}[status]
 
     def run_scaffold(self, visible, target, min_count=1, head_after=True, progress=None,
@@ -315,7 +315,7 @@ class Engine:
             break
         events = log[:n_log].copy()
         events[:, 4] += len(self.merge_events)          # merge index over the whole run
-        self.merge_events.extend(tuple(int(x) for x in row) for row in out[:n_out])
+        self.merge_events.extend(map(tuple, out[:n_out].tolist()))
         stops = {k.STOP_DONE: "done", k.STOP_EMPTY: "empty", k.STOP_MIN_FREQ: "min_frequency",
                  k.STOP_STEPS: "steps"}
         return visible, stops[status], events
@@ -348,6 +348,10 @@ class Engine:
     def flags(self, t):
         return int(self.st.tokens.tok_flags[t])
 
+    def token_flags(self):
+        """Flags of every token (a list of int)."""
+        return self.st.tokens.tok_flags[:self.n_tokens].tolist()
+
     def set_flag(self, t, flag, on=True):
         if on:
             self.st.tokens.tok_flags[t] |= flag
@@ -372,7 +376,9 @@ class Engine:
         return self.st.words.word_count
 
     def vocab_bytes(self):
-        return [self.token_bytes(t) for t in range(self.n_tokens)]
+        n = self.n_tokens
+        pool = self.st.tokens.pool.tobytes()
+        return [pool[o:o + k] for o, k in zip(self.st.tokens.tok_boff[:n].tolist(), self.st.tokens.tok_blen[:n].tolist())]
 
     def memory_bytes(self):
         """Bytes held by the engine's arrays."""

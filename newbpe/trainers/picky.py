@@ -180,5 +180,5 @@ def train(word_counts, vocab_size, special_tokens=(), progress=None, **options):
              "present_tokens": run.present, "num_duplicate_merges": run.stats["duplicate_merges"]}
     return bpe.tokenizer_from_engine(
         "picky", engine, base, word_counts, run.opts, vocab_size, model_ids=present_tokens(run),
-        flags=[engine.flags(t) for t in range(engine.n_tokens)], extra={"events": run.events},
+        flags=engine.token_flags(), extra={"events": run.events},
         stats=stats, encoder="replay")

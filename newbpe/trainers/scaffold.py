@@ -132,7 +132,7 @@ def train(word_counts, vocab_size, special_tokens=(), progress=None, **options):
     the non-scaffold tokens only and whose default encoder demolishes scaffold tokens."""
     from ..encoders.scaffold import demolition_table
     engine, base, events, opts = fit(word_counts, vocab_size, special_tokens, progress, **options)
-    flags = [engine.flags(t) for t in range(engine.n_tokens)]
+    flags = engine.token_flags()
     scaffold = [t for t, f in enumerate(flags) if f & FLAG_SCAFFOLD]
     kinds = events[:, 0]
     stats = {"scaffold_tokens": len(scaffold), "expanded_vocab_size": engine.n_tokens,
