@@ -107,10 +107,17 @@ def test_longest_first_beats_bpe_order_golden():
 
 
 # ------------------------------------------------------------------ equivalences
-def test_equals_flota_and_sliding_window_on_heldout_words(bpe_model, heldout_en):
-    tok = bpe_model
+@pytest.fixture(scope="module")
+def char_whitespace_model(shakespeare):
+    return newbpe.train(lines_of(shakespeare), "bpe", 1500, pretokenizer="whitespace", units="chars")
+
+
+@pytest.mark.parametrize("which", ["bytes_gpt2", "chars_whitespace"])
+def test_equals_flota_and_sliding_window_on_heldout_words(which, bpe_model, char_whitespace_model, heldout_en):
+    """Every pre-token of the whole held-out text (UD English PUD), byte and char mode."""
+    tok = bpe_model if which == "bytes_gpt2" else char_whitespace_model
     vocab = unit_vocab(tok)
-    pieces = [p for line in heldout_en.splitlines()[:400] for p in tok.pretokenizer.split(line)]
+    pieces = [p for line in heldout_en.splitlines() for p in tok.pretokenizer.split(line)]
     units, offsets, ids, out_offsets = encode_pieces(tok, pieces)
     n = 0
     for k in range(len(offsets) - 1):
@@ -118,7 +125,7 @@ def test_equals_flota_and_sliding_window_on_heldout_words(bpe_model, heldout_en)
         got = ids[out_offsets[k]:out_offsets[k + 1]].tolist()
         assert got == flota(u, vocab) == sliding_window(u, vocab), pieces[k]
         n += 1
-    assert n > 5000
+    assert n > 15000
 
 
 @settings(max_examples=80)
