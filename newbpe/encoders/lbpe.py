@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._threads import threads_limit
-from ._cache import cache_create, cache_insert, cache_lookup, cache_view
+from ._cache import cache_create, cache_view, piece_lookup, piece_store
 from ._chunks import gather, plan
 from .rank import DEFAULT_CACHE_POOL, DEFAULT_CACHE_SLOTS, _check_inputs
 
@@ -90,61 +90,64 @@ def _child(table, node, unit):
 
 
 @njit(cache=True)
-def new_scratch(n_max, max_len):
-    """Work arrays for pieces of up to n_max units (lbpe_piece grows its own past that)."""
-    m_cap = min(n_max * max(min(max_len, n_max) - 1, 1), 1 << 20)
-    return (np.zeros(max_len + 2, np.int64), np.zeros(max_len + 2, np.int64), np.zeros(max_len + 2, np.int64),
+def new_scratch(n_max, max_len, m_cap=-1):
+    """Work arrays for pieces of up to n_max units and m_cap matches (lbpe_piece grows past that)."""
+    if m_cap < 0:
+        m_cap = min(n_max * max(min(max_len, n_max) - 1, 1), 1 << 20)
+    small = max_len + 2
+    return (np.zeros(small, np.int64), np.zeros(small, np.int64),
             np.zeros(n_max, np.bool_), np.zeros(n_max, np.int64), np.zeros(n_max, np.int64),
-            np.zeros(m_cap, np.int64), np.zeros(m_cap, np.int64), np.zeros(m_cap, np.int64))
+            np.zeros(m_cap, np.int64), np.zeros(m_cap, np.int64), np.zeros(m_cap, np.int64),
+            np.zeros(m_cap, np.int64), np.zeros(m_cap, np.int64))
 
 
 @njit(cache=True)
 def lbpe_piece(units, a, n, table, node_token, node_rank, max_len, rank_ties, out, pos, scratch):
     """Encode units[a:a+n] longest-first into out[pos:]; returns the number of ids written."""
     top = min(max_len, n)
-    per_len, start_of, fill, covered, tok_at, len_at, m_start, m_token, m_rank = scratch
+    per_len, fill, covered, tok_at, len_at, t_start, t_len, t_node, m_start, m_node = scratch
     if n > covered.shape[0]:
-        per_len, start_of, fill, covered, tok_at, len_at, m_start, m_token, m_rank = new_scratch(n, max_len)
+        per_len, fill, covered, tok_at, len_at, t_start, t_len, t_node, m_start, m_node = new_scratch(n, max_len)
     per_len[:top + 2] = 0
-    for i in range(n):                                   # pass 1: how many matches of each length
+    total = 0
+    for i in range(n):                                   # every (start, length) match, by start
         node = 0
         for L in range(1, min(top, n - i) + 1):
             node = _child(table, node, units[a + i + L - 1])
             if node < 0:
                 break
             if L >= 2 and node_token[node] >= 0:
+                if total == t_start.shape[0]:            # grow (very long pieces only)
+                    grown = new_scratch(1, max_len, 2 * total)
+                    grown[5][:total] = t_start[:total]
+                    grown[6][:total] = t_len[:total]
+                    grown[7][:total] = t_node[:total]
+                    t_start, t_len, t_node, m_start, m_node = grown[5], grown[6], grown[7], grown[8], grown[9]
+                t_start[total] = i
+                t_len[total] = L
+                t_node[total] = node
+                total += 1
                 per_len[L] += 1
-    start_of[:top + 2] = 0                               # bucket L starts after all longer buckets
+    fill[top + 1] = 0                                    # bucket L starts after all longer buckets
+    fill[top] = 0
     for L in range(top - 1, 1, -1):
-        start_of[L] = start_of[L + 1] + per_len[L + 1]
-    total = start_of[2] + per_len[2] if top >= 2 else 0
-    if total > m_start.shape[0]:
-        m_start = np.empty(total, dtype=np.int64)
-        m_token = np.empty(total, dtype=np.int64)
-        m_rank = np.empty(total, dtype=np.int64)
-    fill[:top + 2] = start_of[:top + 2]
-    for i in range(n):                                   # pass 2: fill buckets, starts increasing
-        node = 0
-        for L in range(1, min(top, n - i) + 1):
-            node = _child(table, node, units[a + i + L - 1])
-            if node < 0:
-                break
-            if L >= 2 and node_token[node] >= 0:
-                k = fill[L]
-                fill[L] = k + 1
-                m_start[k] = i
-                m_token[k] = node_token[node]
-                m_rank[k] = node_rank[node]
+        fill[L] = fill[L + 1] + per_len[L + 1]
+    for k in range(total):                               # stable counting sort: starts stay increasing
+        L = t_len[k]
+        m_start[fill[L]] = t_start[k]
+        m_node[fill[L]] = t_node[k]
+        fill[L] += 1
     covered[:n] = False
     tok_at[:n] = -1
-    for L in range(top, 1, -1):
-        lo = start_of[L]
+    hi = 0
+    for L in range(top, 1, -1):                          # covering pass, longest bucket first
+        lo = hi
         hi = lo + per_len[L]
         if hi == lo:
             continue
         order = np.empty(0, np.int64)
         if rank_ties:
-            keys = m_rank[lo:hi] * np.int64(n + 1) + m_start[lo:hi]
+            keys = node_rank[m_node[lo:hi]] * np.int64(n + 1) + m_start[lo:hi]
             order = lo + np.argsort(keys, kind="mergesort")
         for r in range(hi - lo):
             k = order[r] if rank_ties else lo + r
@@ -157,7 +160,7 @@ def lbpe_piece(units, a, n, table, node_token, node_rank, max_len, rank_ties, ou
             if free:
                 for j in range(i, i + L):
                     covered[j] = True
-                tok_at[i] = m_token[k]
+                tok_at[i] = node_token[m_node[k]]
                 len_at[i] = L
     m = 0
     i = 0
@@ -190,16 +193,10 @@ def _lbpe_range(units, offsets, lo, hi, table, node_token, node_rank, max_len, r
             out_len[i] = n
             continue
         piece = units[a:a + n]
-        cacheable = n < CACHE_MAX_UNITS
-        if cacheable:
-            got = cache_lookup(cache, piece, out, out_pos)
-            if got >= 0:
-                out_len[i] = got
-                out_pos += got
-                continue
-        got = lbpe_piece(units, a, n, table, node_token, node_rank, max_len, rank_ties, out, out_pos, scratch)
-        if cacheable:
-            cache_insert(cache, piece, out[out_pos:out_pos + got])
+        got = piece_lookup(cache, piece, out, out_pos, CACHE_MAX_UNITS)
+        if got < 0:
+            got = lbpe_piece(units, a, n, table, node_token, node_rank, max_len, rank_ties, out, out_pos, scratch)
+            piece_store(cache, piece, out, out_pos, got, CACHE_MAX_UNITS)
         out_len[i] = got
         out_pos += got
     return out_pos

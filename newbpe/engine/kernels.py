@@ -723,6 +723,14 @@ STOP_ROOM = 4        # pools must grow
 STOP_TOKEN_ITEM = 5  # a token item (Scaffold) heads the queue
 
 
+@njit(**LEAF)
+def _record_merge(out, n_out, a, b, new, merged):
+    out[n_out, 0] = a
+    out[n_out, 1] = b
+    out[n_out, 2] = new
+    out[n_out, 3] = merged
+
+
 @njit(cache=True)
 def run_bpe(st, visible, target, min_count, max_steps, out, n_out):
     """Greedy BPE until `visible` reaches `target`: pop the best pair, find or create its token
@@ -747,11 +755,7 @@ def run_bpe(st, visible, target, min_count, max_steps, out, n_out):
         if new < 0:
             new = add_token(st, a, b)
             visible += 1
-        f = merge_pair(st, pid, new)
-        out[n_out, 0] = a
-        out[n_out, 1] = b
-        out[n_out, 2] = new
-        out[n_out, 3] = f
+        _record_merge(out, n_out, a, b, new, merge_pair(st, pid, new))
         n_out += 1
         steps += 1
     return STOP_DONE, visible, n_out
@@ -840,11 +844,7 @@ def run_scaffold(st, visible, target, min_count, max_steps, head_after, out, n_o
             log[n_log, 3] = cnt
             log[n_log, 4] = n_out
             n_log += 1
-        f = merge_pair(st, pid, new)
-        out[n_out, 0] = a
-        out[n_out, 1] = b
-        out[n_out, 2] = new
-        out[n_out, 3] = f
+        _record_merge(out, n_out, a, b, new, merge_pair(st, pid, new))
         for x in (a, b):                                # refresh the priority of scaffold constituents
             if (st.tokens.tok_flags[x] & FLAG_SCAFFOLD) != 0:
                 push_token(st.tokens, st.heap, st.meta, x)

@@ -15,9 +15,8 @@ or below the base vocabulary is an error instead of a silently larger vocabulary
 """
 import warnings
 
-from ..engine import Engine
 from ..model import Tokenizer
-from .base import Progress, check_vocab_size, layout_for
+from .base import Progress, prepare
 
 OPTIONS = {
     "min_frequency": 0,
@@ -35,11 +34,7 @@ OPTIONS = {
 def train(word_counts, vocab_size, special_tokens=(), progress=None, **options):
     """Train byte- or char-level BPE on a `WordCounts` table. Returns a `Tokenizer`."""
     opts = {**OPTIONS, **options}
-    base = layout_for(word_counts, special_tokens, opts)
-    check_vocab_size(vocab_size, base)
-    engine = Engine.build(base.units_ids, base.offsets, base.counts, base.base_token_bytes(),
-                          base.n_specials, max_token_length=opts["max_token_length"],
-                          max_token_length_mode=opts["max_token_length_mode"])
+    base, engine = prepare(word_counts, vocab_size, special_tokens, opts)
     visible, stop = engine.run_bpe(base.n_base, vocab_size, max(1, int(opts["min_frequency"])),
                                    progress=Progress(progress))
     if visible < vocab_size:

@@ -17,10 +17,10 @@ behaviour. Ties follow README §4, so unlike the reference the result is determi
 """
 import warnings
 
-from ..engine import FLAG_ABSENT, FLAG_ATOMIC, Engine
+from ..engine import FLAG_ABSENT, FLAG_ATOMIC
 from ..errors import NewbpeError
 from . import bpe
-from .base import Progress, check_vocab_size, layout_for
+from .base import Progress, prepare
 
 QUIRKS = {
     "ios_comparison": ("gt", "gt"),                  # (recommended, reference): "gt" | "ge"
@@ -140,12 +140,7 @@ def fit(word_counts, vocab_size, special_tokens=(), progress=None, **options):
     """Run Picky BPE training on a `WordCounts` table; returns the `PickyRun` (engine, events,
     statistics). `train` packages it as a Tokenizer."""
     opts = resolve_options(options)
-    base = layout_for(word_counts, special_tokens, opts)
-    check_vocab_size(vocab_size, base)
-    engine = Engine.build(base.units_ids, base.offsets, base.counts, base.base_token_bytes(), base.n_specials,
-                          max_token_length=opts["max_token_length"],
-                          max_token_length_mode=opts["max_token_length_mode"],
-                          allow_remerge=True, track_tokens=True)
+    base, engine = prepare(word_counts, vocab_size, special_tokens, opts, allow_remerge=True, track_tokens=True)
     run = PickyRun(engine, base.n_base, opts)
     report = Progress(progress)
     max_events = opts["max_events"] or 20 * vocab_size

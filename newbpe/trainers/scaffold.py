@@ -33,10 +33,10 @@ import warnings
 
 import numpy as np
 
-from ..engine import FLAG_ATOMIC, FLAG_SCAFFOLD, Engine
+from ..engine import FLAG_ATOMIC, FLAG_SCAFFOLD
 from ..errors import NewbpeError
 from . import bpe
-from .base import Progress, check_vocab_size, layout_for
+from .base import Progress, prepare
 
 OPTIONS = {**bpe.OPTIONS, "scaffold_tie": "token_first", "head_timing": "after_updates",
            "demolition": "first_merge", "debug": False}
@@ -58,12 +58,8 @@ def fit(word_counts, vocab_size, special_tokens=(), progress=None, **options):
     """Run Scaffold-BPE training; returns (engine, base, events, opts). `events` is the (n, 5)
     log of (kind, token, freq, head, merge index) with kinds as in EVENT_KINDS."""
     opts = resolve_options(options)
-    base = layout_for(word_counts, special_tokens, opts)
-    check_vocab_size(vocab_size, base)
-    engine = Engine.build(base.units_ids, base.offsets, base.counts, base.base_token_bytes(), base.n_specials,
-                          max_token_length=opts["max_token_length"],
-                          max_token_length_mode=opts["max_token_length_mode"],
-                          token_items="first" if opts["scaffold_tie"] == "token_first" else "last")
+    base, engine = prepare(word_counts, vocab_size, special_tokens, opts,
+                           token_items="first" if opts["scaffold_tie"] == "token_first" else "last")
     min_count = max(1, int(opts["min_frequency"]))
     head_after = opts["head_timing"] == "after_updates"
     if opts["debug"]:
