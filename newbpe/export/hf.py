@@ -192,3 +192,50 @@ def agreement(tok, texts, hf=None, batch=4096):
     return {"words": counts["same_words"] / max(counts["words"], 1),
             "tokens": counts["same_tokens"] / max(counts["tokens"], 1),
             "n_words": counts["words"], "n_tokens": counts["tokens"]}
+
+
+def read_hf_vocab(source):
+    """The vocabulary of an HF `tokenizer.json` holding a byte-level BPE model, for tools that work
+    on token bytes (StochasTok's split table). `source`: a tokenizer.json path, a directory holding
+    one, a JSON string or the parsed dict. Returns (tokens, added_ids): tokens[i] is the bytes of id
+    i (GPT-2 byte mapping undone, `units.token_string_to_bytes`; added tokens as their UTF-8 text;
+    None for ids missing from the file), added_ids the set of added-token ids (specials included)."""
+    from ..errors import ModelFileError
+    from ..units import token_string_to_bytes
+    name = "tokenizer.json"
+    if isinstance(source, dict):
+        d = source
+    else:
+        if isinstance(source, (str, os.PathLike)) and os.path.exists(source):
+            name = os.path.join(source, "tokenizer.json") if os.path.isdir(source) else os.fspath(source)
+            try:
+                with open(name, encoding="utf-8") as f:
+                    source = f.read()
+            except FileNotFoundError:
+                raise ModelFileError(f"no tokenizer.json in {source}") from None
+        elif isinstance(source, (str, os.PathLike)) and not str(source).lstrip().startswith("{"):
+            raise ModelFileError(f"tokenizer file not found: {source}")
+        try:
+            d = json.loads(source)
+        except json.JSONDecodeError as e:
+            raise ModelFileError(f"{name}: not valid JSON ({e})") from None
+    model = d.get("model") if isinstance(d, dict) else None
+    if not isinstance(model, dict) or model.get("type", "BPE") != "BPE" or not isinstance(model.get("vocab"), dict):
+        raise ModelFileError(f"{name}: not an HF BPE tokenizer.json")
+    if "ByteLevel" not in json.dumps([d.get("pre_tokenizer"), d.get("decoder")]):
+        raise ModelFileError(f"{name}: not a byte-level model (no ByteLevel pre-tokenizer or decoder)")
+    added = {}
+    for a in d.get("added_tokens") or []:
+        added[int(a["id"])] = a["content"].encode("utf-8")
+    n = max([*model["vocab"].values(), *added, -1]) + 1
+    tokens = [None] * n
+    for s, i in model["vocab"].items():
+        if i in added:
+            continue
+        try:
+            tokens[i] = token_string_to_bytes(s)
+        except ValueError as e:
+            raise ModelFileError(f"{name}: token {i} {s!r}: {e}") from None
+    for i, b in added.items():
+        tokens[i] = b
+    return tokens, set(added)
