@@ -208,13 +208,19 @@ def _expand_chunks(ids, doc_off, n_att, cap, seeds, offs, left, right, max_depth
                       chunk_bounds[c], chunk_bounds[c + 1], out, out_bound, out_len, successes)
 
 
-@njit(cache=True, parallel=True)
-def _compact(out, out_bound, out_len, new_off, dst):
-    for d in prange(out_len.shape[0]):
+@njit(cache=True)
+def _compact_range(out, out_bound, out_len, new_off, dst, lo, hi):
+    for d in range(lo, hi):
         a = out_bound[d]
         b = new_off[d]
         for i in range(out_len[d]):
             dst[b + i] = out[a + i]
+
+
+@njit(cache=True, parallel=True)
+def _compact_chunks(out, out_bound, out_len, new_off, dst, chunk_bounds):
+    for c in prange(chunk_bounds.shape[0] - 1):
+        _compact_range(out, out_bound, out_len, new_off, dst, chunk_bounds[c], chunk_bounds[c + 1])
 
 
 @njit(cache=True)
@@ -414,20 +420,7 @@ class StochasTok:
             return
         if tokenizer is None:
             raise NewbpeError("StochasTok needs a tokenizer (or use from_hf / from_tiktoken / from_vocab / load)")
-        if hasattr(tokenizer, "model_ids") and hasattr(tokenizer, "tokens"):
-            vocab = [tokenizer.tokens[i] for i in tokenizer.model_ids]
-            never = [m for m, i in enumerate(tokenizer.model_ids) if i < tokenizer.n_specials]
-            source = f"newbpe {tokenizer.algo} model"
-        elif hasattr(tokenizer, "_mergeable_ranks"):
-            vocab, never = _tiktoken_vocab(tokenizer._mergeable_ranks, getattr(tokenizer, "_special_tokens", {}))
-            source = "tiktoken encoding"
-        elif hasattr(tokenizer, "to_str"):
-            from ..export.hf import read_hf_vocab
-            vocab, never = read_hf_vocab(json.loads(tokenizer.to_str()))
-            source = "HF tokenizer"
-        else:
-            raise NewbpeError(f"cannot build a StochasTok table from a {type(tokenizer).__name__}")
-        self._build(vocab, never, source)
+        self._build(*_vocab_of(tokenizer))
 
     # ------------------------------------------------------------------ construction
     def _build(self, vocab, never, source):
@@ -511,6 +504,8 @@ class StochasTok:
         if ids and min(ids) < 0:
             raise ModelFileError("negative token id in StochasTok JSON table")
         n = max(ids, default=-1) + 1
+        if vocab_size is not None and n > vocab_size:
+            raise ModelFileError(f"StochasTok JSON table uses token id {n - 1}, outside the vocabulary")
         n = max(n, int(vocab_size or 0))
         counts = np.zeros(n, np.int64)
         for k, v in table.items():
@@ -548,7 +543,7 @@ class StochasTok:
         if os.path.isdir(path):
             path = os.path.join(path, TABLE_FILE)
         if path.endswith(".json"):
-            return cls.from_reference_json(path)
+            return cls.from_reference_json(path, None if tokenizer is None else len(_vocab_of(tokenizer)[0]))
         if not os.path.isfile(path):
             raise ModelFileError(f"StochasTok table not found: {path}")
         try:
@@ -570,8 +565,8 @@ class StochasTok:
         self = cls.__new__(cls)
         self._set(offs, left, right, meta["vocab_size"], meta.get("fingerprint"), meta.get("n_unsplittable", 0))
         if tokenizer is not None:
-            fresh = cls(tokenizer)
-            if fresh.fingerprint != self.fingerprint:
+            vocab, never, _ = _vocab_of(tokenizer)
+            if _fingerprint(vocab, never) != self.fingerprint:
                 raise ModelFileError(f"{path}: the table was built from another vocabulary")
         return self
 
@@ -678,10 +673,13 @@ class StochasTok:
             raise NewbpeError("threads must be >= 1")
         args = (ids, offsets, n_att, cap, seeds, self.split_offset, self.split_left, self.split_right,
                 self.max_depth)
-        if threads == 1 or n_docs < 2:
+        # threads=1 never enters a parallel kernel, so it is safe in processes forked after the
+        # parent used numba's OpenMP layer (datasets.map with num_proc).
+        serial = threads == 1 or n_docs < 2
+        bounds = None if serial else _plan(lengths + grow, threads)
+        if serial:
             _expand_range(*args, 0, n_docs, out, out_bound, out_len, successes)
         else:
-            bounds = _plan(lengths + grow, threads)
             with threads_limit(threads):
                 _expand_chunks(*args, bounds, out, out_bound, out_len, successes)
         if not successes.any():
@@ -689,8 +687,11 @@ class StochasTok:
         new_off = np.zeros(n_docs + 1, np.int64)
         np.cumsum(out_len, out=new_off[1:])
         dst = np.empty(new_off[-1], np.int64)
-        with threads_limit(threads):
-            _compact(out, out_bound, out_len, new_off, dst)
+        if serial:
+            _compact_range(out, out_bound, out_len, new_off, dst, 0, n_docs)
+        else:
+            with threads_limit(threads):
+                _compact_chunks(out, out_bound, out_len, new_off, dst, bounds)
         return dst, new_off, successes
 
     def map_function(self, p, *, seed, column="ids", output_column=None, max_num_to_expand=None, epoch=None,
@@ -739,6 +740,22 @@ class _MapFunction:
         return res
 
 
+def _vocab_of(tokenizer):
+    """(token bytes by emitted id, never-split ids, description) of a tokenizer object."""
+    if hasattr(tokenizer, "model_ids") and hasattr(tokenizer, "tokens"):          # newbpe Tokenizer
+        vocab = [tokenizer.tokens[i] for i in tokenizer.model_ids]
+        never = [m for m, i in enumerate(tokenizer.model_ids) if i < tokenizer.n_specials]
+        return vocab, never, f"newbpe {tokenizer.algo} model"
+    if hasattr(tokenizer, "_mergeable_ranks"):                                      # tiktoken.Encoding
+        vocab, never = _tiktoken_vocab(tokenizer._mergeable_ranks, getattr(tokenizer, "_special_tokens", {}))
+        return vocab, never, "tiktoken encoding"
+    if hasattr(tokenizer, "to_str"):                                                # tokenizers.Tokenizer
+        from ..export.hf import read_hf_vocab
+        vocab, never = read_hf_vocab(json.loads(tokenizer.to_str()))
+        return vocab, never, "HF tokenizer"
+    raise NewbpeError(f"cannot build a StochasTok table from a {type(tokenizer).__name__}")
+
+
 def _tiktoken_vocab(ranks, specials):
     n = max([*ranks.values(), *specials.values(), -1]) + 1
     vocab = [None] * n
@@ -775,3 +792,46 @@ def _plan(work, threads):
     targets = cum[-1] * np.arange(1, n_chunks) / n_chunks
     cuts = np.searchsorted(cum, targets, side="left") + 1
     return np.unique(np.concatenate([[0], np.clip(cuts, 0, n), [n]])).astype(np.int64)
+
+
+# ---------------------------------------------------------------------------------------- output files
+OUTPUT_FORMATS = (".npy", ".bin", ".jsonl")
+
+
+def ids_dtype(vocab_size):
+    """uint16 when every id fits (vocabulary < 65,536 ids), else uint32 (spec §6)."""
+    return np.uint16 if vocab_size < (1 << 16) else np.uint32
+
+
+def check_output_path(path):
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext not in OUTPUT_FORMATS:
+        raise NewbpeError(f"output must end in {', '.join(OUTPUT_FORMATS)}, got {os.fspath(path)!r}")
+    return ext
+
+
+def save_ids(path, ids, offsets, vocab_size):
+    """Write documents ids[offsets[d]:offsets[d+1]] by extension, atomically:
+    `.npy`: one flat array (uint16/uint32) + `PATH.idx`; `.bin`: the same array as raw little-endian
+    values + `PATH.idx`; `PATH.idx` holds the n_docs + 1 document offsets as raw little-endian int64
+    (`np.fromfile(PATH + ".idx", "<i8")`); `.jsonl`: one {"ids": [...]} line per document.
+    Returns the files written."""
+    path = os.fspath(path)
+    ext = check_output_path(path)
+    if ext == ".jsonl":
+        def write(f):
+            for d in range(len(offsets) - 1):
+                f.write('{"ids":[' + ",".join(map(str, ids[offsets[d]:offsets[d + 1]].tolist())) + "]}\n")
+        atomic_write(path, write)
+        return [path]
+    arr = np.asarray(ids).astype(np.dtype(ids_dtype(vocab_size)).newbyteorder("<"))
+    if ext == ".npy":
+        atomic_write(path, lambda f: np.save(f, arr), binary=True)
+    else:
+        atomic_write(path, lambda f: f.write(arr.tobytes()), binary=True)
+    try:
+        atomic_write(path + ".idx", lambda f: f.write(np.asarray(offsets, "<i8").tobytes()), binary=True)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return [path, path + ".idx"]
