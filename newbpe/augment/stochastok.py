@@ -46,7 +46,7 @@ from ..io import atomic_write
 TABLE_FILE = "stochastok.npz"
 TABLE_FORMAT = "newbpe-stochastok-table"
 TABLE_VERSION = 1
-_MAX_DOC = (1 << 32) - 1        # Lemire's 32-bit method bounds a document's expanded length
+_MAX_NODES = (1 << 31) - 1      # int32 scratch: a document's nodes (n0 + 2 * splits)
 
 # ---------------------------------------------------------------------------------------- PRNG
 _U32 = np.uint64(0xFFFFFFFF)
@@ -117,26 +117,37 @@ def _draws(seed, n, bound):
 
 # ---------------------------------------------------------------------------------------- kernels
 @njit(cache=True)
-def _expand_doc(src, n_att, cap, seed, offs, left, right, out, pos, tok, child, live, stack, s):
-    """Expand one document `src` into out[pos:]; returns (length written, successes).
-    tok/child/live/stack/s are scratch arrays large enough for this document."""
+def _expand_doc(src, n_att, cap, seed, offs, left, right, limit, out, pos, tok, child, live, stack, s):
+    """Expand one document `src` into out[pos:]; returns (length written, successes), or (-1 - i, 0)
+    when src[i] is not an id in [0, limit). Nodes 0..n0-1 are the original tokens (read from src),
+    new nodes are n0, n0+1, ... (token in tok[node - n0]); child[v] is v's left child (the right
+    one is child[v] + 1), -1 for a leaf; live[0..n_live) lists the current leaves, unordered.
+    Scratch is int32 (half the memory traffic); documents are limited to 2**31 nodes."""
     n0 = src.shape[0]
     n_tab = offs.shape[0] - 1
-    for i in range(n0):
-        tok[i] = src[i]
+    if n_att == 0 or cap == 0 or n0 == 0:
+        for i in range(n0):
+            t = src[i]
+            if t < 0 or t >= limit:
+                return -1 - i, 0
+            out[pos + i] = t
+        return n0, 0
+    for i in range(n0):                       # one pass: check the ids, set up the leaves
+        t = src[i]
+        if t < 0 or t >= limit:
+            return -1 - i, 0
         child[i] = -1
         live[i] = i
     n_live = n0
     n_nodes = n0
     done = 0
-    if n_att > 0 and n0 > 0:
-        _seed_state(seed, s)
+    _seed_state(seed, s)
     for _ in range(n_att):
         if cap >= 0 and done >= cap:
             break
         j = _below(s, n_live)
         v = live[j]
-        t = tok[v]
+        t = src[v] if v < n0 else np.int64(tok[v - n0])
         if t >= n_tab:
             continue
         k0 = offs[t]
@@ -145,8 +156,8 @@ def _expand_doc(src, n_att, cap, seed, offs, left, right, out, pos, tok, child, 
             continue
         c = k0 if k == 1 else k0 + _below(s, k)
         a = n_nodes
-        tok[a] = left[c]
-        tok[a + 1] = right[c]
+        tok[a - n0] = left[c]
+        tok[a + 1 - n0] = right[c]
         child[a] = -1
         child[a + 1] = -1
         child[v] = a
@@ -156,13 +167,9 @@ def _expand_doc(src, n_att, cap, seed, offs, left, right, out, pos, tok, child, 
         n_nodes += 2
         done += 1
     start = pos
-    if done == 0:
-        for i in range(n0):
-            out[pos + i] = src[i]
-        return n0, 0
     for i in range(n0):                       # in-order leaves of each original token's tree
         if child[i] < 0:
-            out[pos] = tok[i]
+            out[pos] = src[i]
             pos += 1
             continue
         sp = 1
@@ -174,62 +181,54 @@ def _expand_doc(src, n_att, cap, seed, offs, left, right, out, pos, tok, child, 
                 stack[sp] = child[v] + 1      # the right part, emitted after the left subtree
                 sp += 1
                 v = child[v]
-            out[pos] = tok[v]
+            out[pos] = tok[v - n0]
             pos += 1
     return pos - start, done
 
 
 @njit(cache=True)
-def _expand_range(ids, doc_off, n_att, cap, seeds, offs, left, right, max_depth, lo, hi,
-                  out, out_bound, out_len, successes):
-    """Documents lo..hi-1, one after the other, with scratch sized once for the largest."""
+def _expand_range(ids, doc_off, n_att, cap, seeds, offs, left, right, limit, max_depth, lo, hi, out, pos,
+                  out_len, successes):
+    """Documents lo..hi-1 one after the other, written back to back from out[pos]; scratch sized
+    once for the largest. Returns the end position, or -1 - (index into ids) of a bad id."""
     need = 0
     for d in range(lo, hi):
         n0 = doc_off[d + 1] - doc_off[d]
         m = n_att[d] if cap < 0 else min(n_att[d], cap)
         need = max(need, n0 + 2 * m)
-    tok = np.empty(need, np.int64)
-    child = np.empty(need, np.int64)
-    live = np.empty(need, np.int64)
+    tok = np.empty(need, np.int32)
+    child = np.empty(need, np.int32)
+    live = np.empty(need, np.int32)
     stack = np.empty(max_depth + 2, np.int64)
     s = np.empty(4, np.uint64)
     for d in range(lo, hi):
         got, done = _expand_doc(ids[doc_off[d]:doc_off[d + 1]], n_att[d], cap, seeds[d], offs, left, right,
-                                out, out_bound[d], tok, child, live, stack, s)
+                                limit, out, pos, tok, child, live, stack, s)
+        if got < 0:
+            return -1 - (doc_off[d] + (-1 - got))
         out_len[d] = got
         successes[d] = done
+        pos += got
+    return pos
 
 
 @njit(cache=True, parallel=True)
-def _expand_chunks(ids, doc_off, n_att, cap, seeds, offs, left, right, max_depth, chunk_bounds,
-                   out, out_bound, out_len, successes):
+def _expand_chunks(ids, doc_off, n_att, cap, seeds, offs, left, right, limit, max_depth, chunk_bounds,
+                   chunk_start, out, out_len, successes, chunk_end):
+    """Chunk c (documents chunk_bounds[c]..) writes from out[chunk_start[c]], its upper bound."""
     for c in prange(chunk_bounds.shape[0] - 1):
-        _expand_range(ids, doc_off, n_att, cap, seeds, offs, left, right, max_depth,
-                      chunk_bounds[c], chunk_bounds[c + 1], out, out_bound, out_len, successes)
+        chunk_end[c] = _expand_range(ids, doc_off, n_att, cap, seeds, offs, left, right, limit, max_depth,
+                                     chunk_bounds[c], chunk_bounds[c + 1], out, chunk_start[c], out_len,
+                                     successes)
 
 
-@njit(cache=True)
-def _compact_range(out, out_bound, out_len, new_off, dst, lo, hi):
-    for d in range(lo, hi):
-        a = out_bound[d]
-        b = new_off[d]
-        for i in range(out_len[d]):
+@njit(cache=True, parallel=True)
+def _gather_chunks(out, chunk_start, chunk_end, dst_start, dst):
+    for c in prange(chunk_start.shape[0]):
+        a = chunk_start[c]
+        b = dst_start[c]
+        for i in range(chunk_end[c] - a):
             dst[b + i] = out[a + i]
-
-
-@njit(cache=True, parallel=True)
-def _compact_chunks(out, out_bound, out_len, new_off, dst, chunk_bounds):
-    for c in prange(chunk_bounds.shape[0] - 1):
-        _compact_range(out, out_bound, out_len, new_off, dst, chunk_bounds[c], chunk_bounds[c + 1])
-
-
-@njit(cache=True)
-def _check_ids(ids, limit):
-    """Index of the first id outside [0, limit), or -1."""
-    for i in range(ids.shape[0]):
-        if ids[i] < 0 or ids[i] >= limit:
-            return i
-    return -1
 
 
 # ---------------------------------------------------------------------------------------- seeding
@@ -645,54 +644,59 @@ class StochasTok:
             raise NewbpeError("offsets must start at 0, be non-decreasing and end at len(ids)")
         p = _check_p(p)
         cap = _check_cap(max_num_to_expand)
-        bad = _check_ids(ids, self.vocab_size)
-        if bad >= 0:
-            raise NewbpeError(f"token id {int(ids[bad])} is outside this vocabulary (0..{self.vocab_size - 1})")
         lengths = np.diff(offsets)
         with np.errstate(over="ignore", invalid="ignore"):
             attempts = np.floor(lengths.astype(np.float64) * p)   # the reference's int(len(ids) * p)
-        if attempts.size and attempts.max() > _MAX_DOC:
-            raise NewbpeError("too many attempts for one document (p * length must stay below 2**32)")
+        if attempts.size and attempts.max() > _MAX_NODES:
+            raise NewbpeError("too many attempts for one document (p * length must stay below 2**31)")
         n_att = attempts.astype(np.int64)
         grow = n_att if cap < 0 else np.minimum(n_att, cap)
-        if n_docs and (lengths + grow).max() > _MAX_DOC:
-            raise NewbpeError("a document would exceed 2**32 tokens")
+        if n_docs and (lengths + 2 * grow).max() > _MAX_NODES:
+            raise NewbpeError("a document is too long to expand (length + 2 * splits must stay below 2**31)")
         if indices is None:
             indices = np.arange(n_docs, dtype=np.int64)
         indices = np.asarray(indices, dtype=np.int64).ravel()
         if indices.shape[0] != n_docs:
             raise NewbpeError(f"{indices.shape[0]} indices for {n_docs} documents")
         seeds = document_seeds(resolve_seed(seed), indices, epoch)
-        out_bound = np.zeros(n_docs + 1, np.int64)
-        np.cumsum(lengths + grow, out=out_bound[1:])
-        out = np.empty(out_bound[-1], np.int64)
-        out_len = np.zeros(n_docs, np.int64)
-        successes = np.zeros(n_docs, np.int64)
         threads = int(threads or os.cpu_count() or 1)
         if threads < 1:
             raise NewbpeError("threads must be >= 1")
+        out_len = np.zeros(n_docs, np.int64)
+        successes = np.zeros(n_docs, np.int64)
         args = (ids, offsets, n_att, cap, seeds, self.split_offset, self.split_left, self.split_right,
-                self.max_depth)
+                self.vocab_size, self.max_depth)
         # threads=1 never enters a parallel kernel, so it is safe in processes forked after the
         # parent used numba's OpenMP layer (datasets.map with num_proc).
-        serial = threads == 1 or n_docs < 2
-        bounds = None if serial else _plan(lengths + grow, threads)
-        if serial:
-            _expand_range(*args, 0, n_docs, out, out_bound, out_len, successes)
+        if threads == 1 or n_docs < 2:
+            out = np.empty(int(ids.shape[0] + grow.sum()), np.int64)
+            end = _expand_range(*args, 0, n_docs, out, 0, out_len, successes)
+            self._raise_bad_id(ids, end)
+            result = out[:end]
         else:
+            bounds = _plan(lengths + grow, threads)
+            cum = np.zeros(n_docs + 1, np.int64)
+            np.cumsum(lengths + grow, out=cum[1:])
+            chunk_start = cum[bounds[:-1]]
+            chunk_end = np.zeros(len(bounds) - 1, np.int64)
+            out = np.empty(int(cum[-1]), np.int64)
             with threads_limit(threads):
-                _expand_chunks(*args, bounds, out, out_bound, out_len, successes)
-        if not successes.any():
-            return ids.copy(), offsets.copy(), successes
+                _expand_chunks(*args, bounds, chunk_start, out, out_len, successes, chunk_end)
+            for e in chunk_end:
+                self._raise_bad_id(ids, e)
+            sizes = chunk_end - chunk_start
+            dst_start = np.zeros(len(sizes), np.int64)
+            np.cumsum(sizes[:-1], out=dst_start[1:])
+            result = np.empty(int(sizes.sum()), np.int64)
+            with threads_limit(threads):
+                _gather_chunks(out, chunk_start, chunk_end, dst_start, result)
         new_off = np.zeros(n_docs + 1, np.int64)
         np.cumsum(out_len, out=new_off[1:])
-        dst = np.empty(new_off[-1], np.int64)
-        if serial:
-            _compact_range(out, out_bound, out_len, new_off, dst, 0, n_docs)
-        else:
-            with threads_limit(threads):
-                _compact_chunks(out, out_bound, out_len, new_off, dst, bounds)
-        return dst, new_off, successes
+        return result, new_off, successes
+
+    def _raise_bad_id(self, ids, end):
+        if end < 0:
+            raise NewbpeError(f"token id {int(ids[-1 - end])} is outside this vocabulary (0..{self.vocab_size - 1})")
 
     def map_function(self, p, *, seed, column="ids", output_column=None, max_num_to_expand=None, epoch=None,
                      with_len=True, threads=1):
