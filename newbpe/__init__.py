@@ -12,13 +12,16 @@ Heavy modules (numba kernels) load on first use, so importing newbpe is instant.
 import os
 
 __version__ = "0.1.0"
-__all__ = ["train", "load", "count", "Tokenizer", "WordCounts", "NewbpeError", "algorithms"]
+__all__ = ["train", "load", "count", "Tokenizer", "WordCounts", "StochasTok", "NewbpeError", "algorithms"]
 
 
 def __getattr__(name):
     if name == "Tokenizer":
         from .model import Tokenizer
         return Tokenizer
+    if name == "StochasTok":
+        from .augment.stochastok import StochasTok
+        return StochasTok
     if name == "WordCounts":
         from .counting import WordCounts
         return WordCounts

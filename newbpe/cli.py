@@ -321,5 +321,62 @@ def eval_(files, model_dir, as_json):
             click.echo(f"{k:24s} {v:.4f}" if isinstance(v, float) else f"{k:24s} {v}")
 
 
+# ---------------------------------------------------------------------------------------------- stochastok
+@main.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("-m", "--model", "model_dir", required=True, help="Model directory (or model.json).")
+@click.option("-o", "--output", required=True,
+              help="OUT.npy or OUT.bin (flat uint16/uint32 ids + OUT.idx: int64 document offsets) or OUT.jsonl.")
+@click.option("--p", "p", type=float, default=0.1, show_default=True, help="Attempts per original token.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Global seed (document d uses (seed, d)).")
+@click.option("--max-num-to-expand", type=int, default=None, help="Cap on successful splits per document.")
+@click.option("--epoch", type=int, default=None, help="Per-epoch resampling: seed documents from (seed, epoch, d).")
+@click.option("--split", type=click.Choice(["line", "document"]), default="line", show_default=True,
+              help="Documents: each line with its newline, or each whole file.")
+@click.option("--allowed-special", default="", help="'all' or comma-separated special tokens to recognise in text.")
+@click.option("--append-special", default=None, help="Append this special token to every document (e.g. <|endoftext|>).")
+@click.option("--table", default=None, help="A saved split table (.npz, or the reference's .json) to use.")
+@click.option("--threads", type=int, default=None, help="Threads (default: all cores); output is the same for any.")
+@friendly
+def stochastok(files, model_dir, output, p, seed, max_num_to_expand, epoch, split, allowed_special,
+               append_special, table, threads):
+    """StochasTok: encode FILES with the model, split random tokens (lossless), write the ids.
+
+    Documents are numbered across FILES in order (line by line, or one per file with --split
+    document); document d's expansion depends only on (seed, [epoch,] d), its ids, --p and the cap.
+    """
+    from .augment.stochastok import StochasTok, check_output_path, save_ids
+    from .errors import NewbpeError
+    check_output_path(output)
+    if table:
+        tok = _load(model_dir)
+        st = StochasTok.load(table, tokenizer=tok)
+    else:
+        tok, st = StochasTok.for_model(model_dir)
+    allowed = "all" if allowed_special == "all" else [s for s in allowed_special.split(",") if s]
+    if append_special is not None and append_special not in tok.special_tokens:
+        raise NewbpeError(f"--append-special: {append_special!r} is not a special token of this model")
+    docs = []
+    for _, data in _read_inputs(files):
+        text = data.decode("utf-8", "surrogateescape")
+        docs.extend(text.splitlines(keepends=True) if split == "line" else ([text] if text else []))
+    if not docs:
+        raise NewbpeError("no documents in the input")
+    ids = tok.encode_batch(docs, allowed_special=allowed, threads=threads)
+    if append_special is not None:
+        eot = tok.token_to_id(append_special)
+        for d in ids:
+            d.append(eot)
+    import numpy as np
+    offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+    np.cumsum([len(d) for d in ids], out=offsets[1:])
+    flat = np.fromiter((x for d in ids for x in d), dtype=np.int64, count=int(offsets[-1]))
+    out, out_off, successes = st.expand_flat(flat, offsets, p, seed=seed, max_num_to_expand=max_num_to_expand,
+                                             epoch=epoch, threads=threads)
+    written = save_ids(output, out, out_off, tok.vocab_size)
+    click.echo(f"{len(ids)} documents: {offsets[-1]} -> {out_off[-1]} tokens ({int(successes.sum())} splits), "
+               f"wrote " + ", ".join(written))
+
+
 if __name__ == "__main__":
     main()

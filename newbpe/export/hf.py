@@ -258,6 +258,62 @@ def agreement(tok, texts, hf=None, batch=4096):
             "n_words": counts["words"], "n_tokens": counts["tokens"]}
 
 
+def read_hf_vocab(source):
+    """The vocabulary of an HF `tokenizer.json` holding a byte-level BPE model, for tools that work
+    on token bytes (StochasTok's split table). `source`: a tokenizer.json path, a directory holding
+    one, a JSON string or the parsed dict. Returns (tokens, added_ids): tokens[i] is the bytes of id
+    i (GPT-2 byte mapping undone, `units.token_string_to_bytes`; added tokens as their UTF-8 text;
+    None for ids missing from the file), added_ids the set of added-token ids (specials included)."""
+    return _vocab_bytes(*read_hf_json(source))
+
+
+def read_hf_json(source):
+    """(parsed tokenizer.json, its name for messages) from a path, a directory, a JSON string or a dict."""
+    from ..errors import ModelFileError
+    name = "tokenizer.json"
+    if isinstance(source, dict):
+        d = source
+    else:
+        if isinstance(source, (str, os.PathLike)) and os.path.exists(source):
+            name = os.path.join(source, "tokenizer.json") if os.path.isdir(source) else os.fspath(source)
+            try:
+                with open(name, encoding="utf-8") as f:
+                    source = f.read()
+            except FileNotFoundError:
+                raise ModelFileError(f"no tokenizer.json in {source}") from None
+        elif isinstance(source, (str, os.PathLike)) and not str(source).lstrip().startswith("{"):
+            raise ModelFileError(f"tokenizer file not found: {source}")
+        try:
+            d = json.loads(source)
+        except json.JSONDecodeError as e:
+            raise ModelFileError(f"{name}: not valid JSON ({e})") from None
+    return d, name
+
+
+def _vocab_bytes(d, name):
+    from ..errors import ModelFileError
+    from ..units import token_string_to_bytes
+    model = d.get("model") if isinstance(d, dict) else None
+    if not isinstance(model, dict) or model.get("type", "BPE") != "BPE" or not isinstance(model.get("vocab"), dict):
+        raise ModelFileError(f"{name}: not an HF BPE tokenizer.json")
+    if "ByteLevel" not in json.dumps([d.get("pre_tokenizer"), d.get("decoder")]):
+        raise ModelFileError(f"{name}: not a byte-level model (no ByteLevel pre-tokenizer or decoder)")
+    added = {}
+    for a in d.get("added_tokens") or []:
+        added[int(a["id"])] = a["content"].encode("utf-8")
+    n = max([*model["vocab"].values(), *added, -1]) + 1
+    tokens = [None] * n
+    for s, i in model["vocab"].items():
+        if i in added:
+            continue
+        try:
+            tokens[i] = token_string_to_bytes(s)
+        except ValueError as e:
+            raise ModelFileError(f"{name}: token {i} {s!r}: {e}") from None
+    for i, b in added.items():
+        tokens[i] = b
+    return tokens, set(added)
+
 # ---------------------------------------------------------------------------------------------- import
 def _import_pretokenizer(spec):
     """newbpe pre-tokenizer name/pattern for an HF byte-level pre_tokenizer, or raise."""
@@ -284,35 +340,21 @@ def load_hf(path):
     (LBPE) works on the same vocabulary."""
     from ..model import Tokenizer
     from ..units import gpt2_byte_order, token_string_to_bytes
-    path = os.fspath(path)
-    file = os.path.join(path, "tokenizer.json") if os.path.isdir(path) else path
-    try:
-        with open(file, encoding="utf-8") as f:
-            d = json.load(f)
-    except FileNotFoundError:
-        raise NewbpeError(f"HF tokenizer file not found: {file}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise NewbpeError(f"{file}: not a JSON tokenizer file: {e}") from None
-    model = d.get("model") or {}
-    if model.get("type") != "BPE":
-        raise NewbpeError(f"{file}: only BPE models import (this is {model.get('type')!r})")
+    d, file = read_hf_json(path)
+    tokens_by_id, _ = _vocab_bytes(d, file)
+    model = d["model"]
     if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix") or d.get("normalizer"):
         raise NewbpeError(f"{file}: subword prefixes/suffixes and normalizers are not supported")
     pretokenizer = _import_pretokenizer(d.get("pre_tokenizer"))
-    vocab = model.get("vocab") or {}
-    hf_ids = sorted(vocab.values())
+    vocab = model["vocab"]
     added = d.get("added_tokens") or []
-    specials = sorted((a for a in added if a.get("special")), key=lambda a: a["id"])
     if any(not a.get("special") and a["content"] not in vocab for a in added):
         raise NewbpeError(f"{file}: non-special added tokens are not supported")
-    special_ids = {a["id"]: a["content"] for a in specials}
-    all_ids = sorted(set(hf_ids) | set(special_ids))
-    if all_ids != list(range(len(all_ids))):
+    special_ids = {a["id"]: a["content"] for a in added if a.get("special")}
+    if None in tokens_by_id:
         raise NewbpeError(f"{file}: token ids are not contiguous from 0")
-    try:
-        data = {i: token_string_to_bytes(s) for s, i in vocab.items() if i not in special_ids}
-    except ValueError as e:
-        raise NewbpeError(f"{file}: {e}") from None
+    all_ids = list(range(len(tokens_by_id)))
+    data = {i: b for i, b in enumerate(tokens_by_id) if i not in special_ids}
     single = {b[0]: i for i, b in data.items() if len(b) == 1}
     if len(single) != 256:
         raise NewbpeError(f"{file}: the vocabulary lacks {256 - len(single)} of the 256 byte tokens")
