@@ -41,7 +41,7 @@ from numba import njit, prange
 
 from .._threads import threads_limit
 from ..errors import ModelFileError, NewbpeError
-from ..io import atomic_write
+from ..io import atomic_write, read_npz
 
 TABLE_FILE = "stochastok.npz"
 TABLE_FORMAT = "newbpe-stochastok-table"
@@ -543,18 +543,8 @@ class StochasTok:
             path = os.path.join(path, TABLE_FILE)
         if path.endswith(".json"):
             return cls.from_reference_json(path, None if tokenizer is None else len(_vocab_of(tokenizer)[0]))
-        if not os.path.isfile(path):
-            raise ModelFileError(f"StochasTok table not found: {path}")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(bytes(z["meta"]).decode())
-                offs, left, right = z["split_offset"], z["split_left"], z["split_right"]
-        except Exception as e:  # noqa: BLE001 - any unreadable file is the same one-line error
-            raise ModelFileError(f"{path}: not a StochasTok table ({type(e).__name__}: {e})") from None
-        if meta.get("format") != TABLE_FORMAT:
-            raise ModelFileError(f"{path}: not a StochasTok table")
-        if meta.get("version", 0) > TABLE_VERSION:
-            raise ModelFileError(f"{path}: table version {meta['version']} is newer than this newbpe supports")
+        meta, (offs, left, right) = read_npz(path, ("split_offset", "split_left", "split_right"),
+                                             TABLE_FORMAT, TABLE_VERSION, "StochasTok table")
         n = offs.shape[0] - 1
         ok = (offs.ndim == 1 and n >= 0 and offs[0] == 0 and left.shape == right.shape
               and offs[-1] == left.shape[0] and np.all(np.diff(offs) >= 0)
