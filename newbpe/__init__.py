@@ -12,13 +12,17 @@ Heavy modules (numba kernels) load on first use, so importing newbpe is instant.
 import os
 
 __version__ = "0.1.0"
-__all__ = ["train", "load", "count", "Tokenizer", "WordCounts", "NewbpeError", "Splinter", "algorithms"]
+__all__ = ["train", "load", "count", "Tokenizer", "WordCounts", "StochasTok", "NewbpeError", "Splinter",
+           "algorithms"]
 
 
 def __getattr__(name):
     if name == "Tokenizer":
         from .model import Tokenizer
         return Tokenizer
+    if name == "StochasTok":
+        from .augment.stochastok import StochasTok
+        return StochasTok
     if name == "WordCounts":
         from .counting import WordCounts
         return WordCounts
@@ -69,10 +73,12 @@ def count(source, pretokenizer="gpt2", units="bytes", special_tokens=(), split="
 
 
 def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="bytes", special_tokens=(),
-          split="line", column="text", threads=None, progress=None, splinter=None, **options):
+          split="line", column="text", threads=None, progress=None, encoder=None, splinter=None, **options):
     """Train a tokenizer. `source` is anything `count` accepts (a WordCounts table is used as is,
-    with its own pre-tokenizer and units). `options` are the algorithm's (see `newbpe.trainers`);
-    an unknown option is an error. Returns a `Tokenizer`.
+    with its own pre-tokenizer and units). `options` are the algorithm's (see `newbpe.trainers`)
+    plus the encoder options (`lbpe_ties`, `scaffold_mode`, see `newbpe.encoders`); an unknown
+    option is an error. `encoder` sets the model's default encoder (e.g. "lbpe"; default: the
+    algorithm's own). Returns a `Tokenizer`.
 
     splinter: run SPLINTER before the trainer: a language code ("he", "ar", "ms": the map is learned
     from `source` itself), a `Splinter`, or the path of a saved map. The model applies the transform
@@ -83,7 +89,8 @@ def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="by
         if splinter is not None:
             raise NewbpeError("SPLINTER needs text: a word-count table was counted without the transform")
         units = source.units                    # a ready table brings its own units
-    trainer = _precheck(algo, vocab_size, units, special_tokens, options)
+    from .encoders import ENCODER_OPTIONS, check_encoder
+    trainer = _precheck(algo, vocab_size, units, special_tokens, options, encoder)
     if splinter is not None:
         from .preprocessors.splinter import splinter_source
         splinter, source = splinter_source(splinter, source, split, column, special_tokens)
@@ -93,28 +100,49 @@ def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="by
         wc = count(source, pretokenizer, units, special_tokens, split, column, threads, progress)
     if len(wc) == 0:
         raise NewbpeError("the training source contains no text")
+    encoder_options = {k: options.pop(k) for k in list(options) if k in ENCODER_OPTIONS}
     tok = trainer.train(wc, vocab_size, special_tokens, progress, **options)
+    if encoder == "lbpe" or encoder_options:           # record the LBPE choices in the model file
+        tok.options.update({**ENCODER_OPTIONS, **encoder_options})
+    if encoder is not None:
+        check_encoder(tok, encoder)
+        tok.default_encoder = encoder
     if splinter is not None:
         tok.set_splinter(splinter)
     return tok
 
 
 def load(path):
-    """Load a model directory (or its model.json)."""
-    from .model import Tokenizer
-    return Tokenizer.load(path)
+    """Load a model directory (or its model.json), or an HF byte-level BPE `tokenizer.json` (a file
+    of that name, or a directory holding one and no model.json)."""
+    from .model import MODEL_FILE, Tokenizer
+    p = os.fspath(path)
+    hf_dir = os.path.isdir(p) and not os.path.exists(os.path.join(p, MODEL_FILE)) \
+        and os.path.exists(os.path.join(p, "tokenizer.json"))
+    if hf_dir or (os.path.basename(p) == "tokenizer.json" and os.path.isfile(p)):
+        from .export.hf import load_hf
+        return load_hf(p)
+    return Tokenizer.load(p)
 
 
-def _precheck(algo, vocab_size, units, special_tokens, options):
+def _precheck(algo, vocab_size, units, special_tokens, options, encoder=None):
     """Reject bad arguments before spending time on counting (the trainer checks sizes again
     exactly). Returns the trainer module."""
+    from .encoders import ENCODER_OPTIONS, ENCODERS
     from .errors import NewbpeError
     from .trainers import get_trainer
     trainer = get_trainer(algo)
-    unknown = sorted(set(options) - set(trainer.OPTIONS))
+    known = set(trainer.OPTIONS) | set(ENCODER_OPTIONS)
+    unknown = sorted(set(options) - known)
     if unknown:
         raise NewbpeError(f"unknown option(s) for {algo}: {', '.join(unknown)} "
-                          f"(known: {', '.join(sorted(trainer.OPTIONS))})")
+                          f"(known: {', '.join(sorted(known))})")
+    if encoder is not None:
+        own = {"bpe": "rank", "picky": "replay", "scaffold": "scaffold"}.get(algo)
+        if encoder not in ENCODERS or (encoder in ("rank", "replay", "scaffold") and encoder != own):
+            raise NewbpeError(f"encoder {encoder!r} does not fit algorithm {algo} "
+                              f"(use {own!r} or 'lbpe')" if encoder in ENCODERS else
+                              f"unknown encoder {encoder!r} (available: {', '.join(ENCODERS)})")
     if not isinstance(vocab_size, int) or isinstance(vocab_size, bool) or vocab_size <= 0:
         raise NewbpeError(f"vocab_size must be a positive integer, got {vocab_size!r}")
     if units == "bytes" and options.get("byte_alphabet", "full") == "full":

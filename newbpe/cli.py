@@ -11,6 +11,7 @@ from functools import wraps
 
 import click
 
+from .encoders import ENCODERS
 from .trainers import ALGORITHMS
 
 PRETOKENIZER_HELP = ("gpt2, cl100k (gpt4, llama3), o200k, superbpe_stage1, superbpe_stage2, whitespace "
@@ -140,6 +141,10 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
 @click.option("--coverage", type=float, default=None, help="Char units: character coverage (Picky style).")
 @click.option("--threshold", type=float, default=None, help="Picky: IoS threshold T (default 0.9).")
 @click.option("--reference-compat", is_flag=True, help="Reproduce the method's reference code (all quirks).")
+@click.option("--encoder", type=click.Choice(ENCODERS), default=None,
+              help="Default encoder of the model (default: the algorithm's own; lbpe fits every algorithm).")
+@click.option("--lbpe-ties", type=click.Choice(["leftmost", "rank"]), default=None,
+              help="LBPE: equal-length matches by position (default) or by BPE rank.")
 @click.option("--option", "extra", multiple=True, metavar="KEY=VALUE", help="Any other algorithm option (JSON value).")
 @click.option("--splinter", "splinter_lang", type=click.Choice(["he", "ar", "ms"]), default=None,
               help="Run SPLINTER first (map learned from FILES); the model applies and inverts it.")
@@ -147,7 +152,7 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
 @friendly
 def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, special_tokens, split, threads,
           min_frequency, max_token_length, max_token_length_mode, byte_alphabet, limit_alphabet, coverage,
-          threshold, reference_compat, extra, progress, splinter_lang, splinter_map):
+          threshold, reference_compat, encoder, lbpe_ties, extra, progress, splinter_lang, splinter_map):
     """Train a tokenizer on FILES (or --counts) and write it to OUTPUT."""
     import newbpe
     from .errors import NewbpeError
@@ -155,7 +160,8 @@ def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, spe
     options = {k: v for k, v in dict(min_frequency=min_frequency, max_token_length=max_token_length,
                                       max_token_length_mode=max_token_length_mode, byte_alphabet=byte_alphabet,
                                       limit_alphabet=limit_alphabet, coverage=coverage, threshold=threshold,
-                                      compat="reference" if reference_compat else None).items() if v is not None}
+                                      compat="reference" if reference_compat else None,
+                                      lbpe_ties=lbpe_ties).items() if v is not None}
     for kv in extra:
         if "=" not in kv:
             raise NewbpeError(f"--option takes KEY=VALUE, got {kv!r}")
@@ -174,7 +180,7 @@ def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, spe
     prog = make_progress(progress)
     try:
         tok = _train(files, counts_file, algo, vocab_size, pretokenizer, units, special_tokens, split, threads,
-                     prog, options, splinter)
+                     prog, options, encoder, splinter)
     finally:
         if hasattr(prog, "close"):
             prog.close()
@@ -196,13 +202,13 @@ def _splinter_arg(lang, map_path):
 
 
 def _train(files, counts_file, algo, vocab_size, pretokenizer, units, special_tokens, split, threads, prog,
-           options, splinter=None):
+           options, encoder=None, splinter=None):
     import newbpe
-    newbpe._precheck(algo, vocab_size, units, _specials(special_tokens), options)
+    newbpe._precheck(algo, vocab_size, units, _specials(special_tokens), options, encoder)
     if splinter is not None:
         return newbpe.train(list(files), algo, vocab_size, pretokenizer=pretokenizer, units=units,
                             special_tokens=_specials(special_tokens), split=split, threads=threads,
-                            progress=prog, splinter=splinter, **options)
+                            progress=prog, encoder=encoder, splinter=splinter, **options)
     if counts_file:
         source = newbpe.WordCounts.load(counts_file)
     else:
@@ -210,7 +216,7 @@ def _train(files, counts_file, algo, vocab_size, pretokenizer, units, special_to
                                               threads, prog)
     return newbpe.train(source, algo, vocab_size, pretokenizer=pretokenizer, units=units,
                         special_tokens=_specials(special_tokens), split=split, threads=threads,
-                        progress=prog, **options)
+                        progress=prog, encoder=encoder, **options)
 
 
 # ---------------------------------------------------------------------------------------------- encode/decode
@@ -218,7 +224,7 @@ def _train(files, counts_file, algo, vocab_size, pretokenizer, units, special_to
 @click.argument("files", nargs=-1)
 @click.option("-m", "--model", "model_dir", required=True, help="Model directory (or model.json).")
 @click.option("--ids/--tokens", default=True, help="Print ids (default) or token strings.")
-@click.option("--encoder", default=None, help="Encoder (default: the model's).")
+@click.option("--encoder", type=click.Choice(ENCODERS), default=None, help="Encoder (default: the model's).")
 @click.option("--allowed-special", default="", help="'all' or comma-separated special tokens to recognise in text.")
 @friendly
 def encode(files, model_dir, ids, encoder, allowed_special):
@@ -262,11 +268,13 @@ def decode(files, model_dir):
 @click.option("--approximate", is_flag=True, help="Allow an approximate HF export for methods HF cannot express.")
 @click.option("--agreement-text", multiple=True, help="With --approximate: text files on which to measure "
               "how closely the HF export reproduces newbpe's ids.")
+@click.option("--expanded", is_flag=True, help="Scaffold-BPE: the expanded vocabulary plus "
+              "scaffold_demolition.json (exact after applying the table).")
 @click.option("--name", default="newbpe", show_default=True, help="tiktoken encoding name.")
 @click.option("--inner", is_flag=True, help="SPLINTER models: export the inner model (it expects transformed "
               "text; splinter.json is written next to it).")
 @friendly
-def export(model_dir, fmt, output, approximate, agreement_text, name, inner):
+def export(model_dir, fmt, output, approximate, agreement_text, expanded, name, inner):
     """Export a model to HF tokenizer.json or tiktoken."""
     tok = _load(model_dir)
     output = output or (model_dir if os.path.isdir(model_dir) else os.path.dirname(model_dir))
@@ -276,11 +284,12 @@ def export(model_dir, fmt, output, approximate, agreement_text, name, inner):
         if agreement_text:
             texts = (line for _, data in _read_inputs(agreement_text)
                      for line in data.decode("utf-8", "surrogateescape").splitlines(keepends=True))
-        paths = save_hf(tok, output, approximate=approximate, agreement_texts=texts, inner=inner)
+        paths = save_hf(tok, output, approximate=approximate, agreement_texts=texts, expanded=expanded,
+                        inner=inner)
         if inner and "splinter" in tok.extra:
             from .export.hf import SPLINTER_NOTE
             click.echo("note: " + SPLINTER_NOTE)
-        if approximate and not hf_exact(tok):
+        if approximate and not expanded and not hf_exact(tok):
             got = tok.stats.get("hf_approximation_agreement")
             click.echo("approximate HF export: " + (
                 f"identical on {got['words']:.2%} of {got['n_words']} pre-tokens and {got['tokens']:.2%} of "
@@ -337,6 +346,63 @@ def eval_(files, model_dir, as_json):
     else:
         for k, v in res.items():
             click.echo(f"{k:24s} {v:.4f}" if isinstance(v, float) else f"{k:24s} {v}")
+
+
+# ---------------------------------------------------------------------------------------------- stochastok
+@main.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("-m", "--model", "model_dir", required=True, help="Model directory (or model.json).")
+@click.option("-o", "--output", required=True,
+              help="OUT.npy or OUT.bin (flat uint16/uint32 ids + OUT.idx: int64 document offsets) or OUT.jsonl.")
+@click.option("--p", "p", type=float, default=0.1, show_default=True, help="Attempts per original token.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Global seed (document d uses (seed, d)).")
+@click.option("--max-num-to-expand", type=int, default=None, help="Cap on successful splits per document.")
+@click.option("--epoch", type=int, default=None, help="Per-epoch resampling: seed documents from (seed, epoch, d).")
+@click.option("--split", type=click.Choice(["line", "document"]), default="line", show_default=True,
+              help="Documents: each line with its newline, or each whole file.")
+@click.option("--allowed-special", default="", help="'all' or comma-separated special tokens to recognise in text.")
+@click.option("--append-special", default=None, help="Append this special token to every document (e.g. <|endoftext|>).")
+@click.option("--table", default=None, help="A saved split table (.npz, or the reference's .json) to use.")
+@click.option("--threads", type=int, default=None, help="Threads (default: all cores); output is the same for any.")
+@friendly
+def stochastok(files, model_dir, output, p, seed, max_num_to_expand, epoch, split, allowed_special,
+               append_special, table, threads):
+    """StochasTok: encode FILES with the model, split random tokens (lossless), write the ids.
+
+    Documents are numbered across FILES in order (line by line, or one per file with --split
+    document); document d's expansion depends only on (seed, [epoch,] d), its ids, --p and the cap.
+    """
+    from .augment.stochastok import StochasTok, check_output_path, save_ids
+    from .errors import NewbpeError
+    check_output_path(output)
+    if table:
+        tok = _load(model_dir)
+        st = StochasTok.load(table, tokenizer=tok)
+    else:
+        tok, st = StochasTok.for_model(model_dir)
+    allowed = "all" if allowed_special == "all" else [s for s in allowed_special.split(",") if s]
+    if append_special is not None and append_special not in tok.special_tokens:
+        raise NewbpeError(f"--append-special: {append_special!r} is not a special token of this model")
+    docs = []
+    for _, data in _read_inputs(files):
+        text = data.decode("utf-8", "surrogateescape")
+        docs.extend(text.splitlines(keepends=True) if split == "line" else ([text] if text else []))
+    if not docs:
+        raise NewbpeError("no documents in the input")
+    ids = tok.encode_batch(docs, allowed_special=allowed, threads=threads)
+    if append_special is not None:
+        eot = tok.token_to_id(append_special)
+        for d in ids:
+            d.append(eot)
+    import numpy as np
+    offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+    np.cumsum([len(d) for d in ids], out=offsets[1:])
+    flat = np.fromiter((x for d in ids for x in d), dtype=np.int64, count=int(offsets[-1]))
+    out, out_off, successes = st.expand_flat(flat, offsets, p, seed=seed, max_num_to_expand=max_num_to_expand,
+                                             epoch=epoch, threads=threads)
+    written = save_ids(output, out, out_off, tok.vocab_size)
+    click.echo(f"{len(ids)} documents: {offsets[-1]} -> {out_off[-1]} tokens ({int(successes.sum())} splits), "
+               f"wrote " + ", ".join(written))
 
 
 # ---------------------------------------------------------------------------------------------- splinter

@@ -22,7 +22,7 @@ from collections import Counter
 import numpy as np
 
 from .errors import NewbpeError
-from .io import atomic_write
+from .io import atomic_write, read_npz
 from .pretokenizers import PreTokenizer, split_specials
 
 FORMAT = "newbpe-word-counts"
@@ -346,18 +346,8 @@ class WordCounts:
         path = os.fspath(path)
         if os.path.isdir(path):
             path = os.path.join(path, "word_counts.npz")
-        if not os.path.exists(path):
-            raise NewbpeError(f"word-count file not found: {path}")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(bytes(z["meta"]).decode())
-                data, offsets, counts = z["data"], z["offsets"], z["counts"]
-        except Exception as e:  # noqa: BLE001 — any failure to parse is a corrupt file
-            raise NewbpeError(f"corrupt word-count file {path}: {e}") from None
-        if meta.get("format") != FORMAT:
-            raise NewbpeError(f"{path} is not a newbpe word-count file")
-        if meta.get("version", 0) > FORMAT_VERSION:
-            raise NewbpeError(f"{path} has format version {meta['version']}; this newbpe reads up to {FORMAT_VERSION}")
+        meta, (data, offsets, counts) = read_npz(path, ("data", "offsets", "counts"), FORMAT, FORMAT_VERSION,
+                                                 "newbpe word-count file")
         if len(offsets) != len(counts) + 1 or offsets[-1] != len(data) or counts.dtype != np.int64 \
                 or (len(counts) and counts.min() < 0):
             raise NewbpeError(f"corrupt word-count file {path}: inconsistent arrays")

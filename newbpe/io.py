@@ -1,5 +1,6 @@
 """Atomic output: write to a temporary file in the target directory, then rename over the target,
 so a crash or a bad input never leaves a half-written model or count file."""
+import json
 import os
 import tempfile
 
@@ -26,3 +27,24 @@ def atomic_write(path, write, binary=False):
 
 def atomic_write_text(path, text):
     atomic_write(path, lambda f: f.write(text))
+
+
+def read_npz(path, names, fmt, max_version, what):
+    """(meta, arrays) of an .npz newbpe wrote: a JSON `meta` array naming `fmt` and a version, plus
+    the arrays `names`. Every problem is a one-line ModelFileError that names `what` and the path."""
+    import numpy as np
+    from .errors import ModelFileError
+    if not os.path.isfile(path):
+        raise ModelFileError(f"{what} not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(bytes(z["meta"]).decode())
+            arrays = [z[n] for n in names]
+    except Exception as e:  # noqa: BLE001 - any unreadable file is the same one-line error
+        raise ModelFileError(f"corrupt {what} {path}: {type(e).__name__}: {e}") from None
+    if not isinstance(meta, dict) or meta.get("format") != fmt:
+        raise ModelFileError(f"{path} is not a {what}")
+    if meta.get("version", 0) > max_version:
+        raise ModelFileError(f"{path} has format version {meta['version']}, newer than this newbpe reads "
+                             f"({max_version}); upgrade newbpe")
+    return meta, arrays

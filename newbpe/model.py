@@ -50,6 +50,7 @@ class Tokenizer:
         self.flags = list(flags) if flags is not None else [0] * len(self.tokens)
         self.extra = dict(extra or {})
         self._encoders = {}
+        self._demolition = None
         self._splinter = None
         if "splinter" in self.extra:              # SPLINTER text transform (newbpe/preprocessors/splinter.py)
             from .preprocessors.splinter import Splinter
@@ -118,6 +119,14 @@ class Tokenizer:
         return out
 
     # ------------------------------------------------------------------ encoding
+    def demolition(self):
+        """{scaffold internal id: [internal ids]}: how Scaffold-BPE demolishes each scaffold token."""
+        if self._demolition is None:
+            from .encoders.scaffold import demolition_table
+            self._demolition = demolition_table(self._merges, self.flags,
+                                                self.options.get("demolition", "first_merge"))
+        return self._demolition
+
     def _encoder(self, name=None):
         name = name or self.default_encoder
         enc = self._encoders.get(name)
@@ -293,6 +302,8 @@ class Tokenizer:
         if self._splinter is not None:
             d["splinter"] = {"lang": self._splinter.lang, "symbols": len(self._splinter.keys),
                              "options": self._splinter.options}
+        if self.algo == "scaffold":
+            d["scaffold_tokens"] = len(self.tokens) - len(self.model_ids)
         d.update(self.stats)
         return d
 
@@ -332,16 +343,16 @@ class Tokenizer:
                 written += save_hf(self, out_dir)
         return written
 
-    def to_hf(self, approximate=False, inner=False):
-        """The HF `tokenizer.json` content as a string (exact for rank-BPE models; other methods
-        raise unless approximate=True; SPLINTER models raise unless inner=True, which exports the
-        inner model for transformed text)."""
+    def to_hf(self, approximate=False, expanded=False, inner=False):
+        """The HF `tokenizer.json` content as a string: exact for rank-BPE models; other methods
+        raise unless approximate=True, or expanded=True for Scaffold-BPE (see export/hf.py);
+        SPLINTER models raise unless inner=True (the inner model, for transformed text)."""
         from .export.hf import to_hf_json
-        return to_hf_json(self, approximate, inner)
+        return to_hf_json(self, approximate, expanded, inner)
 
-    def save_hf(self, out_dir, approximate=False, inner=False):
+    def save_hf(self, out_dir, approximate=False, expanded=False, inner=False):
         from .export.hf import save_hf
-        return save_hf(self, out_dir, approximate, inner=inner)
+        return save_hf(self, out_dir, approximate, expanded=expanded, inner=inner)
 
     @classmethod
     def from_dict(cls, d, source="model"):
@@ -428,6 +439,17 @@ def _validate(d, source):
                 and b"".join(tokens[x] for x in ev[2]) == tokens[ev[1]]
         if not ok:
             bad(f"event {i} is malformed: {str(ev)[:80]}")
+    if d.get("encoder", "rank") not in ("rank", "replay", "scaffold", "lbpe"):
+        bad(f"unknown encoder {d.get('encoder')!r}")
+    if d["algo"] == "scaffold":
+        scaffold_flag = 4
+        if not all(isinstance(f, int) for f in flags):
+            bad("flags must be integers")
+        visible = [i for i in range(n) if not flags[i] & scaffold_flag]
+        if mids != visible:
+            bad("model_ids must be exactly the non-scaffold tokens")
+        if any(flags[i] & scaffold_flag for i in range(k + d["n_alphabet"])):
+            bad("a base unit or special token is flagged scaffold")
     if "splinter" in (d.get("extra") or {}):
         from .preprocessors.splinter import Splinter
         try:
@@ -435,7 +457,20 @@ def _validate(d, source):
         except NewbpeError as e:
             bad(str(e))
     with warnings.catch_warnings():
-        return Tokenizer(algo=d["algo"], units=d["units"], pretokenizer=pretok,
+        tok = Tokenizer(algo=d["algo"], units=d["units"], pretokenizer=pretok,
                          special_tokens=d["special_tokens"], n_alphabet=d["n_alphabet"], tokens=tokens,
                          merges=merges, model_ids=mids, options=d.get("options"), stats=d.get("stats"),
                          encoder=d.get("encoder", "rank"), flags=flags, extra=d.get("extra"))
+    if d["algo"] == "scaffold":
+        try:
+            table = tok.demolition()
+        except ValueError as e:
+            bad(str(e))
+        stored = (d.get("extra") or {}).get("demolition")
+        try:
+            stored = None if stored is None else sorted([int(t), [int(x) for x in p]] for t, p in stored)
+        except (TypeError, ValueError):
+            bad("malformed demolition table")
+        if stored is not None and stored != [[t, p] for t, p in sorted(table.items())]:
+            bad("the stored demolition table differs from the one the merges and flags give")
+    return tok

@@ -116,3 +116,26 @@ def test_console_script_is_fast_and_clean(tmp_path):
     r = subprocess.run([sys.executable, "-c", "import sys, newbpe.cli; print('numba' in sys.modules)"],
                        capture_output=True, text=True)
     assert r.stdout.strip() == "False"
+
+
+def test_scaffold_and_lbpe_end_to_end(tmp_path):
+    out = tmp_path / "sc"
+    r = run("train", "--algo", "scaffold", "--encoder", "lbpe", "--vocab-size", 600, "--progress", "none",
+            "-o", out, SAMPLE)
+    assert r.exit_code == 0, r.output
+    info = json.loads(run("info", "-m", out, "--json").output)
+    assert info["encoder"] == "lbpe" and info["scaffold_tokens"] > 0 and info["vocab_size"] == 600
+    text = "Now is the winter of our discontent\n"
+    for enc in ("lbpe", "scaffold"):
+        ids = run("encode", "-m", out, "--encoder", enc, input=text)
+        assert ids.exit_code == 0
+        assert all(int(i) < 600 for i in ids.output.split())
+        assert run("decode", "-m", out, input=ids.output).output == text
+    assert "expanded" in bad(["export", "-m", out], tmp_path)
+    r = run("export", "-m", out, "--expanded", "-o", tmp_path / "hf")
+    assert r.exit_code == 0 and (tmp_path / "hf" / "scaffold_demolition.json").exists()
+    r = run("export", "-m", out, "--approximate", "--agreement-text", HELDOUT, "-o", tmp_path / "approx")
+    assert r.exit_code == 0 and "identical on" in r.output
+    assert "does not fit" in bad(["train", "--algo", "bpe", "--encoder", "scaffold", "--vocab-size", 300,
+                                  "-o", tmp_path / "x", SAMPLE], tmp_path)
+    assert "Picky event log" in bad(["encode", "-m", out, "--encoder", "replay"], tmp_path, input="x")

@@ -45,6 +45,8 @@ from newbpe.encoders._cache import (
     cache_insert,
     cache_lookup,
     cache_view,
+    piece_lookup,
+    piece_store,
 )
 
 # Pieces at least this long use the heap; shorter ones the linear rescan. Measured with
@@ -293,23 +295,15 @@ def _encode_range(units, offsets, lo, hi, table, bits, vocab, use_vocab, cache,
             out_pos += 1
             continue
         piece = units[a:a + n]
-        cacheable = n < CACHE_MAX_UNITS
-        if cacheable:
-            got = cache_lookup(cache, piece, out, out_pos)
-            if got >= 0:
-                out_len[i] = got
-                out_pos += got
-                continue
-        got = -1
-        if use_vocab:
-            got = cache_lookup(vocab, piece, out, out_pos)
+        got = piece_lookup(cache, piece, out, out_pos, CACHE_MAX_UNITS)
         if got < 0:
-            if n < heap_threshold:
+            if use_vocab:
+                got = cache_lookup(vocab, piece, out, out_pos)
+            if got < 0 and n < heap_threshold:
                 got = _merge_linear(units, a, n, table, bits, out, out_pos, pair_buf)
-            else:
+            elif got < 0:
                 got = _merge_heap(units, a, n, table, bits, out, out_pos)
-        if cacheable:
-            cache_insert(cache, piece, out[out_pos:out_pos + got])
+            piece_store(cache, piece, out, out_pos, got, CACHE_MAX_UNITS)
         out_len[i] = got
         out_pos += got
     return out_pos

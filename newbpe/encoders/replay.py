@@ -13,7 +13,7 @@ sorted array of its SPLIT event ids; "first event after the cursor" is a binary 
 import numpy as np
 from numba import njit, prange
 
-from ._cache import cache_create, cache_insert, cache_lookup, cache_view
+from ._cache import cache_create, cache_lookup, cache_view, piece_lookup, piece_store
 from .._threads import threads_limit
 from ._chunks import gather, plan
 from .rank import _build_vocab_table
@@ -138,15 +138,13 @@ def _replay_range(units, offsets, lo, hi, model, vocab, use_vocab, cache, out, o
             out_pos += n
             continue
         piece = units[a:a + n]
-        cacheable = n < CACHE_MAX_UNITS
-        got = cache_lookup(cache, piece, out, out_pos) if cacheable else -1
+        got = piece_lookup(cache, piece, out, out_pos, CACHE_MAX_UNITS)
         if got < 0:
             if use_vocab:
                 got = cache_lookup(vocab, piece, out, out_pos)
             if got < 0:
                 got = _replay_piece(units, a, n, model, out, out_pos)
-            if cacheable:
-                cache_insert(cache, piece, out[out_pos:out_pos + got])
+            piece_store(cache, piece, out, out_pos, got, CACHE_MAX_UNITS)
         out_len[i] = got
         out_pos += got
     return out_pos

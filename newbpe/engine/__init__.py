@@ -42,12 +42,13 @@ class Engine:
     @classmethod
     def build(cls, units, offsets, counts, base_tokens, n_specials=0, *, max_token_length=None,
               max_token_length_mode="exact", max_words=None, forbid_substrings=(),
-              allow_remerge=False, track_tokens=False):
+              allow_remerge=False, track_tokens=False, token_items="first"):
         """Build the engine over a word table.
 
         units/offsets: word w is ``units[offsets[w]:offsets[w+1]]`` (base-unit ids); counts: int64
         word counts. base_tokens: the bytes of ids 0 … n_base-1 (specials first, then the alphabet);
-        specials are atomic and never appear in words.
+        specials are atomic and never appear in words. token_items: where Scaffold token items sort
+        against pair items of equal count ("first" or "last").
         """
         k = _k()
         units = np.ascontiguousarray(units, dtype=np.int64)
@@ -79,6 +80,9 @@ class Engine:
         meta = np.zeros(S.M_SIZE, dtype=np.int64)
         meta[S.M_ALLOW_REMERGE] = int(bool(allow_remerge))
         meta[S.M_TRACK_TOKENS] = int(bool(track_tokens))
+        if token_items not in ("first", "last"):
+            raise ValueError(f"token_items must be 'first' or 'last', not {token_items!r}")
+        meta[S.M_TOKEN_LAST] = int(token_items == "last")
         i32 = np.int32
         tocc_cap = n_units // 2 + 1024 if track_tokens else 1024
         st = S.EngineState(
@@ -270,8 +274,55 @@ class Engine:
             if status == k.STOP_STEPS:
                 continue
             break
-        self.merge_events.extend(tuple(int(x) for x in row) for row in out[:n_out])
+        self.merge_events.extend(map(tuple, out[:n_out].tolist()))
         return visible, {k.STOP_DONE: "done", k.STOP_EMPTY: "empty", k.STOP_MIN_FREQ: "min_frequency"}[status]
+
+    def run_scaffold(self, visible, target, min_count=1, head_after=True, progress=None,
+                     report_every=1000, max_steps=None):
+        """Scaffold-BPE's loop inside numba (kernels.run_scaffold) until `visible` non-scaffold
+        tokens reach `target`, or for at most `max_steps` iterations (debug stepping). Returns
+        (visible, stop, events) with events an (n, 5) int64 array of (kind, token, freq, head,
+        merge index), kind in {'flag': 1, 'unflag_pop': 2, 'rederive': 3}; stop in {'done',
+        'empty', 'min_frequency', 'steps'}."""
+        k = _k()
+        out = np.zeros((max(target - visible, 1) + 1024, 4), dtype=np.int64)
+        log = np.zeros((2 * len(out), 5), dtype=np.int64)
+        n_out = n_log = 0
+        start = visible
+        budget = max_steps
+        while True:
+            step = report_every if budget is None else min(report_every, budget)
+            status, visible, n_out, n_log = k.run_scaffold(self.st, visible, target, min_count, step,
+                                                           bool(head_after), out, n_out, log, n_log)
+            if status == k.STOP_ROOM:
+                if n_out >= len(out):
+                    out = np.concatenate([out, np.zeros_like(out)])
+                if n_log + 3 > len(log):
+                    log = np.concatenate([log, np.zeros_like(log)])
+                h = k.queue_head(self.st, False)
+                if h[0] == 1:
+                    r = k.merge_room(self.st, h[2])
+                    self._ensure((r[0], r[1], r[2], r[3] + 4, r[4], r[5]))
+                continue
+            if progress:
+                progress("merges", max(visible - start, 0), target - start)
+            if status == k.STOP_STEPS:
+                if budget is not None:
+                    budget -= step
+                    if budget <= 0:
+                        break
+                continue
+            break
+        events = log[:n_log].copy()
+        events[:, 4] += len(self.merge_events)          # merge index over the whole run
+        self.merge_events.extend(map(tuple, out[:n_out].tolist()))
+        stops = {k.STOP_DONE: "done", k.STOP_EMPTY: "empty", k.STOP_MIN_FREQ: "min_frequency",
+                 k.STOP_STEPS: "steps"}
+        return visible, stops[status], events
+
+    def best_pair_count(self):
+        """Count of the best eligible pair by a full scan (debug checks; ignores the queue)."""
+        return int(_k().best_pair_count(self.st))
 
     # ------------------------------------------------------------------ read access
     @property
@@ -297,6 +348,10 @@ class Engine:
     def flags(self, t):
         return int(self.st.tokens.tok_flags[t])
 
+    def token_flags(self):
+        """Flags of every token (a list of int)."""
+        return self.st.tokens.tok_flags[:self.n_tokens].tolist()
+
     def set_flag(self, t, flag, on=True):
         if on:
             self.st.tokens.tok_flags[t] |= flag
@@ -321,7 +376,9 @@ class Engine:
         return self.st.words.word_count
 
     def vocab_bytes(self):
-        return [self.token_bytes(t) for t in range(self.n_tokens)]
+        n = self.n_tokens
+        pool = self.st.tokens.pool.tobytes()
+        return [pool[o:o + k] for o, k in zip(self.st.tokens.tok_boff[:n].tolist(), self.st.tokens.tok_blen[:n].tolist())]
 
     def memory_bytes(self):
         """Bytes held by the engine's arrays."""

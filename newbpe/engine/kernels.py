@@ -14,12 +14,13 @@ from numba import njit
 
 from .state import (DEAD, SEP, FLAG_ATOMIC, FLAG_SCAFFOLD, PAIR_VETOED, PAIR_MERGED, TOKEN_KEY_BASE,
                     M_TOKENS, M_PAIRS, M_OCC, M_TOCC, M_HEAP, M_POOL, M_STAMP, M_ALLOW_REMERGE,
-                    M_TRACK_TOKENS, V_MAX_LEN, V_LEN_MODE, V_MAX_WORDS)
+                    M_TRACK_TOKENS, M_TOKEN_LAST, V_MAX_LEN, V_LEN_MODE, V_MAX_WORDS)
 
 # Leaf helpers allocate nothing, so they are compiled without numba's reference counting: with it,
 # every call paid an atomic incref/decref per array of each tuple argument (~100 ns per call here).
 LEAF = dict(cache=True, _nrt=False)
 
+TOKEN_KEY_LAST = np.int64(2**63 - 1 - 2**31)   # token keys above every pair key
 NO_ROOM = -1          # returned (as a status) when a pool must grow first
 
 # ----------------------------------------------------------------------------------------------
@@ -290,9 +291,15 @@ def push_pair(pairs, heap, meta, pid):
 
 @njit(**LEAF)
 def push_token(tokens, heap, meta, t):
-    """Queue a token item (Scaffold-BPE): valid while the token is scaffold with this frequency."""
+    """Queue a token item (Scaffold-BPE): valid while the token is scaffold with this frequency.
+    Its key sorts before every pair key at equal count (ids < 2**31 keep pair keys below 2**63 -
+    2**32), or after all of them with M_TOKEN_LAST; among token items, the smaller id first."""
     if tokens.tok_freq[t] > 0:
-        heap_push(heap, meta, tokens.tok_freq[t], np.int64(t) - TOKEN_KEY_BASE, -1 - np.int64(t))
+        if meta[M_TOKEN_LAST] != 0:
+            key = TOKEN_KEY_LAST + np.int64(t)
+        else:
+            key = np.int64(t) - TOKEN_KEY_BASE
+        heap_push(heap, meta, tokens.tok_freq[t], key, -1 - np.int64(t))
 
 
 @njit(cache=True)
@@ -716,6 +723,14 @@ STOP_ROOM = 4        # pools must grow
 STOP_TOKEN_ITEM = 5  # a token item (Scaffold) heads the queue
 
 
+@njit(**LEAF)
+def _record_merge(out, n_out, a, b, new, merged):
+    out[n_out, 0] = a
+    out[n_out, 1] = b
+    out[n_out, 2] = new
+    out[n_out, 3] = merged
+
+
 @njit(cache=True)
 def run_bpe(st, visible, target, min_count, max_steps, out, n_out):
     """Greedy BPE until `visible` reaches `target`: pop the best pair, find or create its token
@@ -740,14 +755,126 @@ def run_bpe(st, visible, target, min_count, max_steps, out, n_out):
         if new < 0:
             new = add_token(st, a, b)
             visible += 1
-        f = merge_pair(st, pid, new)
-        out[n_out, 0] = a
-        out[n_out, 1] = b
-        out[n_out, 2] = new
-        out[n_out, 3] = f
+        _record_merge(out, n_out, a, b, new, merge_pair(st, pid, new))
         n_out += 1
         steps += 1
     return STOP_DONE, visible, n_out
+
+
+SCAFFOLD_FLAG = 1        # log kinds of run_scaffold: a constituent became scaffold
+SCAFFOLD_UNFLAG_POP = 2  # a scaffold token item reached the queue head
+SCAFFOLD_REDERIVE = 3    # a merge produced the string of a scaffold token
+SCAFFOLD_FLAG_GUARD = FLAG_ATOMIC   # base units and specials are never scaffold
+
+
+@njit(cache=True)
+def _scaffold_check(st, x, h, merge_index, log, n_log):
+    """Flag constituent x if its standalone frequency is below h (strict). Returns (flagged, n_log)."""
+    flags = st.tokens.tok_flags[x]
+    if (flags & SCAFFOLD_FLAG_GUARD) != 0 or (flags & FLAG_SCAFFOLD) != 0:
+        return False, n_log
+    f = st.tokens.tok_freq[x]
+    if f >= h:
+        return False, n_log
+    st.tokens.tok_flags[x] = flags | FLAG_SCAFFOLD
+    push_token(st.tokens, st.heap, st.meta, x)
+    log[n_log, 0] = SCAFFOLD_FLAG
+    log[n_log, 1] = x
+    log[n_log, 2] = f
+    log[n_log, 3] = h
+    log[n_log, 4] = merge_index
+    return True, n_log + 1
+
+
+@njit(cache=True)
+def run_scaffold(st, visible, target, min_count, max_steps, head_after, out, n_out, log, n_log):
+    """Scaffold-BPE's loop (specs/scaffold.md §3.2) until `visible` (non-scaffold tokens) reaches
+    `target`. One mixed queue holds pair items and scaffold token items (token_item before/after
+    pairs at equal priority: M_TOKEN_LAST). Each iteration either
+      - pops a token item: the scaffold token becomes normal again (no merge), or
+      - merges the best pair exactly as run_bpe (creating a token, re-deriving a scaffold token, or
+        a duplicate merge), refreshes the items of scaffold constituents, reads the head priority h
+        (after those updates, or before the merge with head_after=False) and flags each constituent
+        (a, then b) whose standalone frequency is now < h.
+    Records merges in out (a, b, new, F) and events in log (kind, token, freq, h, merge index).
+    Returns (status, visible, n_out, n_log)."""
+    steps = 0
+    while visible < target:
+        if steps >= max_steps:
+            return STOP_STEPS, visible, n_out, n_log
+        kind, cnt, ident = queue_head(st, False)
+        if kind == 0:
+            return STOP_EMPTY, visible, n_out, n_log
+        if n_log + 3 > len(log) or n_out >= len(out):
+            return STOP_ROOM, visible, n_out, n_log
+        if kind == 2:                                   # a scaffold token's frequency beats every pair
+            queue_head(st, True)
+            st.tokens.tok_flags[ident] &= ~FLAG_SCAFFOLD
+            visible += 1
+            log[n_log, 0] = SCAFFOLD_UNFLAG_POP
+            log[n_log, 1] = ident
+            log[n_log, 2] = cnt
+            log[n_log, 3] = cnt
+            log[n_log, 4] = n_out
+            n_log += 1
+            steps += 1
+            continue
+        if cnt < min_count:
+            return STOP_MIN_FREQ, visible, n_out, n_log
+        pid = ident
+        r0, r1, r2, r3, r4, r5 = merge_room(st, pid)
+        if not has_room(st, r0, r1, r2, r3 + 4, r4, r5):
+            return STOP_ROOM, visible, n_out, n_log
+        queue_head(st, True)
+        a = st.pairs.pair_left[pid]
+        b = st.pairs.pair_right[pid]
+        h = np.int64(0)
+        if not head_after:
+            h_kind, h, h_ident = queue_head(st, False)
+        new = find_concat(st, a, b)
+        if new < 0:
+            new = add_token(st, a, b)
+            visible += 1
+        elif (st.tokens.tok_flags[new] & FLAG_SCAFFOLD) != 0:
+            st.tokens.tok_flags[new] &= ~FLAG_SCAFFOLD
+            visible += 1
+            log[n_log, 0] = SCAFFOLD_REDERIVE
+            log[n_log, 1] = new
+            log[n_log, 2] = st.tokens.tok_freq[new]
+            log[n_log, 3] = cnt
+            log[n_log, 4] = n_out
+            n_log += 1
+        _record_merge(out, n_out, a, b, new, merge_pair(st, pid, new))
+        for x in (a, b):                                # refresh the priority of scaffold constituents
+            if (st.tokens.tok_flags[x] & FLAG_SCAFFOLD) != 0:
+                push_token(st.tokens, st.heap, st.meta, x)
+        if head_after:
+            h_kind, h, h_ident = queue_head(st, False)
+        flagged, n_log = _scaffold_check(st, a, h, n_out, log, n_log)
+        if flagged:
+            visible -= 1
+        if b != a:
+            flagged, n_log = _scaffold_check(st, b, h, n_out, log, n_log)
+            if flagged:
+                visible -= 1
+        n_out += 1
+        steps += 1
+    return STOP_DONE, visible, n_out, n_log
+
+
+@njit(cache=True)
+def best_pair_count(st):
+    """The count of the best eligible pair by a full scan, ignoring the queue (debug checks)."""
+    allow_remerge = st.meta[M_ALLOW_REMERGE] != 0
+    best = np.int64(0)
+    for pid in range(st.meta[M_PAIRS]):
+        c = st.pairs.pair_count[pid]
+        flags = st.pairs.pair_flags[pid]
+        if c <= best or (flags & PAIR_VETOED) != 0 or ((flags & PAIR_MERGED) != 0 and not allow_remerge):
+            continue
+        if pair_allowed(st, st.pairs.pair_left[pid], st.pairs.pair_right[pid]):
+            best = c
+    return best
 
 
 # ----------------------------------------------------------------------------------------------

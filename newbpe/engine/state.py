@@ -70,6 +70,7 @@ M_POOL = 5           # bytes used in pool
 M_STAMP = 6          # serial for "touched" marks
 M_ALLOW_REMERGE = 7  # 1: a merged pair may be selected again (Picky restorations)
 M_TRACK_TOKENS = 8   # 1: keep per-token occurrence lists (needed by replace_token)
+M_TOKEN_LAST = 9     # 1: Scaffold token items sort after pairs of equal count (scaffold_tie='pair_first')
 M_SIZE = 16
 
 # veto indices

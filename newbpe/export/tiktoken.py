@@ -8,11 +8,12 @@ exporter checks this and refuses (or, with strict=False, warns) when it fails. S
 ids after all ranks, as tiktoken expects; they match our ids only when the model has no specials.
 """
 import base64
+import binascii
 import json
 import os
 import warnings
 
-from ..errors import NewbpeError
+from ..errors import ModelFileError, NewbpeError
 from ..io import atomic_write_text
 from ..pretokenizers import PATTERNS
 
@@ -77,16 +78,26 @@ def save_tiktoken(tok, out_dir, name="newbpe", strict=True):
     return [p1, p2]
 
 
+def read_tiktoken_ranks(path):
+    """{token bytes: rank} from a tiktoken rank file (`base64-token rank` per line), the format of
+    our export and of tiktoken's own `.tiktoken` files. Malformed lines are a ModelFileError."""
+    ranks = {}
+    try:
+        with open(path, encoding="ascii") as f:
+            for n, line in enumerate(f, 1):
+                if line.strip():
+                    t, r = line.split()
+                    ranks[base64.b64decode(t, validate=True)] = int(r)
+    except (ValueError, UnicodeDecodeError, binascii.Error) as e:
+        raise ModelFileError(f"{path}:{n}: not a tiktoken rank file ({e})") from None
+    return ranks
+
+
 def load_tiktoken_encoding(out_dir, name="newbpe"):
     """A `tiktoken.Encoding` from an export (used by tests and benchmarks)."""
     import tiktoken
     with open(os.path.join(out_dir, f"{name}.tiktoken.json"), encoding="utf-8") as f:
         meta = json.load(f)
-    ranks = {}
-    with open(os.path.join(out_dir, f"{name}.tiktoken"), encoding="ascii") as f:
-        for line in f:
-            if line.strip():
-                t, r = line.split()
-                ranks[base64.b64decode(t)] = int(r)
+    ranks = read_tiktoken_ranks(os.path.join(out_dir, f"{name}.tiktoken"))
     return tiktoken.Encoding(name=meta["name"], pat_str=meta["pat_str"], mergeable_ranks=ranks,
                              special_tokens=meta["special_tokens"])

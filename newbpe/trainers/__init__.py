@@ -8,6 +8,7 @@ from ..errors import NewbpeError
 ALGORITHMS = {
     "bpe": "newbpe.trainers.bpe",
     "picky": "newbpe.trainers.picky",
+    "scaffold": "newbpe.trainers.scaffold",
 }
 
 

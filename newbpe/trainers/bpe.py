@@ -15,9 +15,8 @@ or below the base vocabulary is an error instead of a silently larger vocabulary
 """
 import warnings
 
-from ..engine import Engine
 from ..model import Tokenizer
-from .base import Progress, check_vocab_size, layout
+from .base import Progress, prepare
 
 OPTIONS = {
     "min_frequency": 0,
@@ -35,13 +34,7 @@ OPTIONS = {
 def train(word_counts, vocab_size, special_tokens=(), progress=None, **options):
     """Train byte- or char-level BPE on a `WordCounts` table. Returns a `Tokenizer`."""
     opts = {**OPTIONS, **options}
-    base = layout(word_counts, special_tokens, byte_alphabet=opts["byte_alphabet"],
-                  limit_alphabet=opts["limit_alphabet"], initial_alphabet=opts["initial_alphabet"],
-                  coverage=opts["coverage"], unknown_chars=opts["unknown_chars"], unk_token=opts["unk_token"])
-    check_vocab_size(vocab_size, base)
-    engine = Engine.build(base.units_ids, base.offsets, base.counts, base.base_token_bytes(),
-                          base.n_specials, max_token_length=opts["max_token_length"],
-                          max_token_length_mode=opts["max_token_length_mode"])
+    base, engine = prepare(word_counts, vocab_size, special_tokens, opts)
     visible, stop = engine.run_bpe(base.n_base, vocab_size, max(1, int(opts["min_frequency"])),
                                    progress=Progress(progress))
     if visible < vocab_size:

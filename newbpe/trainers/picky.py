@@ -17,10 +17,10 @@ behaviour. Ties follow README §4, so unlike the reference the result is determi
 """
 import warnings
 
-from ..engine import FLAG_ABSENT, FLAG_ATOMIC, Engine
+from ..engine import FLAG_ABSENT, FLAG_ATOMIC
 from ..errors import NewbpeError
 from . import bpe
-from .base import Progress, check_vocab_size, layout
+from .base import Progress, prepare
 
 QUIRKS = {
     "ios_comparison": ("gt", "gt"),                  # (recommended, reference): "gt" | "ge"
@@ -140,14 +140,7 @@ def fit(word_counts, vocab_size, special_tokens=(), progress=None, **options):
     """Run Picky BPE training on a `WordCounts` table; returns the `PickyRun` (engine, events,
     statistics). `train` packages it as a Tokenizer."""
     opts = resolve_options(options)
-    base = layout(word_counts, special_tokens, byte_alphabet=opts["byte_alphabet"],
-                  limit_alphabet=opts["limit_alphabet"], initial_alphabet=opts["initial_alphabet"],
-                  coverage=opts["coverage"], unknown_chars=opts["unknown_chars"], unk_token=opts["unk_token"])
-    check_vocab_size(vocab_size, base)
-    engine = Engine.build(base.units_ids, base.offsets, base.counts, base.base_token_bytes(), base.n_specials,
-                          max_token_length=opts["max_token_length"],
-                          max_token_length_mode=opts["max_token_length_mode"],
-                          allow_remerge=True, track_tokens=True)
+    base, engine = prepare(word_counts, vocab_size, special_tokens, opts, allow_remerge=True, track_tokens=True)
     run = PickyRun(engine, base.n_base, opts)
     report = Progress(progress)
     max_events = opts["max_events"] or 20 * vocab_size
@@ -182,5 +175,5 @@ def train(word_counts, vocab_size, special_tokens=(), progress=None, **options):
              "present_tokens": run.present, "num_duplicate_merges": run.stats["duplicate_merges"]}
     return bpe.tokenizer_from_engine(
         "picky", engine, base, word_counts, run.opts, vocab_size, model_ids=present_tokens(run),
-        flags=[engine.flags(t) for t in range(engine.n_tokens)], extra={"events": run.events},
+        flags=engine.token_flags(), extra={"events": run.events},
         stats=stats, encoder="replay")
