@@ -486,3 +486,12 @@ def test_shared_corpora_roundtrip():
         for name in names:
             text = shared(f"{lang}/{name}").read_text(encoding="utf-8")
             assert sp.invert(sp.apply(text)) == text
+
+
+def test_splinter_under_other_trainers_and_encoders(he_sp):
+    """SPLINTER is a pipeline stage of any trainer/encoder: Picky BPE and the LBPE encoder round-trip too."""
+    texts = (BUNDLED / "he" / "ud_he_iahltwiki_dev.txt").read_text(encoding="utf-8").splitlines(keepends=True)
+    held = "המלכים הלכו, לבתיהם 12 abc \ue000\n"
+    for kw in ({"algo": "picky"}, {"algo": "bpe", "encoder": "lbpe"}):
+        tok = newbpe.train(texts, vocab_size=500, splinter=he_sp, **kw)
+        assert tok.decode(tok.encode(held)) == held
