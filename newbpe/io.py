@@ -48,3 +48,16 @@ def read_npz(path, names, fmt, max_version, what):
         raise ModelFileError(f"{path} has format version {meta['version']}, newer than this newbpe reads "
                              f"({max_version}); upgrade newbpe")
     return meta, arrays
+
+
+def read_json(path, what):
+    """A JSON file newbpe reads (model, map): a missing, corrupt or non-UTF-8 file is a one-line
+    ModelFileError naming `what` and the path."""
+    from .errors import ModelFileError
+    if not os.path.exists(path):
+        raise ModelFileError(f"{what} not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ModelFileError(f"corrupt {what} {path}: {e}") from None

@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 
 from .errors import ModelFileError, NewbpeError
-from .io import atomic_write_text
+from .io import atomic_write_text, read_json
 from .pretokenizers import METASPACE, PreTokenizer, split_specials
 from .units import bytes_to_token_string
 
@@ -362,16 +362,9 @@ class Tokenizer:
     def load(cls, path):
         path = os.fspath(path)
         file = os.path.join(path, MODEL_FILE) if os.path.isdir(path) else path
-        if not os.path.exists(file):
-            if path.endswith(".json") or os.path.isdir(path):
-                raise ModelFileError(f"model file not found: {file}")
+        if not os.path.exists(file) and not (path.endswith(".json") or os.path.isdir(path)):
             raise ModelFileError(f"model directory not found: {path}")
-        try:
-            with open(file, encoding="utf-8") as f:
-                d = json.load(f)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ModelFileError(f"corrupt model file {file}: {e}") from None
-        return _validate(d, file)
+        return _validate(read_json(file, "model file"), file)
 
     def __repr__(self):
         return (f"Tokenizer(algo={self.algo!r}, vocab_size={self.vocab_size}, units={self.units!r}, "

@@ -23,6 +23,7 @@ import os
 import re
 
 from ..errors import NewbpeError
+from ..io import atomic_write_text, read_json
 
 FORMAT = "newbpe-splinter"
 FORMAT_VERSION = 1
@@ -651,7 +652,6 @@ class Splinter:
         return sp
 
     def save(self, path):
-        from ..io import atomic_write_text
         atomic_write_text(path, json.dumps(self.to_dict(), ensure_ascii=False, indent=1) + "\n")
         return path
 
@@ -660,13 +660,7 @@ class Splinter:
         """Load a saved map; a reference `reductions_map.json` (bare {length: {key: share}}) also loads
         when `lang` is given."""
         path = os.fspath(path)
-        if not os.path.exists(path):
-            raise NewbpeError(f"SPLINTER map not found: {path}")
-        try:
-            with open(path, encoding="utf-8") as f:
-                d = json.load(f)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise NewbpeError(f"corrupt SPLINTER map {path}: {e}") from None
+        d = read_json(path, "SPLINTER map")
         if isinstance(d, dict) and "format" not in d and lang is not None:
             try:
                 return cls(lang, d)
