@@ -230,12 +230,13 @@ class Engine:
         self.merge_events.append((int(a), int(b), int(new), int(merged)))
         return (int(a), int(b)), int(new), int(merged), bool(created)
 
-    def replace(self, token, pieces):
+    def replace(self, token, pieces, check=True):
         """Replace every occurrence of `token` by `pieces` (token ids whose bytes concatenate to
-        the token's). Needs track_tokens=True. Returns the number of occurrences replaced."""
+        the token's; check=False skips verifying that, for callers that derive the pieces from
+        the token's own parents). Needs track_tokens=True. Returns the number of occurrences replaced."""
         k = _k()
         pieces = np.asarray(pieces, dtype=np.int64)
-        if b"".join(self.token_bytes(p) for p in pieces) != self.token_bytes(token):
+        if check and b"".join(self.token_bytes(p) for p in pieces) != self.token_bytes(token):
             raise ValueError(f"pieces {pieces.tolist()} do not spell token {token}")
         if not self.st.meta[S.M_TRACK_TOKENS]:
             raise RuntimeError("replace() needs an engine built with track_tokens=True")
@@ -319,6 +320,37 @@ class Engine:
         stops = {k.STOP_DONE: "done", k.STOP_EMPTY: "empty", k.STOP_MIN_FREQ: "min_frequency",
                  k.STOP_STEPS: "steps"}
         return visible, stops[status], events
+
+    def run_picky(self, present, target, picky, threshold, min_count=1, max_steps=1 << 62):
+        """Picky BPE's merges inside numba (kernels.run_picky) until `present` reaches `target`, a
+        merge leaves a constituent to remove ('removal'), or `max_steps` merges. `picky` packs the
+        quirk options (kernels.P_*). Returns (present, stop, merges, stats) with merges the
+        (a, b, new, merged) rows done and stats [merges, restorations, duplicates, a passed, b passed]
+        (the last two: the removal test of the last merge's constituents, on stop 'removal')."""
+        k = _k()
+        out = np.zeros((256, 4), dtype=np.int64)             # grown on demand (removals stop early)
+        stats = np.zeros(5, dtype=np.int64)
+        n_out = 0
+        picky = np.asarray(picky, dtype=np.int64)
+        while True:
+            status, present, n_out = k.run_picky(self.st, present, target, min_count, max_steps - n_out,
+                                                 picky, float(threshold), out, n_out, stats)
+            if status != k.STOP_ROOM:
+                break
+            if n_out >= len(out):
+                out = np.concatenate([out, np.zeros_like(out)])
+            h = k.queue_head(self.st, False)
+            self._ensure(k.merge_room(self.st, h[2]))
+        rows = list(map(tuple, out[:n_out].tolist()))
+        self.merge_events.extend(rows)
+        stops = {k.STOP_DONE: "done", k.STOP_EMPTY: "empty", k.STOP_MIN_FREQ: "min_frequency",
+                 k.STOP_STEPS: "steps", k.STOP_REMOVAL: "removal"}
+        return present, stops[status], rows, stats.tolist()
+
+    def picky_passes(self, x, merged, new, self_pair, picky, threshold):
+        """Picky's removal test for constituent x after a merge (kernels.picky_passes)."""
+        return bool(_k().picky_passes(self.st, int(x), int(merged), int(new), bool(self_pair),
+                                      np.asarray(picky, dtype=np.int64), float(threshold)))
 
     def best_pair_count(self):
         """Count of the best eligible pair by a full scan (debug checks; ignores the queue)."""

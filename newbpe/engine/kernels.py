@@ -12,7 +12,7 @@ Exactness rules (specs README §3, bpe.md §5):
 import numpy as np
 from numba import njit
 
-from .state import (DEAD, SEP, FLAG_ATOMIC, FLAG_SCAFFOLD, PAIR_VETOED, PAIR_MERGED, TOKEN_KEY_BASE,
+from .state import (DEAD, SEP, FLAG_ATOMIC, FLAG_ABSENT, FLAG_SCAFFOLD, PAIR_VETOED, PAIR_MERGED, TOKEN_KEY_BASE,
                     M_TOKENS, M_PAIRS, M_OCC, M_TOCC, M_HEAP, M_POOL, M_STAMP, M_ALLOW_REMERGE,
                     M_TRACK_TOKENS, M_TOKEN_LAST, V_MAX_LEN, V_LEN_MODE, V_MAX_WORDS)
 
@@ -860,6 +860,90 @@ def run_scaffold(st, visible, target, min_count, max_steps, head_after, out, n_o
         n_out += 1
         steps += 1
     return STOP_DONE, visible, n_out, n_log
+
+
+STOP_REMOVAL = 6     # Picky: a constituent of the last merge passes the IoS test (Python removes it)
+
+# Picky options packed as ints: picky[P_*]
+P_GE = 0             # 1: IoS >= T (reference), 0: IoS > T
+P_CHILD_TOTAL = 1    # 1: numerator f(new) ("child_total"), 0: the merge count
+P_SELF_MODE = 2      # self-pair IoS: 0 paper, 1 reference, 2 occupancy
+P_COUNT_DUP = 3      # 1: duplicate merges count towards the vocabulary (reference)
+P_SIZE = 4
+
+
+@njit(cache=True)
+def picky_ios(st, x, merged, new, self_pair, picky):
+    """Intersection over Self of constituent x right after a merge of `merged` occurrences into
+    `new` (f(x) already decremented): specs/picky.md §3 and its quirk options."""
+    f = st.tokens.tok_freq[x]
+    if self_pair:
+        mode = picky[P_SELF_MODE]
+        if mode == 1:
+            return merged / (f + merged) if f + merged > 0 else 0.0
+        if mode == 0:
+            return merged / (f + 2 * merged)
+        return 2 * merged / (f + 2 * merged)
+    numerator = st.tokens.tok_freq[new] if picky[P_CHILD_TOTAL] != 0 else merged
+    return numerator / (f + merged)
+
+
+@njit(cache=True)
+def picky_passes(st, x, merged, new, self_pair, picky, threshold):
+    """True if constituent x is removable (not atomic, not removed) and its IoS passes T."""
+    if (st.tokens.tok_flags[x] & (FLAG_ATOMIC | FLAG_ABSENT)) != 0:
+        return False
+    ios = picky_ios(st, x, merged, new, self_pair, picky)
+    return ios >= threshold if picky[P_GE] != 0 else ios > threshold
+
+
+@njit(cache=True)
+def run_picky(st, present, target, min_count, max_steps, picky, threshold, out, n_out, stats):
+    """Picky BPE's merges inside numba until `present` reaches `target` or a merge leaves a
+    constituent that must be removed (STOP_REMOVAL, after that merge is recorded): removals and
+    their decompositions stay in Python (trainers/picky.py). Each merge creates a token (+1), restores
+    a removed one (+1, stats[1]) or is a duplicate (stats[2]; +1 only with P_COUNT_DUP). On
+    STOP_REMOVAL, stats[3] and stats[4] say whether a and b passed the test right after the merge.
+    Returns (status, present, n_out)."""
+    steps = 0
+    while present < target:
+        if steps >= max_steps:
+            return STOP_STEPS, present, n_out
+        kind, cnt, pid = queue_head(st, False)
+        if kind == 0:
+            return STOP_EMPTY, present, n_out
+        if cnt < min_count:
+            return STOP_MIN_FREQ, present, n_out
+        r0, r1, r2, r3, r4, r5 = merge_room(st, pid)
+        if not has_room(st, r0, r1, r2, r3, r4, r5) or n_out >= len(out):
+            return STOP_ROOM, present, n_out
+        queue_head(st, True)
+        a = st.pairs.pair_left[pid]
+        b = st.pairs.pair_right[pid]
+        new = find_concat(st, a, b)
+        if new < 0:
+            new = add_token(st, a, b)
+            present += 1
+        elif (st.tokens.tok_flags[new] & FLAG_ABSENT) != 0:
+            st.tokens.tok_flags[new] &= ~FLAG_ABSENT
+            present += 1
+            stats[1] += 1
+        else:
+            stats[2] += 1
+            if picky[P_COUNT_DUP] != 0:
+                present += 1
+        merged = merge_pair(st, pid, new)
+        _record_merge(out, n_out, a, b, new, merged)
+        n_out += 1
+        stats[0] += 1
+        steps += 1
+        pass_a = picky_passes(st, a, merged, new, a == b, picky, threshold)
+        pass_b = a != b and picky_passes(st, b, merged, new, False, picky, threshold)
+        if pass_a or pass_b:
+            stats[3] = pass_a
+            stats[4] = pass_b
+            return STOP_REMOVAL, present, n_out
+    return STOP_DONE, present, n_out
 
 
 @njit(cache=True)

@@ -11,7 +11,9 @@ Training", EMNLP 2024, arXiv 2409.04599; reference code pchizhov/picky_bpe). Spe
             if IoS(x) > T and x is not atomic: remove x                 # SPLIT event after the MERGE
     remove(x): replace x everywhere by walk(x) (its original parents, through removed tokens)
 
-A removed token comes back ("restoration") when a later merge forms its string again. Every
+A removed token comes back ("restoration") when a later merge forms its string again. Merges, their
+accounting and the IoS test run inside numba (`Engine.run_picky`); the kernel returns after any merge
+that leaves a constituent to remove, and the removals happen here (`PickyRun.removals`). Every
 reference quirk is an option (spec §5); `compat="reference"` switches them all to the reference's
 behaviour. Ties follow README §4, so unlike the reference the result is deterministic.
 """
@@ -57,7 +59,11 @@ def resolve_options(options):
 
 
 class PickyRun:
-    """The training state on top of the engine: present flags, the event log, statistics."""
+    """The training state on top of the engine: present count, the event log, statistics.
+
+    Merges, their accounting (new / restored / duplicate) and the IoS test run inside numba
+    (`Engine.run_picky`, kernels.run_picky/picky_ios); the kernel hands back after any merge that
+    leaves a constituent to remove, and `removals` does them here, reading like the algorithm box."""
 
     def __init__(self, engine, n_base, opts):
         self.engine = engine
@@ -65,26 +71,14 @@ class PickyRun:
         self.present = n_base
         self.events = []            # ["M", a, b, out] or ["S", x, [pieces]]
         self.stats = {"merge_events": 0, "removal_events": 0, "restorations": 0, "duplicate_merges": 0}
+        self.packed = [int(opts["ios_comparison"] == "ge"), int(opts["ios_numerator"] == "child_total"),
+                       {"paper": 0, "reference": 1, "occupancy": 2}[opts["self_pair_ios"]],
+                       int(bool(opts["count_duplicate_merges"]))]
+        self.threshold = float(opts["threshold"])
 
-    def ios(self, x, merged, new, self_pair):
-        """Intersection over Self of constituent x; f(x) has already been decremented."""
-        f = self.engine.token_freq(x)
-        if self_pair:
-            mode = self.opts["self_pair_ios"]
-            if mode == "reference":
-                return merged / (f + merged) if f + merged > 0 else 0.0
-            if mode == "paper":
-                return merged / (f + 2 * merged)
-            return 2 * merged / (f + 2 * merged)
-        numerator = merged if self.opts["ios_numerator"] == "merge_count" else self.engine.token_freq(new)
-        return numerator / (f + merged)
-
-    def passes(self, ios):
-        t = float(self.opts["threshold"])
-        return ios > t if self.opts["ios_comparison"] == "gt" else ios >= t
-
-    def removable(self, x):
-        return not self.engine.flags(x) & (FLAG_ATOMIC | FLAG_ABSENT)
+    def passes(self, x, merged, new, self_pair):
+        """x is removable (not atomic, not removed) and IoS(x) passes the threshold."""
+        return self.engine.picky_passes(x, merged, new, self_pair, self.packed, self.threshold)
 
     def walk(self, y):
         """Decomposition of y into present or atomic tokens along original parents."""
@@ -102,38 +96,44 @@ class PickyRun:
     def remove(self, x):
         self.engine.set_flag(x, FLAG_ABSENT)
         pieces = self.walk(x)
-        self.engine.replace(x, pieces)
+        self.engine.replace(x, pieces, check=False)          # pieces spell x by construction
         self.present -= 1
         self.events.append(["S", x, pieces])
         self.stats["removal_events"] += 1
 
-    def after_merge(self, pair, new, merged, created):
-        """Account for one MERGE event (the engine already applied it), then the removals it causes."""
-        engine = self.engine
-        a, b = pair
-        if created:
-            self.present += 1
-        elif engine.flags(new) & FLAG_ABSENT:
-            engine.set_flag(new, FLAG_ABSENT, on=False)            # restoration: parents unchanged
-            self.present += 1
-            self.stats["restorations"] += 1
-        else:
-            self.stats["duplicate_merges"] += 1
-            if self.opts["count_duplicate_merges"]:
-                self.present += 1
-        self.events.append(["M", a, b, new])
-        self.stats["merge_events"] += 1
-        if a == b:
-            if self.removable(a) and self.passes(self.ios(a, merged, new, True)):
-                self.remove(a)
-        elif self.opts["check_order"] == "sequential":
-            for x in (a, b):
-                if self.removable(x) and self.passes(self.ios(x, merged, new, False)):
+    def removals(self, a, b, new, merged, passed=None):
+        """The SPLIT events a MERGE of (a, b) -> new causes (`check_order`). `passed`: the kernel's
+        verdicts for (a, b) right after the merge, reused while nothing has been removed since."""
+        a_ok, b_ok = passed if passed is not None else (
+            self.passes(a, merged, new, a == b), a != b and self.passes(b, merged, new, False))
+        if a == b or self.opts["check_order"] == "simultaneous":
+            for x, ok in ((a, a_ok), (b, b_ok)):
+                if ok:
                     self.remove(x)
-        else:
-            doomed = [x for x in (a, b) if self.removable(x) and self.passes(self.ios(x, merged, new, False))]
-            for x in doomed:
-                self.remove(x)
+            return
+        if a_ok:                                     # sequential: b is tested after a's removal
+            self.remove(a)
+            b_ok = self.passes(b, merged, new, False)
+        if b_ok:
+            self.remove(b)
+
+    def run(self, target, min_count=1, max_steps=1 << 62):
+        """Merge (in numba) until `target` present tokens, doing removals as they fall due.
+        Returns the engine's stop reason of the last call ('done', 'empty', 'min_frequency', 'steps')."""
+        while True:
+            self.present, stop, merges, (n, restored, dup, a_ok, b_ok) = self.engine.run_picky(
+                self.present, target, self.packed, self.threshold, min_count, max_steps)
+            self.events.extend(["M", a, b, new] for a, b, new, _ in merges)
+            self.stats["merge_events"] += n
+            self.stats["restorations"] += restored
+            self.stats["duplicate_merges"] += dup
+            max_steps -= n
+            if stop != "removal":
+                return stop
+            a, b, new, merged = merges[-1]
+            self.removals(a, b, new, merged, (bool(a_ok), bool(b_ok)))
+            if max_steps <= 0:
+                return "steps"
 
 
 def fit(word_counts, vocab_size, special_tokens=(), progress=None, **options):
@@ -146,15 +146,14 @@ def fit(word_counts, vocab_size, special_tokens=(), progress=None, **options):
     max_events = opts["max_events"] or 20 * vocab_size
     min_count = max(1, int(opts["min_frequency"]))
     while run.present < vocab_size:
-        step = engine.merge_best(min_count)          # ((a, b), new, merged, created)
-        if step is None:
+        stop = run.run(vocab_size, min_count, max_steps=1000)
+        report("merges", run.present - base.n_base, vocab_size - base.n_base)
+        if len(run.events) > max_events:
+            raise NewbpeError(f"Picky BPE exceeded max_events={max_events} events; raise max_events")
+        if stop in ("empty", "min_frequency"):
             warnings.warn(f"training stopped at vocab size {run.present} < {vocab_size}: no pair with count "
                           f">= {min_count} left", stacklevel=3)
             break
-        run.after_merge(*step)
-        if len(run.events) > max_events:
-            raise NewbpeError(f"Picky BPE exceeded max_events={max_events} events; raise max_events")
-        report("merges", run.present - base.n_base, vocab_size - base.n_base)
     run.base = base
     return run
 
