@@ -41,35 +41,37 @@ def algorithms():
 
 
 def count(source, pretokenizer="gpt2", units="bytes", special_tokens=(), split="line", column="text",
-          threads=None, progress=None):
+          threads=None, progress=None, transform=None):
     """Count the pre-tokens of a source into a `WordCounts` table.
 
     source: a file path or a list of paths (streamed, counted in parallel), a `datasets`
     Dataset/IterableDataset (`column`), a dict {word: count}, an existing WordCounts, or any
     other iterable of str (each str one sequence). A list of str counts as files only when every
-    element is an existing file.
+    element is an existing file. `transform`: a text preprocessor (e.g. a `Splinter`) applied to every
+    sequence, outside special tokens, before pre-tokenization (in the counting workers for files).
     """
     from .counting import WordCounts
     from .errors import NewbpeError
-    if isinstance(source, WordCounts):
-        return source
+    if isinstance(source, WordCounts) or isinstance(source, dict):
+        if transform is not None:
+            raise NewbpeError("a text transform needs text: this source is already counted")
+        return source if isinstance(source, WordCounts) else WordCounts.from_dict(source, pretokenizer, units)
+    wc = WordCounts(pretokenizer, units, special_tokens, transform=transform)
     if isinstance(source, (str, os.PathLike)):
-        return WordCounts.from_files([source], pretokenizer, units, special_tokens, split, threads, progress)
-    if isinstance(source, dict):
-        return WordCounts.from_dict(source, pretokenizer, units)
+        return wc.add_files([source], split, threads, progress)
     if hasattr(source, "column_names") or type(source).__module__.startswith("datasets"):
-        return WordCounts.from_dataset(source, column, pretokenizer, units, special_tokens)
+        return wc.add_dataset(source, column)
     if isinstance(source, (list, tuple)) and source:
         is_file = [isinstance(p, os.PathLike) or (isinstance(p, str) and "\n" not in p and os.path.isfile(p))
                    for p in source]
         if all(is_file):
-            return WordCounts.from_files(list(source), pretokenizer, units, special_tokens, split, threads, progress)
+            return wc.add_files(list(source), split, threads, progress)
         if any(is_file) or any(isinstance(p, os.PathLike) for p in source):
             missing = [str(p) for p, f in zip(source, is_file) if not f]
             raise NewbpeError(f"input file not found: {missing[0]}")
     if isinstance(source, (bytes, int, float)) or source is None:
         raise NewbpeError(f"cannot train on a {type(source).__name__}")
-    return WordCounts.from_texts(source, pretokenizer, units, special_tokens)
+    return wc.add_texts(source)
 
 
 def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="bytes", special_tokens=(),
@@ -92,12 +94,9 @@ def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="by
     from .encoders import ENCODER_OPTIONS, check_encoder
     trainer = _precheck(algo, vocab_size, units, special_tokens, options, encoder)
     if splinter is not None:
-        from .preprocessors.splinter import splinter_source
-        splinter, source = splinter_source(splinter, source, split, column, special_tokens)
-        wc = WordCounts.from_texts(source, pretokenizer, units, special_tokens)
-        wc.split = split
-    else:
-        wc = count(source, pretokenizer, units, special_tokens, split, column, threads, progress)
+        from .preprocessors.splinter import resolve_splinter
+        splinter = resolve_splinter(splinter, source, split, column)
+    wc = count(source, pretokenizer, units, special_tokens, split, column, threads, progress, transform=splinter)
     if len(wc) == 0:
         raise NewbpeError("the training source contains no text")
     encoder_options = {k: options.pop(k) for k in list(options) if k in ENCODER_OPTIONS}

@@ -45,10 +45,14 @@ def _encode(piece: str, units: str) -> bytes:
     return piece.encode("utf-8", "surrogateescape" if units == "bytes" else "strict")
 
 
-def count_sequences(seqs, pretok: PreTokenizer, units: str, specials=()):
-    """Count the pieces of an iterable of str sequences. Returns a Counter {bytes: count}."""
+def count_sequences(seqs, pretok: PreTokenizer, units: str, specials=(), transform=None):
+    """Count the pieces of an iterable of str sequences (each first transformed outside special
+    tokens by `transform`, if given). Returns a Counter {bytes: count}."""
     counter = Counter()
     split = pretok.split
+    if transform is not None:
+        from .preprocessors import apply_outside_specials
+        seqs = (apply_outside_specials(transform, seq, specials) for seq in seqs)
     for seq in seqs:
         if specials:
             for is_special, chunk in split_specials(seq, specials):
@@ -61,7 +65,7 @@ def count_sequences(seqs, pretok: PreTokenizer, units: str, specials=()):
 
 def _count_chunk(args):
     """Worker: count one chunk of a file (line or document mode)."""
-    path, start, end, pretok_dict, units, split, specials = args
+    path, start, end, pretok_dict, units, split, specials, transform = args
     pretok = PreTokenizer.from_dict(pretok_dict)
     with open(path, "rb") as f:
         f.seek(start)
@@ -71,7 +75,7 @@ def _count_chunk(args):
         seqs = _split_lines(text)
     else:
         seqs = [text]
-    return count_sequences(seqs, pretok, units, specials), bad
+    return count_sequences(seqs, pretok, units, specials, transform), bad
 
 
 def _split_lines(text):
@@ -124,12 +128,15 @@ class WordCounts:
     `add_*` methods. `arrays()` gives the table in first-seen order; `table` a {bytes: count} dict.
     """
 
-    def __init__(self, pretokenizer="gpt2", units="bytes", special_tokens=()):
+    def __init__(self, pretokenizer="gpt2", units="bytes", special_tokens=(), transform=None):
+        """transform: an optional text preprocessor (SPLINTER) applied to each sequence, outside
+        special tokens, before pre-tokenization; for files it runs in the counting workers."""
         if units not in ("bytes", "chars"):
             raise NewbpeError(f"unknown units {units!r} (use 'bytes' or 'chars')")
         self.pretokenizer = pretokenizer if isinstance(pretokenizer, PreTokenizer) else PreTokenizer(pretokenizer)
         self.units = units
         self.special_tokens = list(special_tokens)
+        self.transform = transform
         self.split = "line"
         self.had_invalid_utf8 = False
         self._words = None
@@ -174,6 +181,9 @@ class WordCounts:
         return self
 
     def _add_batch(self, seqs):
+        if self.transform is not None:
+            from .preprocessors import apply_outside_specials
+            seqs = [apply_outside_specials(self.transform, seq, self.special_tokens) for seq in seqs]
         if self._fast() and not any(sp in seq for seq in seqs for sp in self.special_tokens):
             encoded = [_encode(seq, self.units) for seq in seqs]
             docs = np.zeros(len(encoded) + 1, dtype=np.int64)
@@ -212,10 +222,10 @@ class WordCounts:
         if sum(os.path.getsize(p) for p in paths) == 0:
             raise NewbpeError("input files are empty: " + ", ".join(paths))
         threads = threads or os.cpu_count() or 1
-        jobs = [(p, a, b, self.pretokenizer.to_dict(), self.units, split, tuple(self.special_tokens))
+        jobs = [(p, a, b, self.pretokenizer.to_dict(), self.units, split, tuple(self.special_tokens), self.transform)
                 for p in paths for a, b in _chunks(p, split, self.pretokenizer)]
         total = sum(b - a for _, a, b, *_ in jobs)
-        if self._fast():
+        if self._fast() and self.transform is None:      # a transform runs in the workers below
             done = 0
             for job in jobs:
                 self._count_chunk_fast(job, threads)
@@ -234,7 +244,7 @@ class WordCounts:
         return self
 
     def _count_chunk_fast(self, job, threads):
-        path, start, end, _, units, split, specials = job
+        path, start, end, _, units, split, specials, _ = job
         with open(path, "rb") as f:
             f.seek(start)
             raw = f.read(end - start)

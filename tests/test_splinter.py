@@ -330,6 +330,22 @@ def test_model_trains_on_transformed_text(he_model, he_sp):
                                             splinter=he_sp, special_tokens=["<s>"]).encode(text)
 
 
+def test_splinter_counting_is_the_same_in_workers_and_in_process(he_sp, tmp_path):
+    """Files are transformed in the counting worker processes; the table equals transforming the
+    text in this process first, for any thread count."""
+    files = [str(BUNDLED / "he" / f) for f in ("heq_contexts_val_test.txt", "ud_he_iahltwiki_dev.txt")]
+    lines = [line for f in files for line in open(f, encoding="utf-8").read().splitlines(keepends=True)]
+    reference = newbpe.count([he_sp.apply(line) for line in lines]).table
+    assert reference == newbpe.count(lines, transform=he_sp).table
+    for threads in (1, 2):
+        assert newbpe.count(files, threads=threads, transform=he_sp).table == reference
+    one = newbpe.train(files, vocab_size=600, splinter=he_sp, threads=1)
+    two = newbpe.train(files, vocab_size=600, splinter=he_sp, threads=2)
+    one.save(tmp_path / "a")
+    two.save(tmp_path / "b")
+    assert (tmp_path / "a" / "model.json").read_bytes() == (tmp_path / "b" / "model.json").read_bytes()
+
+
 @settings(max_examples=150)
 @given(text=st.one_of(st.text(), HEBREW_MIX.map(lambda t: t.replace("\udc80", ""))))
 def test_model_roundtrip(he_model, text):

@@ -742,31 +742,19 @@ def load_map(path):
     return Splinter.load(path)
 
 
-def splinter_source(splinter, source, split="line", column="text", specials=()):
-    """For `newbpe.train(..., splinter=...)`: the Splinter (learned from `source` when a language code
-    is given) and the transformed texts of `source`, streamed."""
+def resolve_splinter(splinter, source, split="line", column="text"):
+    """For `newbpe.train(..., splinter=...)`: a Splinter from a language code (learned from `source`),
+    a saved map's path, or a Splinter as is."""
     if isinstance(source, dict) or source is None or isinstance(source, (bytes, int, float)):
         raise NewbpeError(f"SPLINTER needs text to transform, not a {type(source).__name__}")
     if isinstance(splinter, str) and splinter in LANGUAGES:
         if not isinstance(source, (str, os.PathLike)) and iter(source) is source:
             raise NewbpeError("learning a SPLINTER map from the training text reads it twice; pass a list, "
                               "files or a dataset, or a learned Splinter / map file")
-        splinter = Splinter.learn(source, splinter, split=split, column=column)
-    elif isinstance(splinter, (str, os.PathLike)):
-        splinter = Splinter.load(splinter)
-    elif not isinstance(splinter, Splinter):
+        return Splinter.learn(source, splinter, split=split, column=column)
+    if isinstance(splinter, (str, os.PathLike)):
+        return Splinter.load(splinter)
+    if not isinstance(splinter, Splinter):
         raise NewbpeError(f"splinter must be a language ({', '.join(sorted(LANGUAGES))}), a Splinter or a map file, "
                           f"not {splinter!r}")
-    return splinter, apply_stream(splinter, iter_texts(source, split, column), specials)
-
-
-def apply_stream(splinter, texts, specials=()):
-    """Transform an iterable of texts lazily, leaving special-token strings intact."""
-    if not specials:
-        for t in texts:
-            yield splinter.apply(t)
-        return
-    from ..pretokenizers import split_specials
-    for t in texts:
-        yield "".join(c if sp else splinter.apply(c) for sp, c in split_specials(t, list(specials)))
-
+    return splinter
