@@ -372,8 +372,7 @@ def stochastok(files, model_dir, output, p, seed, max_num_to_expand, epoch, spli
     Documents are numbered across FILES in order (line by line, or one per file with --split
     document); document d's expansion depends only on (seed, [epoch,] d), its ids, --p and the cap.
     """
-    from .augment.stochastok import StochasTok, check_output_path, save_ids
-    from .errors import NewbpeError
+    from .augment.stochastok import StochasTok, check_output_path, expand_files
     check_output_path(output)
     if table:
         tok = _load(model_dir)
@@ -381,28 +380,10 @@ def stochastok(files, model_dir, output, p, seed, max_num_to_expand, epoch, spli
     else:
         tok, st = StochasTok.for_model(model_dir)
     allowed = "all" if allowed_special == "all" else [s for s in allowed_special.split(",") if s]
-    if append_special is not None and append_special not in tok.special_tokens:
-        raise NewbpeError(f"--append-special: {append_special!r} is not a special token of this model")
-    docs = []
-    for _, data in _read_inputs(files):
-        text = data.decode("utf-8", "surrogateescape")
-        docs.extend(text.splitlines(keepends=True) if split == "line" else ([text] if text else []))
-    if not docs:
-        raise NewbpeError("no documents in the input")
-    ids = tok.encode_batch(docs, allowed_special=allowed, threads=threads)
-    if append_special is not None:
-        eot = tok.token_to_id(append_special)
-        for d in ids:
-            d.append(eot)
-    import numpy as np
-    offsets = np.zeros(len(ids) + 1, dtype=np.int64)
-    np.cumsum([len(d) for d in ids], out=offsets[1:])
-    flat = np.fromiter((x for d in ids for x in d), dtype=np.int64, count=int(offsets[-1]))
-    out, out_off, successes = st.expand_flat(flat, offsets, p, seed=seed, max_num_to_expand=max_num_to_expand,
-                                             epoch=epoch, threads=threads)
-    written = save_ids(output, out, out_off, tok.vocab_size)
-    click.echo(f"{len(ids)} documents: {offsets[-1]} -> {out_off[-1]} tokens ({int(successes.sum())} splits), "
-               f"wrote " + ", ".join(written))
+    n_docs, n_in, n_out, n_split, written = expand_files(
+        tok, st, list(files) or ["-"], output, p, seed=seed, max_num_to_expand=max_num_to_expand, epoch=epoch,
+        split=split, allowed_special=allowed, append_special=append_special, threads=threads)
+    click.echo(f"{n_docs} documents: {n_in} -> {n_out} tokens ({n_split} splits), wrote " + ", ".join(written))
 
 
 # ---------------------------------------------------------------------------------------------- splinter

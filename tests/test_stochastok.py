@@ -7,6 +7,7 @@ gamma function; scipy is not a dependency): a correct sampler fails one of them 
 1/1000 for a fresh seed, a wrong one fails them by orders of magnitude.
 """
 import json
+import os
 import math
 import random
 import subprocess
@@ -635,3 +636,42 @@ def test_cli_import_stays_light():
     assert r.stdout.strip() == "False", r.stderr
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert r.stdout.strip() == "True", r.stderr
+
+
+@pytest.mark.parametrize("ext", [".npy", ".bin", ".jsonl"])
+def test_expand_files_streams_in_batches_with_the_same_result(tok, tmp_path, ext):
+    """Files are read and written batch by batch; the batch size never changes the output, and
+    documents are seeded by their index across all files."""
+    from newbpe.augment.stochastok import StochasTok, expand_files
+    st_ = StochasTok(tok)
+    files = []
+    for k in range(3):
+        f = tmp_path / f"in{k}.txt"
+        f.write_text("".join(f"line {k}.{i} of some text, with words to split\n" for i in range(40)))
+        files.append(str(f))
+    outputs = []
+    for batch_chars in (50, 10 ** 9):
+        out = tmp_path / f"b{batch_chars}{ext}"
+        n_docs, n_in, n_out, n_split, written = expand_files(tok, st_, files, out, 0.5, seed=7,
+                                                             batch_chars=batch_chars)
+        assert n_docs == 120 and n_out == n_in + n_split and n_split > 0
+        outputs.append([open(w, "rb").read() for w in written])
+    assert outputs[0] == outputs[1]
+    docs = [line for f in files for line in open(f).read().splitlines(keepends=True)]
+    ids = tok.encode_batch(docs)
+    flat = np.array([x for d in ids for x in d], dtype=np.int64)
+    offsets = np.cumsum([0] + [len(d) for d in ids])
+    expected, _, _ = st_.expand_flat(flat, offsets, 0.5, seed=7)
+    if ext == ".npy":
+        assert np.array_equal(np.load(tmp_path / f"b50{ext}"), expected)
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".tmp-")]
+
+
+def test_expand_files_leaves_nothing_on_failure(tok, tmp_path):
+    from newbpe.augment.stochastok import StochasTok, expand_files
+    src = tmp_path / "in.txt"
+    src.write_text("some text\n" * 10)
+    out = tmp_path / "out.npy"
+    with pytest.raises(NewbpeError, match="not found"):
+        expand_files(tok, StochasTok(tok), [str(src), str(tmp_path / "missing.txt")], out, 0.5, batch_chars=5)
+    assert os.listdir(tmp_path) == ["in.txt"]

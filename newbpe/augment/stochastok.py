@@ -804,28 +804,153 @@ def check_output_path(path):
     return ext
 
 
-def save_ids(path, ids, offsets, vocab_size):
-    """Write documents ids[offsets[d]:offsets[d+1]] by extension, atomically:
+class IdsWriter:
+    """Streams documents of ids to PATH by extension, atomically (temp files renamed at `close`):
     `.npy`: one flat array (uint16/uint32) + `PATH.idx`; `.bin`: the same array as raw little-endian
     values + `PATH.idx`; `PATH.idx` holds the n_docs + 1 document offsets as raw little-endian int64
-    (`np.fromfile(PATH + ".idx", "<i8")`); `.jsonl`: one {"ids": [...]} line per document.
-    Returns the files written."""
-    path = os.fspath(path)
-    ext = check_output_path(path)
-    if ext == ".jsonl":
-        def write(f):
-            for d in range(len(offsets) - 1):
-                f.write('{"ids":[' + ",".join(map(str, ids[offsets[d]:offsets[d + 1]].tolist())) + "]}\n")
-        atomic_write(path, write)
-        return [path]
-    arr = np.asarray(ids).astype(np.dtype(ids_dtype(vocab_size)).newbyteorder("<"))
-    if ext == ".npy":
-        atomic_write(path, lambda f: np.save(f, arr), binary=True)
-    else:
-        atomic_write(path, lambda f: f.write(arr.tobytes()), binary=True)
+    (`np.fromfile(PATH + ".idx", "<i8")`); `.jsonl`: one {"ids": [...]} line per document. Memory
+    holds one batch at a time; `.npy` gets its header (which needs the total length) at `close`."""
+
+    def __init__(self, path, vocab_size):
+        import tempfile
+        self.path = os.fspath(path)
+        self.ext = check_output_path(self.path)
+        self.dtype = np.dtype(ids_dtype(vocab_size)).newbyteorder("<")
+        directory = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(directory, exist_ok=True)
+        self._tmp = []
+
+        def temp():
+            fd, name = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(self.path), dir=directory)
+            self._tmp.append(name)
+            return os.fdopen(fd, "wb")
+        self._data = temp()
+        self._idx = temp() if self.ext != ".jsonl" else None
+        self._temp = temp
+        self.n_ids = 0
+        self.n_docs = 0
+        if self._idx is not None:
+            self._idx.write(np.zeros(1, "<i8").tobytes())
+
+    def write(self, ids, offsets):
+        """Append documents ids[offsets[d]:offsets[d+1]]."""
+        n = len(offsets) - 1
+        if self.ext == ".jsonl":
+            self._data.write("".join('{"ids":[' + ",".join(map(str, ids[offsets[d]:offsets[d + 1]].tolist())) + "]}\n"
+                                     for d in range(n)).encode())
+        else:
+            self._data.write(np.asarray(ids[offsets[0]:offsets[-1]]).astype(self.dtype).tobytes())
+            self._idx.write((np.asarray(offsets[1:], np.int64) - offsets[0] + self.n_ids).astype("<i8").tobytes())
+        self.n_ids += int(offsets[-1] - offsets[0])
+        self.n_docs += n
+
+    def close(self):
+        """Finish and rename into place; returns the files written."""
+        files = [(self._data, self.path)] + ([(self._idx, self.path + ".idx")] if self._idx else [])
+        for f, _ in files:
+            f.flush()
+            os.fsync(f.fileno())
+            f.close()
+        data_name = self._tmp[0]
+        idx_name = self._tmp[1] if self._idx else None
+        if self.ext == ".npy":                       # header first, then the streamed values
+            with self._temp() as out, open(data_name, "rb") as raw:
+                np.lib.format.write_array_header_1_0(out, {"descr": np.lib.format.dtype_to_descr(self.dtype),
+                                                           "fortran_order": False, "shape": (self.n_ids,)})
+                while True:
+                    block = raw.read(1 << 24)
+                    if not block:
+                        break
+                    out.write(block)
+                out.flush()
+                os.fsync(out.fileno())
+            os.unlink(data_name)
+            self._tmp.remove(data_name)
+            data_name = self._tmp[-1]
+        os.replace(data_name, self.path)
+        if idx_name:
+            os.replace(idx_name, self.path + ".idx")
+        self._tmp = []
+        return [name for _, name in files]
+
+    def abort(self):
+        for f in (self._data, self._idx):
+            if f is not None and not f.closed:
+                f.close()
+        for name in self._tmp:
+            try:
+                os.unlink(name)
+            except OSError:
+                pass
+        self._tmp = []
+
+
+def read_documents(files, split="line"):
+    """Documents of text files ('-' = stdin), streamed: each line with its newline, or each whole
+    file (split="document"). Bytes that are not UTF-8 survive as surrogate escapes."""
+    import sys
+    for name in files:
+        if name != "-" and not os.path.exists(name):
+            raise NewbpeError(f"input file not found: {name}")
+        f = sys.stdin.buffer if name == "-" else open(name, "rb")
+        try:
+            if split == "document":
+                text = f.read().decode("utf-8", "surrogateescape")
+                if text:
+                    yield text
+            else:
+                for line in f:
+                    yield line.decode("utf-8", "surrogateescape")
+        finally:
+            if f is not sys.stdin.buffer:
+                f.close()
+
+
+def expand_files(tok, st, files, output, p, *, seed=None, max_num_to_expand=None, epoch=None, split="line",
+                 allowed_special=(), append_special=None, threads=None, batch_chars=4 << 20):
+    """Encode text files with `tok`, expand them with `st` and write the ids to `output` (`IdsWriter`),
+    streaming batches of about `batch_chars` characters, so memory is bounded by a batch. Documents
+    are numbered across files in order, so document d's expansion depends only on (seed, [epoch,] d),
+    its ids, p and the cap, whatever the batching. Returns (n_docs, ids in, ids out, successes, files)."""
+    check_output_path(output)
+    eot = None
+    if append_special is not None:
+        if append_special not in tok.special_tokens:
+            raise NewbpeError(f"append_special: {append_special!r} is not a special token of this model")
+        eot = tok.token_to_id(append_special)
+    writer = IdsWriter(output, tok.vocab_size)
+    n_in = n_out = n_split = 0
     try:
-        atomic_write(path + ".idx", lambda f: f.write(np.asarray(offsets, "<i8").tobytes()), binary=True)
+        batch, size = [], 0
+        docs = read_documents(files, split)
+        while True:
+            doc = next(docs, None)
+            if doc is not None:
+                batch.append(doc)
+                size += len(doc)
+            if batch and (doc is None or size >= batch_chars):
+                ids = tok.encode_batch(batch, allowed_special=allowed_special, threads=threads)
+                if eot is not None:
+                    for d in ids:
+                        d.append(eot)
+                offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+                np.cumsum([len(d) for d in ids], out=offsets[1:])
+                flat = np.fromiter((x for d in ids for x in d), dtype=np.int64, count=int(offsets[-1]))
+                first = writer.n_docs
+                out, out_off, successes = st.expand_flat(
+                    flat, offsets, p, seed=seed, max_num_to_expand=max_num_to_expand, epoch=epoch,
+                    indices=np.arange(first, first + len(ids)), threads=threads)
+                writer.write(out, out_off)
+                n_in += int(offsets[-1])
+                n_out += int(out_off[-1])
+                n_split += int(successes.sum())
+                batch, size = [], 0
+            if doc is None:
+                break
+        if writer.n_docs == 0:
+            raise NewbpeError("no documents in the input")
+        written = writer.close()
     except BaseException:
-        os.unlink(path)
+        writer.abort()
         raise
-    return [path, path + ".idx"]
+    return writer.n_docs, n_in, n_out, n_split, written
