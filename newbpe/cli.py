@@ -3,6 +3,7 @@
 Errors from bad input are one line on stderr and a non-zero exit, never a traceback. Heavy modules
 (numpy, numba) load inside the commands, so `newbpe --help` is instant.
 """
+import itertools
 import json
 import os
 import sys
@@ -58,17 +59,29 @@ def _load(model_dir):
     return newbpe.load(model_dir)
 
 
-def _read_inputs(files):
-    """Yield (name, bytes) for each file, or stdin when none (streamed line by line for stdin)."""
-    if not files:
-        yield "-", sys.stdin.buffer.read()
-        return
+def _read_lines(files):
+    """Yield (name, line number, line bytes with its newline) from FILES, or stdin when none, streamed
+    (never a whole file in memory). Every file is checked before the first line is read."""
+    from .errors import NewbpeError
     for f in files:
         if not os.path.exists(f):
-            from .errors import NewbpeError
             raise NewbpeError(f"input file not found: {f}")
-        with open(f, "rb") as fh:
-            yield f, fh.read()
+        if os.path.isdir(f):
+            raise NewbpeError(f"input is a directory, not a file: {f}")
+    for name in files or ["-"]:
+        fh = sys.stdin.buffer if name == "-" else open(name, "rb")
+        try:
+            for n, line in enumerate(fh, 1):
+                yield name, n, line
+        finally:
+            if fh is not sys.stdin.buffer:
+                fh.close()
+
+
+def _text_lines(files):
+    """The lines of FILES (or stdin) as str; bytes that are not UTF-8 survive as surrogate escapes."""
+    for _, _, line in _read_lines(files):
+        yield line.decode("utf-8", "surrogateescape")
 
 
 class OneLineErrors(click.Group):
@@ -232,13 +245,15 @@ def encode(files, model_dir, ids, encoder, allowed_special):
     tok = _load(model_dir)
     allowed = "all" if allowed_special == "all" else [s for s in allowed_special.split(",") if s]
     out = sys.stdout
-    for _, data in _read_inputs(files):
-        lines = data.splitlines(keepends=True)
-        for start in range(0, len(lines), 4096):
-            batch = [ln.decode("utf-8", "surrogateescape") for ln in lines[start:start + 4096]]
+    batch = []
+    for line in itertools.chain(_text_lines(files), [None]):
+        if line is not None:
+            batch.append(line)
+        if batch and (line is None or len(batch) == 4096):
             for seq in tok.encode_batch(batch, allowed_special=allowed, encoder=encoder):
                 out.write(" ".join(map(str, seq)) if ids else " ".join(tok.token_strings(seq)))
                 out.write("\n")
+            batch = []
 
 
 @main.command()
@@ -250,13 +265,12 @@ def decode(files, model_dir):
     from .errors import NewbpeError
     tok = _load(model_dir)
     out = sys.stdout.buffer
-    for name, data in _read_inputs(files):
-        for n, line in enumerate(data.splitlines(), 1):
-            try:
-                seq = [int(x) for x in line.split()]
-            except ValueError:
-                raise NewbpeError(f"{name}:{n}: not a line of integer ids") from None
-            out.write(tok.decode_bytes(seq))
+    for name, n, line in _read_lines(files):
+        try:
+            seq = [int(x) for x in line.split()]
+        except ValueError:
+            raise NewbpeError(f"{name}:{n}: not a line of integer ids") from None
+        out.write(tok.decode_bytes(seq))
     out.flush()
 
 
@@ -282,8 +296,7 @@ def export(model_dir, fmt, output, approximate, agreement_text, expanded, name, 
         from .export.hf import hf_exact, save_hf
         texts = None
         if agreement_text:
-            texts = (line for _, data in _read_inputs(agreement_text)
-                     for line in data.decode("utf-8", "surrogateescape").splitlines(keepends=True))
+            texts = _text_lines(agreement_text)
         paths = save_hf(tok, output, approximate=approximate, agreement_texts=texts, expanded=expanded,
                         inner=inner)
         if inner and "splinter" in tok.extra:
@@ -336,11 +349,7 @@ def eval_(files, model_dir, as_json):
     """Bytes per token, tokens per word, Rényi efficiency (α=2.5) and vocabulary use on FILES."""
     from .metrics import evaluate
     tok = _load(model_dir)
-
-    def texts():
-        for _, data in _read_inputs(files):
-            yield from data.decode("utf-8", "surrogateescape").splitlines(keepends=True)
-    res = evaluate(tok, texts())
+    res = evaluate(tok, _text_lines(files))
     if as_json:
         click.echo(json.dumps(res, indent=2))
     else:
@@ -433,16 +442,20 @@ def _splinter_io(files, map_path, output, method):
     from .io import atomic_write
     from .preprocessors.splinter import load_map
     sp = load_map(map_path)
-    t0, n, outs = time.perf_counter(), 0, []
-    for _, data in _read_inputs(files):
-        n += len(data)
-        outs.append(getattr(sp, method)(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape"))
-    dt = time.perf_counter() - t0
+    t0, n = time.perf_counter(), 0
+    transform = getattr(sp, method)
+
+    def write(f):                       # line by line: lines end in '\n', which SPLINTER never touches
+        nonlocal n
+        for _, _, raw in _read_lines(files):
+            n += len(raw)
+            f.write(transform(raw.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape"))
     if output:
-        atomic_write(output, lambda f: f.write(b"".join(outs)), binary=True)
+        atomic_write(output, write, binary=True)
     else:
-        sys.stdout.buffer.write(b"".join(outs))
+        write(sys.stdout.buffer)
         sys.stdout.buffer.flush()
+    dt = time.perf_counter() - t0
     click.echo(f"splinter {method}: {n / 1e6:.2f} MB in {dt:.2f} s ({n / 1e6 / max(dt, 1e-9):.2f} MB/s)", err=True)
 
 
