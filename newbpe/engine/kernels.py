@@ -732,6 +732,22 @@ def _record_merge(out, n_out, a, b, new, merged):
 
 
 @njit(cache=True)
+def _pop_best_pair(st, min_count, out_full):
+    """The start of every greedy merge step: the valid head pair, popped, or why not (STOP_EMPTY,
+    STOP_MIN_FREQ, STOP_ROOM when a pool or the output is full). Returns (status, pair id)."""
+    kind, cnt, pid = queue_head(st, False)
+    if kind == 0:
+        return STOP_EMPTY, pid
+    if cnt < min_count:
+        return STOP_MIN_FREQ, pid
+    r0, r1, r2, r3, r4, r5 = merge_room(st, pid)
+    if out_full or not has_room(st, r0, r1, r2, r3, r4, r5):
+        return STOP_ROOM, pid
+    queue_head(st, True)
+    return 0, pid
+
+
+@njit(cache=True)
 def run_bpe(st, visible, target, min_count, max_steps, out, n_out):
     """Greedy BPE until `visible` reaches `target`: pop the best pair, find or create its token
     (duplicate strings reuse the id and do not add to `visible`), merge, record (a, b, new, F) in
@@ -740,15 +756,9 @@ def run_bpe(st, visible, target, min_count, max_steps, out, n_out):
     while visible < target:
         if steps >= max_steps:
             return STOP_STEPS, visible, n_out
-        kind, cnt, pid = queue_head(st, False)
-        if kind == 0:
-            return STOP_EMPTY, visible, n_out
-        if cnt < min_count:
-            return STOP_MIN_FREQ, visible, n_out
-        r0, r1, r2, r3, r4, r5 = merge_room(st, pid)
-        if not has_room(st, r0, r1, r2, r3, r4, r5) or n_out >= len(out):
-            return STOP_ROOM, visible, n_out
-        queue_head(st, True)
+        status, pid = _pop_best_pair(st, min_count, n_out >= len(out))
+        if status != 0:
+            return status, visible, n_out
         a = st.pairs.pair_left[pid]
         b = st.pairs.pair_right[pid]
         new = find_concat(st, a, b)
@@ -909,15 +919,9 @@ def run_picky(st, present, target, min_count, max_steps, picky, threshold, out, 
     while present < target:
         if steps >= max_steps:
             return STOP_STEPS, present, n_out
-        kind, cnt, pid = queue_head(st, False)
-        if kind == 0:
-            return STOP_EMPTY, present, n_out
-        if cnt < min_count:
-            return STOP_MIN_FREQ, present, n_out
-        r0, r1, r2, r3, r4, r5 = merge_room(st, pid)
-        if not has_room(st, r0, r1, r2, r3, r4, r5) or n_out >= len(out):
-            return STOP_ROOM, present, n_out
-        queue_head(st, True)
+        status, pid = _pop_best_pair(st, min_count, n_out >= len(out))
+        if status != 0:
+            return status, present, n_out
         a = st.pairs.pair_left[pid]
         b = st.pairs.pair_right[pid]
         new = find_concat(st, a, b)
