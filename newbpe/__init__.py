@@ -129,7 +129,7 @@ def _precheck(algo, vocab_size, units, special_tokens, options, encoder=None):
     exactly). Returns the trainer module."""
     from .encoders import ENCODER_OPTIONS, ENCODERS
     from .errors import NewbpeError
-    from .trainers import get_trainer
+    from .trainers import DEFAULT_ENCODERS, get_trainer
     trainer = get_trainer(algo)
     known = set(trainer.OPTIONS) | set(ENCODER_OPTIONS)
     unknown = sorted(set(options) - known)
@@ -137,7 +137,7 @@ def _precheck(algo, vocab_size, units, special_tokens, options, encoder=None):
         raise NewbpeError(f"unknown option(s) for {algo}: {', '.join(unknown)} "
                           f"(known: {', '.join(sorted(known))})")
     if encoder is not None:
-        own = {"bpe": "rank", "picky": "replay", "scaffold": "scaffold"}.get(algo)
+        own = DEFAULT_ENCODERS[algo]
         if encoder not in ENCODERS or (encoder in ("rank", "replay", "scaffold") and encoder != own):
             raise NewbpeError(f"encoder {encoder!r} does not fit algorithm {algo} "
                               f"(use {own!r} or 'lbpe')" if encoder in ENCODERS else

@@ -60,28 +60,15 @@ def _load(model_dir):
 
 
 def _read_lines(files):
-    """Yield (name, line number, line bytes with its newline) from FILES, or stdin when none, streamed
-    (never a whole file in memory). Every file is checked before the first line is read."""
-    from .errors import NewbpeError
-    for f in files:
-        if not os.path.exists(f):
-            raise NewbpeError(f"input file not found: {f}")
-        if os.path.isdir(f):
-            raise NewbpeError(f"input is a directory, not a file: {f}")
-    for name in files or ["-"]:
-        fh = sys.stdin.buffer if name == "-" else open(name, "rb")
-        try:
-            for n, line in enumerate(fh, 1):
-                yield name, n, line
-        finally:
-            if fh is not sys.stdin.buffer:
-                fh.close()
+    """(name, line number, line bytes) of FILES, or stdin when none, streamed (io.iter_lines)."""
+    from .io import iter_lines
+    return iter_lines(list(files) or ["-"])
 
 
 def _text_lines(files):
-    """The lines of FILES (or stdin) as str; bytes that are not UTF-8 survive as surrogate escapes."""
-    for _, _, line in _read_lines(files):
-        yield line.decode("utf-8", "surrogateescape")
+    """The lines of FILES (or stdin) as str (io.read_documents)."""
+    from .io import read_documents
+    return read_documents(list(files) or ["-"])
 
 
 class OneLineErrors(click.Group):

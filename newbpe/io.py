@@ -61,3 +61,42 @@ def read_json(path, what):
             return json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ModelFileError(f"corrupt {what} {path}: {e}") from None
+
+
+def iter_lines(files):
+    """(name, line number, line bytes with its newline) of FILES ('-' is stdin), streamed: never a
+    whole file in memory. Every file is checked before the first line is read."""
+    import sys
+    from .errors import NewbpeError
+    for name in files:
+        if name != "-" and not os.path.exists(name):
+            raise NewbpeError(f"input file not found: {name}")
+        if os.path.isdir(name):
+            raise NewbpeError(f"input is a directory, not a file: {name}")
+    for name in files:
+        f = sys.stdin.buffer if name == "-" else open(name, "rb")
+        try:
+            for n, line in enumerate(f, 1):
+                yield name, n, line
+        finally:
+            if f is not sys.stdin.buffer:
+                f.close()
+
+
+def read_documents(files, split="line"):
+    """Documents of text FILES ('-' is stdin) as str, streamed: each line with its newline, or each
+    whole non-empty file (split="document"). Bytes that are not UTF-8 survive as surrogate escapes."""
+    if split != "document":
+        for _, _, line in iter_lines(files):
+            yield line.decode("utf-8", "surrogateescape")
+        return
+    document = []
+    current = None
+    for name, _, line in iter_lines(files):
+        if name != current and document:
+            yield b"".join(document).decode("utf-8", "surrogateescape")
+            document = []
+        current = name
+        document.append(line)
+    if document:
+        yield b"".join(document).decode("utf-8", "surrogateescape")

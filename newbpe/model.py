@@ -18,6 +18,7 @@ import warnings
 
 import numpy as np
 
+from .engine.state import FLAG_SCAFFOLD
 from .errors import ModelFileError, NewbpeError
 from .io import atomic_write_text, read_json
 from .pretokenizers import METASPACE, PreTokenizer, split_specials
@@ -435,13 +436,12 @@ def _validate(d, source):
     if d.get("encoder", "rank") not in ("rank", "replay", "scaffold", "lbpe"):
         bad(f"unknown encoder {d.get('encoder')!r}")
     if d["algo"] == "scaffold":
-        scaffold_flag = 4
         if not all(isinstance(f, int) for f in flags):
             bad("flags must be integers")
-        visible = [i for i in range(n) if not flags[i] & scaffold_flag]
+        visible = [i for i in range(n) if not flags[i] & FLAG_SCAFFOLD]
         if mids != visible:
             bad("model_ids must be exactly the non-scaffold tokens")
-        if any(flags[i] & scaffold_flag for i in range(k + d["n_alphabet"])):
+        if any(flags[i] & FLAG_SCAFFOLD for i in range(k + d["n_alphabet"])):
             bad("a base unit or special token is flagged scaffold")
     if "splinter" in (d.get("extra") or {}):
         from .preprocessors.splinter import Splinter

@@ -41,7 +41,7 @@ from numba import njit, prange
 
 from .._threads import threads_limit
 from ..errors import ModelFileError, NewbpeError
-from ..io import atomic_write, read_npz
+from ..io import atomic_write, read_documents, read_npz
 
 TABLE_FILE = "stochastok.npz"
 TABLE_FORMAT = "newbpe-stochastok-table"
@@ -883,27 +883,6 @@ class IdsWriter:
             except OSError:
                 pass
         self._tmp = []
-
-
-def read_documents(files, split="line"):
-    """Documents of text files ('-' = stdin), streamed: each line with its newline, or each whole
-    file (split="document"). Bytes that are not UTF-8 survive as surrogate escapes."""
-    import sys
-    for name in files:
-        if name != "-" and not os.path.exists(name):
-            raise NewbpeError(f"input file not found: {name}")
-        f = sys.stdin.buffer if name == "-" else open(name, "rb")
-        try:
-            if split == "document":
-                text = f.read().decode("utf-8", "surrogateescape")
-                if text:
-                    yield text
-            else:
-                for line in f:
-                    yield line.decode("utf-8", "surrogateescape")
-        finally:
-            if f is not sys.stdin.buffer:
-                f.close()
 
 
 def expand_files(tok, st, files, output, p, *, seed=None, max_num_to_expand=None, epoch=None, split="line",

@@ -12,6 +12,7 @@ Encoder options live in the model's options: `lbpe_ties` ("leftmost" | "rank") a
 `scaffold_mode` ("visible" | "expanded_then_demolish").
 """
 from ..errors import NewbpeError
+from ..trainers import DEFAULT_ENCODERS
 
 ENCODERS = ("rank", "replay", "scaffold", "lbpe")
 ENCODER_OPTIONS = {"lbpe_ties": "leftmost", "scaffold_mode": "visible"}
@@ -25,10 +26,10 @@ def check_encoder(tok, name):
         raise NewbpeError(f"the replay encoder needs a Picky event log; this is a {tok.algo} model")
     if name == "scaffold" and tok.algo != "scaffold":
         raise NewbpeError(f"the scaffold encoder needs a Scaffold-BPE model; this is a {tok.algo} model")
-    if name == "rank" and tok.algo in ("scaffold", "picky"):
-        hint = "scaffold" if tok.algo == "scaffold" else "replay"
+    own = DEFAULT_ENCODERS.get(tok.algo, "rank")
+    if name == "rank" and own != "rank":
         raise NewbpeError(f"rank encoding of a {tok.algo} model would emit tokens outside its vocabulary; "
-                          f"use the {hint!r} or 'lbpe' encoder")
+                          f"use the {own!r} or 'lbpe' encoder")
     ties = tok.options.get("lbpe_ties", "leftmost")
     mode = tok.options.get("scaffold_mode", "visible")
     if ties not in ("leftmost", "rank"):

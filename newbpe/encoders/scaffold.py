@@ -15,7 +15,7 @@ The table is computed once per model; applying it is a vectorised gather (one lo
 """
 import numpy as np
 
-FLAG_SCAFFOLD = 4      # engine.state.FLAG_SCAFFOLD, repeated so that encoding never imports numba state
+from ..engine.state import FLAG_SCAFFOLD
 
 
 def demolition_table(merges, flags, rule="first_merge"):
@@ -41,8 +41,7 @@ def demolition_table(merges, flags, rule="first_merge"):
             table[t] = min((demolish(a) + demolish(b) for a, b in options), key=lambda p: (len(p), p))
         return table[t]
 
-    # shortest tokens first keeps the recursion shallow (parents are strictly shorter)
-    for t in sorted(scaffold, key=lambda t: (len(producers.get(t, ())) == 0, t)):
+    for t in sorted(scaffold):          # recursion depth <= token length: parents are strictly shorter
         demolish(t)
     return table
 

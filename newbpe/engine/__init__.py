@@ -324,14 +324,13 @@ class Engine:
     def run_picky(self, present, target, picky, threshold, min_count=1, max_steps=1 << 62):
         """Picky BPE's merges inside numba (kernels.run_picky) until `present` reaches `target`, a
         merge leaves a constituent to remove ('removal'), or `max_steps` merges. `picky` packs the
-        quirk options (kernels.P_*). Returns (present, stop, merges, stats) with merges the
+        quirk options (kernels.P_*, an int64 array). Returns (present, stop, merges, stats) with merges the
         (a, b, new, merged) rows done and stats [merges, restorations, duplicates, a passed, b passed]
         (the last two: the removal test of the last merge's constituents, on stop 'removal')."""
         k = _k()
         out = np.zeros((256, 4), dtype=np.int64)             # grown on demand (removals stop early)
         stats = np.zeros(5, dtype=np.int64)
         n_out = 0
-        picky = np.asarray(picky, dtype=np.int64)
         while True:
             status, present, n_out = k.run_picky(self.st, present, target, min_count, max_steps - n_out,
                                                  picky, float(threshold), out, n_out, stats)
@@ -349,8 +348,8 @@ class Engine:
 
     def picky_passes(self, x, merged, new, self_pair, picky, threshold):
         """Picky's removal test for constituent x after a merge (kernels.picky_passes)."""
-        return bool(_k().picky_passes(self.st, int(x), int(merged), int(new), bool(self_pair),
-                                      np.asarray(picky, dtype=np.int64), float(threshold)))
+        return bool(_k().picky_passes(self.st, int(x), int(merged), int(new), bool(self_pair), picky,
+                                      float(threshold)))
 
     def best_pair_count(self):
         """Count of the best eligible pair by a full scan (debug checks; ignores the queue)."""

@@ -23,7 +23,7 @@ import os
 import re
 
 from ..errors import NewbpeError
-from ..io import atomic_write_text, read_json
+from ..io import atomic_write_text, read_documents, read_json
 
 FORMAT = "newbpe-splinter"
 FORMAT_VERSION = 1
@@ -246,7 +246,7 @@ def iter_texts(source, split="line", column="text"):
         is_file = [isinstance(p, os.PathLike) or (isinstance(p, str) and "\n" not in p and os.path.isfile(p))
                    for p in source]
         if all(is_file):
-            return _file_texts([os.fspath(p) for p in source], split)
+            return read_documents([os.fspath(p) for p in source], split)
         if any(is_file) or any(isinstance(p, os.PathLike) for p in source):
             raise NewbpeError("input file not found: " + next(str(p) for p, f in zip(source, is_file) if not f))
     if hasattr(source, "column_names") or type(source).__module__.startswith("datasets"):
@@ -260,19 +260,6 @@ def iter_texts(source, split="line", column="text"):
     if isinstance(source, (bytes, int, float, dict)) or source is None:
         raise NewbpeError(f"SPLINTER needs text, not a {type(source).__name__}")
     return iter(source)
-
-
-def _file_texts(paths, split):
-    for p in paths:
-        if os.path.isdir(p):
-            raise NewbpeError(f"input is a directory, not a file: {p}")
-    for p in paths:
-        with open(p, "rb") as f:
-            if split == "document":
-                yield f.read().decode("utf-8", "surrogateescape")
-            else:
-                for line in f:
-                    yield line.decode("utf-8", "surrogateescape")
 
 
 # ---------------------------------------------------------------------------------------------- the model

@@ -11,6 +11,9 @@ ALGORITHMS = {
     "scaffold": "newbpe.trainers.scaffold",
 }
 
+# The encoder each algorithm's models use by default (the trainers set it; LBPE fits every model).
+DEFAULT_ENCODERS = {"bpe": "rank", "picky": "replay", "scaffold": "scaffold"}
+
 
 def get_trainer(algo):
     if algo not in ALGORITHMS:
