@@ -177,10 +177,16 @@ def test_hf_expanded_export_plus_sidecar_is_exact(scaffold_model, tmp_path, held
     tok.save_hf(tmp_path, expanded=True)
     hf = HFTokenizer.from_file(str(tmp_path / "tokenizer.json"))
     sidecar = {int(k): v for k, v in json.loads((tmp_path / "scaffold_demolition.json").read_text()).items()}
+    from newbpe.encoders.rank import RankEncoder
+    from newbpe.export.hf import expanded_ids
+    inner = RankEncoder(np.array(tok._merges, dtype=np.int64), len(tok.tokens))     # step 1 of spec §4
+    hf_id = expanded_ids(tok)
     n = tok.vocab_size
     lines = heldout_en.splitlines()[:300]
     saw_scaffold = False
     for line, enc in zip(lines, hf.encode_batch(lines, add_special_tokens=False)):
+        units, offsets, _ = tok._segments_units([line])
+        assert enc.ids == [hf_id[i] for i in inner.encode_units(units, offsets)[0].tolist()]   # plain HF == step 1
         saw_scaffold |= any(i >= n for i in enc.ids)
         demolished = [p for i in enc.ids for p in (sidecar[i] if i >= n else [i])]
         assert demolished == tok.encode(line)
