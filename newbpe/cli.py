@@ -466,5 +466,13 @@ def splinter_invert(files, map_path, output):
     _splinter_io(files, map_path, output, "invert")
 
 
-if __name__ == "__main__":
+def entry():
+    """The `newbpe` console script: the command's own process, so it may go without numba's
+    optional scipy/cffi support (see newbpe/_lean.py); `main` itself (CliRunner, embedding) does not."""
+    from ._lean import hide_optional_numba_imports
+    hide_optional_numba_imports()
     main()
+
+
+if __name__ == "__main__":
+    entry()

@@ -139,3 +139,17 @@ def test_scaffold_and_lbpe_end_to_end(tmp_path):
     assert "does not fit" in bad(["train", "--algo", "bpe", "--encoder", "scaffold", "--vocab-size", 300,
                                   "-o", tmp_path / "x", SAMPLE], tmp_path)
     assert "Picky event log" in bad(["encode", "-m", out, "--encoder", "replay"], tmp_path, input="x")
+
+
+def test_console_script_goes_without_scipy_and_cffi(tmp_path):
+    """The `newbpe` command's process hides numba's optional scipy/cffi imports (start-up cost);
+    training still works there, and the library (and `main` under CliRunner) hides nothing."""
+    code = ("import sys; from newbpe.cli import entry; sys.argv = ['newbpe'] + sys.argv[1:]\n"
+            "try:\n    entry()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            "print(sorted(m for m in ('scipy', 'cffi') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code, "train", "--vocab-size", "300", "--progress", "none",
+                        "-o", str(tmp_path / "m"), SAMPLE], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "[]" and (tmp_path / "m" / "model.json").exists()
+    from newbpe import _lean
+    assert not any(isinstance(f, _lean._Hide) for f in sys.meta_path)

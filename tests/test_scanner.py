@@ -164,6 +164,29 @@ def test_class_table_negated_classes_match_regex():
         assert np.array_equal((table & excluded) == 0, expected), char_class
 
 
+def test_class_table_disk_cache(tmp_path, monkeypatch):
+    """The table is cached on disk (keyed by the regex version and the class definitions): a fresh
+    process gets exactly what `regex` says, a damaged cache file is ignored and rebuilt."""
+    from newbpe.pretokenizers import unicode_tables as ut
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    assert ut._cache_paths()[0].startswith(str(tmp_path))
+    path = str(tmp_path / "classes.npy")
+    monkeypatch.setattr(ut, "_cache_paths", lambda: [path])
+    monkeypatch.setattr(ut, "_table_cache", None)
+    built = ut.build_class_table()
+    assert np.array_equal(ut.class_table(), built)          # built, then stored
+    assert np.array_equal(np.load(path), built)
+    monkeypatch.setattr(ut, "_table_cache", None)
+    assert np.array_equal(ut._load_cached(), built)
+    for junk in (b"not a table", b""):
+        with open(path, "wb") as f:
+            f.write(junk)
+        monkeypatch.setattr(ut, "_table_cache", None)
+        assert ut._load_cached() is None
+        assert np.array_equal(ut.class_table(), built)       # rebuilt and stored again
+        assert np.array_equal(np.load(path), built)
+
+
 def test_whitespace_class_comes_from_regex():
     table = class_table()
     whitespace = {c for c in range(0x110000) if table[c] & FLAG_S}

@@ -5,8 +5,7 @@ exactly, and `regex` ships its own Unicode database, which is usually newer than
 compiled into Python. So every class the patterns mention is computed here by asking
 `regex` which code points it matches: one string holding every non-surrogate code point is
 scanned with `regex.finditer(CLASS + '+')`, and each matched run is marked in a flat table
-indexed by code point. Building it takes a fraction of a second and happens once per
-process (see `class_table`).
+indexed by code point. Building it takes a fraction of a second; the result is cached on disk (see `class_table`).
 
 Table layout (`uint16`, length 0x110000):
 
@@ -92,11 +91,57 @@ def build_class_table() -> np.ndarray:
     return table
 
 
+def _cache_paths() -> list[str]:
+    """Candidate files for the on-disk copy of the table, keyed by everything it depends on: the
+    `regex` version (its Unicode database), the class definitions and the fold layout. Tried in
+    order: NUMBA_CACHE_DIR (where the compiled kernels live when set), this package's
+    ``__pycache__``, then the user cache directory."""
+    import hashlib
+    import os
+    spec = repr((_CLASS_PATTERNS, CONTRACTION_CHARS, FOLD_SHIFT, CODE_POINT_COUNT)).encode()
+    version = getattr(regex, "__version__", "unknown")
+    name = f"newbpe-unicode-classes-{version}-{hashlib.sha1(spec).hexdigest()[:12]}.npy"
+    dirs = []
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        dirs.append(os.environ["NUMBA_CACHE_DIR"])
+    dirs.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__"))
+    dirs.append(os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "newbpe"))
+    return [os.path.join(d, name) for d in dirs]
+
+
+def _load_cached() -> np.ndarray | None:
+    for path in _cache_paths():
+        try:
+            table = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError):       # missing, unreadable, truncated or foreign
+            continue
+        if table.dtype == np.uint16 and table.shape == (CODE_POINT_COUNT,):
+            return table
+    return None
+
+
+def _store(table: np.ndarray) -> None:
+    """Best effort: the first writable candidate gets an atomically written copy."""
+    import os
+    from ..io import atomic_write
+    for path in _cache_paths():
+        try:
+            atomic_write(path, lambda f: np.save(f, table, allow_pickle=False), binary=True)
+            os.chmod(path, 0o644)           # shared installs: other users may read it
+            return
+        except OSError:
+            continue
+
+
 def class_table() -> np.ndarray:
-    """The class/fold table, built on first use and then cached for the process."""
+    """The class/fold table: built from `regex` on first use (~0.15 s), then kept for the process
+    and on disk next to the compiled kernels, so later processes load it in about a millisecond."""
     global _table_cache
     if _table_cache is None:
-        table = build_class_table()
+        table = _load_cached()
+        if table is None:
+            table = build_class_table()
+            _store(table)
         table.flags.writeable = False
         _table_cache = table
     return _table_cache
