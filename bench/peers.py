@@ -3,7 +3,8 @@
     python bench/peers.py train PEER CORPUS VOCAB PATTERN THREADS
     python bench/peers.py encode PEER MODEL_DIR TEXT THREADS
 
-prints one JSON line: {"seconds": …, "peak_rss_mb": …, …}. Peers: newbpe, hf, rustbpe,
+prints one JSON line: {"seconds": …, "peak_rss_mb": …, …}. Peers: newbpe (library call; also reports
+its count and merge phases), newbpe-cli (the `newbpe train` command, files written), hf, rustbpe,
 sentencepiece (training); newbpe, hf, tiktoken (encoding).
 """
 import json
@@ -22,10 +23,25 @@ def train(peer, corpus, vocab, pattern, threads):
     os.environ["RAYON_NUM_THREADS"] = str(threads)
     os.environ["TOKENIZERS_PARALLELISM"] = "true"
     t0 = time.perf_counter()
+    phases = {}
     if peer == "newbpe":
         import newbpe
-        tok = newbpe.train([corpus], vocab_size=vocab, pretokenizer=pattern, threads=threads)
+        wc = newbpe.count([corpus], pretokenizer=pattern, threads=threads)      # = newbpe.train([corpus], ...)
+        phases["count_seconds"] = time.perf_counter() - t0
+        tok = newbpe.train(wc, vocab_size=vocab, threads=threads)
+        phases["merge_seconds"] = time.perf_counter() - t0 - phases["count_seconds"]
         n = tok.vocab_size
+    elif peer == "newbpe-cli":
+        # the whole `newbpe train` command in its own process: start-up, counting, merging, and
+        # writing model.json + tokenizer.json (peak RSS is that process's)
+        import subprocess
+        import tempfile
+        out = tempfile.mkdtemp(prefix="newbpe-cli-")
+        subprocess.run(["newbpe", "train", corpus, "--vocab-size", str(vocab), "--pretokenizer", pattern,
+                        "--threads", str(threads), "--progress", "none", "-o", out],
+                       check=True, capture_output=True)
+        with open(os.path.join(out, "model.json")) as f:
+            n = len(json.load(f)["tokens"])
     elif peer == "hf":
         from tokenizers import pre_tokenizers, trainers
         from newbpe.export.hf import hf_untrained
@@ -50,7 +66,7 @@ def train(peer, corpus, vocab, pattern, threads):
         n = vocab
     else:
         raise SystemExit(f"unknown peer {peer}")
-    return {"seconds": time.perf_counter() - t0, "vocab": n}
+    return {"seconds": time.perf_counter() - t0, "vocab": n, **phases}
 
 
 def encode(peer, model_dir, text_path, threads):
@@ -85,5 +101,6 @@ if __name__ == "__main__":
         res = train(peer, rest[0], int(rest[1]), rest[2], int(rest[3]))
     else:
         res = encode(peer, rest[0], rest[1], int(rest[2]))
-    res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    who = resource.RUSAGE_CHILDREN if "newbpe-cli" in sys.argv[1:3] else resource.RUSAGE_SELF
+    res["peak_rss_mb"] = resource.getrusage(who).ru_maxrss / 1024
     print(json.dumps(res))

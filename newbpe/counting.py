@@ -27,7 +27,7 @@ from .pretokenizers import PreTokenizer, split_specials
 
 FORMAT = "newbpe-word-counts"
 FORMAT_VERSION = 1
-CHUNK_BYTES = 4 << 20
+CHUNK_BYTES = 2 << 20
 
 
 def _decode(data: bytes, units: str):

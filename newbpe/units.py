@@ -38,10 +38,15 @@ def gpt2_byte_order() -> tuple:
     return tuple(sorted(range(256), key=lambda b: ord(m[b])))
 
 
+@lru_cache(maxsize=1)
+def _latin1_to_gpt2() -> dict:
+    return {b: ord(c) for b, c in byte_to_unicode().items()}
+
+
 def bytes_to_token_string(data: bytes) -> str:
-    """A token's bytes as a GPT-2 byte-level string (HF vocab.json / tokenizer.json form)."""
-    m = byte_to_unicode()
-    return "".join(m[b] for b in data)
+    """A token's bytes as a GPT-2 byte-level string (HF vocab.json / tokenizer.json form).
+    Latin-1 decoding maps byte b to code point b; `str.translate` then applies the bijection in C."""
+    return bytes(data).decode("latin-1").translate(_latin1_to_gpt2())
 
 
 def token_string_to_bytes(s: str) -> bytes:

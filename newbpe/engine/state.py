@@ -116,7 +116,9 @@ def grow(st: EngineState, names, new_cap: int) -> EngineState:
         old = getattr(group, name)
         if len(old) >= new_cap:
             continue
-        new = np.full(new_cap, _FILL.get(name, 0), dtype=old.dtype)
+        fill = _FILL.get(name, 0)
+        # zero-filled growth comes from calloc: the untouched tail costs no resident memory
+        new = np.zeros(new_cap, dtype=old.dtype) if fill == 0 else np.full(new_cap, fill, dtype=old.dtype)
         new[:len(old)] = old
         repl[name] = new
     return st._replace(**{group_name: group._replace(**repl)}) if repl else st
