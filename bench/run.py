@@ -4,7 +4,10 @@
                                [--peers newbpe,hf,rustbpe,sentencepiece] [--encode-mb 10]
 
 Training: wall seconds (counting included) and peak RSS per peer and thread count, ratio to HF at the
-same thread count. Encoding: MB/s on `--encode-mb` MB of the corpus with the same 32k vocabulary
+same thread count. `newbpe` is the library call (`newbpe.count` + `newbpe.train`, like HF's
+`Tokenizer.train`); `newbpe-cli` is the whole `newbpe train` command in its own process, writing
+model.json and tokenizer.json. A second table splits newbpe's time into counting and merging per
+thread count (the merge loop's 1- vs 2-thread ratio). Encoding: MB/s on `--encode-mb` MB of the corpus with the same 32k vocabulary
 (newbpe's model exported to tokenizer.json and .tiktoken). Each measurement runs in its own process;
 numba's compile cache is warmed first (cold start is reported on its own line). Peers that are not
 installed are skipped.
@@ -31,6 +34,9 @@ def measure(*args):
 
 
 def installed(peer):
+    if peer == "newbpe-cli":
+        import shutil
+        return shutil.which("newbpe") is not None
     mod = {"hf": "tokenizers", "newbpe": "newbpe"}.get(peer, peer)
     return importlib.util.find_spec(mod) is not None
 
@@ -71,7 +77,7 @@ def main():
     ap.add_argument("--patterns", default="gpt2")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--mb", type=float, default=0, help="use (and repeat if needed) this many MB of the corpus")
-    ap.add_argument("--peers", default="newbpe,hf,rustbpe,sentencepiece")
+    ap.add_argument("--peers", default="newbpe,newbpe-cli,hf,rustbpe,sentencepiece")
     ap.add_argument("--encode-mb", type=float, default=10)
     ap.add_argument("--no-encode", action="store_true")
     args = ap.parse_args()
@@ -88,10 +94,21 @@ def main():
     print()
     print("| task | pattern | peer | threads | seconds | MB/s | peak RSS MB | vs HF |")
     print("|---|---|---|---|---|---|---|---|")
+    phases = []
     for pattern in args.patterns.split(","):
         for th in threads:
             rows = {p: measure("train", p, corpus, args.vocab, pattern, th) for p in peers}
             print_rows("train", pattern, th, rows, size_mb)
+            if "merge_seconds" in rows.get("newbpe", {}):
+                phases.append((pattern, th, rows["newbpe"]["count_seconds"], rows["newbpe"]["merge_seconds"]))
+    if phases:
+        print("\nnewbpe's phases (library call; count includes numba's start-up, merge = engine build + merge loop):\n")
+        print("| pattern | threads | count s | merge s | merge vs 1 thread |")
+        print("|---|---|---|---|---|")
+        one = {p: m for p, th, _, m in phases if th == 1}
+        for pattern, th, c, m in phases:
+            ratio = f"{m / one[pattern]:.2f}x" if pattern in one else ""
+            print(f"| {pattern} | {th} | {c:.2f} | {m:.2f} | {ratio} |")
     if not args.no_encode:
         import newbpe
         from newbpe.export.tiktoken import save_tiktoken
