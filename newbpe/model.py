@@ -43,7 +43,7 @@ class Tokenizer:
         self.special_tokens = list(special_tokens)
         self.n_alphabet = int(n_alphabet)
         self.tokens = [bytes(t) for t in tokens]
-        self._merges = [tuple(int(x) for x in m) for m in merges]
+        self._merges = [(int(a), int(b), int(c)) for a, b, c in merges]
         self.model_ids = list(range(len(self.tokens))) if model_ids is None else [int(i) for i in model_ids]
         self.options = dict(options or {})
         self.stats = dict(stats or {})
