@@ -100,7 +100,8 @@ def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="by
     if len(wc) == 0:
         raise NewbpeError("the training source contains no text")
     encoder_options = {k: options.pop(k) for k in list(options) if k in ENCODER_OPTIONS}
-    with _gc_paused():
+    from ._threads import threads_limit
+    with _gc_paused(), threads_limit(threads or os.cpu_count() or 1):   # the merge loop's threads (plain BPE)
         tok = trainer.train(wc, vocab_size, special_tokens, progress, **options)
     if encoder == "lbpe" or encoder_options:           # record the LBPE choices in the model file
         tok.options.update({**ENCODER_OPTIONS, **encoder_options})

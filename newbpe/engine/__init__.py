@@ -11,6 +11,8 @@ A trainer is a short loop over these operations (design.md, "the engine's contra
 - a veto set at build time (max token length, max words, forbidden substrings);
 - ``replay(merges)``: apply a given merge list, then carry on (SuperBPE stage 2);
 - ``run_bpe(...)``: the plain greedy loop, run inside numba for speed;
+  ``PartitionedEngine`` (partitioned.py) runs the same loop over word partitions, one per thread,
+  with the same result;
 - ``merge_events``: the append-only log of (a, b, new, merged_count).
 
 Every count is int64 and exact; every kernel lives in `kernels.py`; nothing outside this package
@@ -42,13 +44,14 @@ class Engine:
     @classmethod
     def build(cls, units, offsets, counts, base_tokens, n_specials=0, *, max_token_length=None,
               max_token_length_mode="exact", max_words=None, forbid_substrings=(),
-              allow_remerge=False, track_tokens=False, token_items="first"):
+              allow_remerge=False, track_tokens=False, token_items="first", queue=True):
         """Build the engine over a word table.
 
         units/offsets: word w is ``units[offsets[w]:offsets[w+1]]`` (base-unit ids); counts: int64
         word counts. base_tokens: the bytes of ids 0 … n_base-1 (specials first, then the alphabet);
         specials are atomic and never appear in words. token_items: where Scaffold token items sort
-        against pair items of equal count ("first" or "last").
+        against pair items of equal count ("first" or "last"). queue=False leaves the queue empty
+        and tiny (a partition of `PartitionedEngine`, which keeps one global queue).
         """
         k = _k()
         units = np.ascontiguousarray(units, dtype=np.int64)
@@ -85,6 +88,7 @@ class Engine:
         meta[S.M_TOKEN_LAST] = int(token_items == "last")
         i32 = np.int32
         tocc_cap = n_units // 2 + 1024 if track_tokens else 1024
+        heap_cap = pair_cap if queue else 16
         st = S.EngineState(
             words=S.Words(sym=np.empty(n_slots, i32), prv=np.empty(n_slots, i32),
                           slot_word=np.empty(n_slots, i32), slot_pair=np.empty(n_slots, i32), word_count=counts),
@@ -100,8 +104,8 @@ class Engine:
                           pair_count=np.zeros(pair_cap, np.int64), pair_flags=np.zeros(pair_cap, np.int8),
                           pair_occ_head=np.full(pair_cap, -1, np.int64), pair_stamp=np.zeros(pair_cap, np.int64),
                           occ_slot=np.zeros(n_adj + 1024, i32), occ_next=np.zeros(n_adj + 1024, i32)),
-            heap=S.Heap(heap_count=np.zeros(pair_cap, np.int64), heap_key=np.zeros(pair_cap, np.int64),
-                        heap_item=np.zeros(pair_cap, i32)),
+            heap=S.Heap(heap_count=np.zeros(heap_cap, np.int64), heap_key=np.zeros(heap_cap, np.int64),
+                        heap_item=np.zeros(heap_cap, i32)),
             meta=meta, veto=veto,
             veto_bytes=np.frombuffer(b"".join(forb) or b"\0", dtype=np.uint8).copy(),
             veto_offsets=veto_offsets,
@@ -118,8 +122,9 @@ class Engine:
             if w < n_words:
                 n = int(offsets[w + 1] - offsets[w])
                 engine._ensure((max(n, int(engine.st.meta[S.M_PAIRS]) // 2), n, 0, 0, 0, 0))
-        engine._ensure((0, 0, 0, int(engine.st.meta[S.M_PAIRS]), 0, 0))
-        k.heapify_all_pairs(engine.st)
+        if queue:
+            engine._ensure((0, 0, 0, int(engine.st.meta[S.M_PAIRS]), 0, 0))
+            k.heapify_all_pairs(engine.st)
         return engine
 
     # ------------------------------------------------------------------ pools
@@ -418,3 +423,4 @@ class Engine:
 
 
 from .state import FLAG_ATOMIC, FLAG_ABSENT, FLAG_SCAFFOLD, FLAG_SPECIAL  # noqa: E402,F401
+from .partitioned import PartitionedEngine, PARALLEL_THRESHOLD  # noqa: E402,F401

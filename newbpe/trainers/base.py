@@ -134,16 +134,19 @@ def layout(word_counts, special_tokens=(), *, byte_alphabet="full", limit_alphab
                       np.array(out_offsets, dtype=np.int64), np.array(out_counts, dtype=np.int64), notes)
 
 
-def prepare(word_counts, vocab_size, special_tokens, opts, **engine_options):
+def prepare(word_counts, vocab_size, special_tokens, opts, partitions=1, **engine_options):
     """What every BPE-family trainer starts with: the base layout (alphabet options of bpe.OPTIONS),
     the vocab-size check, and the engine over the words with the shared veto options.
-    Returns (base, engine)."""
-    from ..engine import Engine
+    partitions > 1: a `PartitionedEngine` (plain BPE's `run_bpe` only; engine_options then take
+    its `parallel_threshold`). Returns (base, engine)."""
+    from ..engine import Engine, PartitionedEngine
     base = layout(word_counts, special_tokens, byte_alphabet=opts["byte_alphabet"],
                   limit_alphabet=opts["limit_alphabet"], initial_alphabet=opts["initial_alphabet"],
                   coverage=opts["coverage"], unknown_chars=opts["unknown_chars"], unk_token=opts["unk_token"])
     check_vocab_size(vocab_size, base)
-    engine = Engine.build(base.units_ids, base.offsets, base.counts, base.base_token_bytes(), base.n_specials,
+    if partitions > 1:
+        engine_options["partitions"] = partitions
+    engine = (PartitionedEngine if partitions > 1 else Engine).build(base.units_ids, base.offsets, base.counts, base.base_token_bytes(), base.n_specials,
                           max_token_length=opts["max_token_length"],
                           max_token_length_mode=opts["max_token_length_mode"], **engine_options)
     return base, engine

@@ -31,10 +31,36 @@ OPTIONS = {
 }
 
 
-def train(word_counts, vocab_size, special_tokens=(), progress=None, **options):
-    """Train byte- or char-level BPE on a `WordCounts` table. Returns a `Tokenizer`."""
+# The partitioned merge loop (engine.PartitionedEngine: one word partition per thread, same result
+# for any thread count) is used from this many unique words when numba may use >= 2 threads; None:
+# never. Measured on 2 cores (gutenberg 10 MB / 100 MB, 72k / 150k words, and a 97 MB mix of English,
+# Python code, Hebrew and Arabic; 32k merges) it did not beat the single engine: merge phase 10 MB
+# 0.55-0.60 s vs 0.43-0.50 s, 100 MB 0.89-0.94 s vs 0.80-0.95 s (its hash lookups across partitions
+# cost what the parallel rewrite of the long merges saves: merges of >= 2000 slots are only ~0.2 s
+# of the loop there), so it stays off by default.
+PARTITION_MIN_WORDS = None
+
+
+def partitions_for(n_words, threads):
+    """How many word partitions the merge loop uses (1: the single engine)."""
+    if threads < 2 or PARTITION_MIN_WORDS is None or n_words < PARTITION_MIN_WORDS:
+        return 1
+    return int(threads)
+
+
+def train(word_counts, vocab_size, special_tokens=(), progress=None, *, _partitions=None,
+          _parallel_threshold=None, **options):
+    """Train byte- or char-level BPE on a `WordCounts` table. Returns a `Tokenizer`. The merge
+    loop may use numba's threads (`newbpe.train(threads=…)` bounds them); the result is the same
+    for any number. Private, for tests and measurements: `_partitions` forces that many word
+    partitions (1: the single engine), `_parallel_threshold` sets `PartitionedEngine`'s (None: its
+    default)."""
     opts = {**OPTIONS, **options}
-    base, engine = prepare(word_counts, vocab_size, special_tokens, opts)
+    if _partitions is None:
+        import numba
+        _partitions = partitions_for(len(word_counts), numba.get_num_threads())
+    extra = {} if _partitions <= 1 or _parallel_threshold is None else {"parallel_threshold": _parallel_threshold}
+    base, engine = prepare(word_counts, vocab_size, special_tokens, opts, partitions=_partitions, **extra)
     visible, stop = engine.run_bpe(base.n_base, vocab_size, max(1, int(opts["min_frequency"])),
                                    progress=Progress(progress))
     if visible < vocab_size:
