@@ -4,7 +4,7 @@
     python bench/peers.py encode PEER MODEL_DIR TEXT THREADS
 
 prints one JSON line: {"seconds": …, "peak_rss_mb": …, …}. Peers: newbpe (library call; also reports
-its count and merge phases), newbpe-cli (the `newbpe train` command, files written), hf, rustbpe,
+its count and merge phases), newbpe-parts (the same with the partitioned merge loop forced on), newbpe-cli (the `newbpe train` command, files written), hf, rustbpe,
 sentencepiece (training); newbpe, hf, tiktoken (encoding).
 """
 import json
@@ -24,8 +24,11 @@ def train(peer, corpus, vocab, pattern, threads):
     os.environ["TOKENIZERS_PARALLELISM"] = "true"
     t0 = time.perf_counter()
     phases = {}
-    if peer == "newbpe":
+    if peer in ("newbpe", "newbpe-parts"):
         import newbpe
+        if peer == "newbpe-parts":              # force the partitioned merge loop (off by default)
+            import newbpe.trainers.bpe
+            newbpe.trainers.bpe.PARTITION_MIN_WORDS = 0
         wc = newbpe.count([corpus], pretokenizer=pattern, threads=threads)      # = newbpe.train([corpus], ...)
         phases["count_seconds"] = time.perf_counter() - t0
         tok = newbpe.train(wc, vocab_size=vocab, threads=threads)
@@ -74,8 +77,11 @@ def encode(peer, model_dir, text_path, threads):
     with open(text_path, encoding="utf-8") as f:
         docs = f.read().split("\n\n")
     n_bytes = sum(len(d.encode()) for d in docs)
-    if peer == "newbpe":
+    if peer in ("newbpe", "newbpe-parts"):
         import newbpe
+        if peer == "newbpe-parts":              # force the partitioned merge loop (off by default)
+            import newbpe.trainers.bpe
+            newbpe.trainers.bpe.PARTITION_MIN_WORDS = 0
         tok = newbpe.load(model_dir)
         tok.encode_batch(docs[:10], threads=threads)          # load compiled kernels
         run = lambda: tok.encode_batch(docs, threads=threads)

@@ -6,8 +6,9 @@
 Training: wall seconds (counting included) and peak RSS per peer and thread count, ratio to HF at the
 same thread count. `newbpe` is the library call (`newbpe.count` + `newbpe.train`, like HF's
 `Tokenizer.train`); `newbpe-cli` is the whole `newbpe train` command in its own process, writing
-model.json and tokenizer.json. A second table splits newbpe's time into counting and merging per
-thread count (the merge loop's 1- vs 2-thread ratio). Encoding: MB/s on `--encode-mb` MB of the corpus with the same 32k vocabulary
+model.json and tokenizer.json; `newbpe-parts` is the library call with the partitioned (parallel)
+merge loop forced on. A second table splits newbpe's time into counting and merging per thread
+count (the merge loop's 1- vs 2-thread ratio, with and without partitions). Encoding: MB/s on `--encode-mb` MB of the corpus with the same 32k vocabulary
 (newbpe's model exported to tokenizer.json and .tiktoken). Each measurement runs in its own process;
 numba's compile cache is warmed first (cold start is reported on its own line). Peers that are not
 installed are skipped.
@@ -37,7 +38,7 @@ def installed(peer):
     if peer == "newbpe-cli":
         import shutil
         return shutil.which("newbpe") is not None
-    mod = {"hf": "tokenizers", "newbpe": "newbpe"}.get(peer, peer)
+    mod = {"hf": "tokenizers", "newbpe-parts": "newbpe"}.get(peer, peer)
     return importlib.util.find_spec(mod) is not None
 
 
@@ -77,7 +78,7 @@ def main():
     ap.add_argument("--patterns", default="gpt2")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--mb", type=float, default=0, help="use (and repeat if needed) this many MB of the corpus")
-    ap.add_argument("--peers", default="newbpe,newbpe-cli,hf,rustbpe,sentencepiece")
+    ap.add_argument("--peers", default="newbpe,newbpe-parts,newbpe-cli,hf,rustbpe,sentencepiece")
     ap.add_argument("--encode-mb", type=float, default=10)
     ap.add_argument("--no-encode", action="store_true")
     args = ap.parse_args()
@@ -99,16 +100,17 @@ def main():
         for th in threads:
             rows = {p: measure("train", p, corpus, args.vocab, pattern, th) for p in peers}
             print_rows("train", pattern, th, rows, size_mb)
-            if "merge_seconds" in rows.get("newbpe", {}):
-                phases.append((pattern, th, rows["newbpe"]["count_seconds"], rows["newbpe"]["merge_seconds"]))
+            for variant in ("newbpe", "newbpe-parts"):
+                if "merge_seconds" in rows.get(variant, {}):
+                    phases.append((variant, pattern, th, rows[variant]["count_seconds"], rows[variant]["merge_seconds"]))
     if phases:
         print("\nnewbpe's phases (library call; count includes numba's start-up, merge = engine build + merge loop):\n")
-        print("| pattern | threads | count s | merge s | merge vs 1 thread |")
-        print("|---|---|---|---|---|")
-        one = {p: m for p, th, _, m in phases if th == 1}
-        for pattern, th, c, m in phases:
+        print("| variant | pattern | threads | count s | merge s | merge vs newbpe at 1 thread |")
+        print("|---|---|---|---|---|---|")
+        one = {p: m for v, p, th, _, m in phases if th == 1 and v == "newbpe"}
+        for variant, pattern, th, c, m in phases:
             ratio = f"{m / one[pattern]:.2f}x" if pattern in one else ""
-            print(f"| {pattern} | {th} | {c:.2f} | {m:.2f} | {ratio} |")
+            print(f"| {variant} | {pattern} | {th} | {c:.2f} | {m:.2f} | {ratio} |")
     if not args.no_encode:
         import newbpe
         from newbpe.export.tiktoken import save_tiktoken

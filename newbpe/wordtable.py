@@ -6,7 +6,7 @@ order, so the table is the same for any number of threads as long as pieces arri
 Memory is proportional to the unique pieces (pool bytes + 5 int64 per entry + 2 slots per entry).
 """
 import numpy as np
-from numba import njit, prange
+from ._jit import njit, prange
 
 ENTRY_FIELDS = 4      # off, len, count, hash
 

@@ -37,7 +37,7 @@ import os
 import warnings
 
 import numpy as np
-from numba import njit, prange
+from .._jit import njit, prange
 
 from .._threads import threads_limit
 from ..errors import ModelFileError, NewbpeError

@@ -29,7 +29,7 @@ so one cache must only ever be used by one thread at a time.
 """
 
 import numpy as np
-from numba import njit
+from .._jit import njit
 
 # Indices into the `meta` array of a cache.
 META_ENTRIES = 0  # number of entries in use

@@ -23,7 +23,7 @@ The trie is an open-addressing hash of (node, unit) -> child. Pieces shorter tha
 cached per thread (results never depend on the cache).
 """
 import numpy as np
-from numba import njit, prange
+from .._jit import njit, prange
 
 from .._threads import threads_limit
 from ._cache import cache_create, cache_view, piece_lookup, piece_store

@@ -32,7 +32,7 @@ linear scan exploits. All ids must be below 2**31.
 """
 
 import numpy as np
-from numba import njit, prange
+from .._jit import njit, prange
 
 from newbpe._threads import threads_limit
 from newbpe.encoders._chunks import gather, plan

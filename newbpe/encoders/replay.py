@@ -11,7 +11,7 @@ Index: per pair a sorted array of its MERGE event ids (found through a hash tabl
 sorted array of its SPLIT event ids; "first event after the cursor" is a binary search.
 """
 import numpy as np
-from numba import njit, prange
+from .._jit import njit, prange
 
 from ._cache import cache_create, cache_lookup, cache_view, piece_lookup, piece_store
 from .._threads import threads_limit

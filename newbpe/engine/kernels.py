@@ -10,7 +10,7 @@ Exactness rules (specs README §3, bpe.md §5):
 - every pair whose count increased gets a fresh queue entry; decreases are found lazily on pop.
 """
 import numpy as np
-from numba import njit, prange
+from .._jit import njit, prange
 
 from .state import (Words, Tokens, Pairs, DEAD, SEP, FLAG_ATOMIC, FLAG_ABSENT, FLAG_SCAFFOLD, PAIR_VETOED, PAIR_MERGED, TOKEN_KEY_BASE,
                     M_TOKENS, M_PAIRS, M_OCC, M_TOCC, M_HEAP, M_POOL, M_STAMP, M_ALLOW_REMERGE,
@@ -75,6 +75,7 @@ def _pair_get_or_add(pairs, meta, a, b):
     pairs.pair_count[pid] = 0
     pairs.pair_flags[pid] = 0
     pairs.pair_occ_head[pid] = -1
+    pairs.pair_occ_n[pid] = 0
     pairs.pair_stamp[pid] = 0
     return pid
 
@@ -419,6 +420,7 @@ def _occ_add(pairs, meta, pid, slot):
     pairs.occ_slot[n] = slot
     pairs.occ_next[n] = pairs.pair_occ_head[pid]
     pairs.pair_occ_head[pid] = n
+    pairs.pair_occ_n[pid] += 1
 
 
 @njit(**LEAF)
@@ -442,9 +444,10 @@ def _list_len(head, nxt):
 
 
 @njit(cache=True)
-def _sorted_list(head, slot, nxt):
-    """The slots of one occurrence list, ascending (so each word is rewritten left to right)."""
-    out = np.empty(_list_len(head, nxt), dtype=np.int64)
+def _sorted_list(head, slot, nxt, n=-1):
+    """The slots of one occurrence list, ascending (so each word is rewritten left to right).
+    n: the list's length when known (pair lists keep it in `pair_occ_n`), else it is walked."""
+    out = np.empty(_list_len(head, nxt) if n < 0 else n, dtype=np.int64)
     node = head
     i = 0
     while node >= 0:
@@ -457,7 +460,7 @@ def _sorted_list(head, slot, nxt):
 
 @njit(cache=True)
 def pair_occ_len(st, pid):
-    return _list_len(st.pairs.pair_occ_head[pid], st.pairs.occ_next)
+    return st.pairs.pair_occ_n[pid]
 
 
 @njit(cache=True)
@@ -572,6 +575,7 @@ def merge_rewrite(words, tokens, pairs, meta, pid, new, slots, touched):
     la = tokens.tok_len[a]
     lb = tokens.tok_len[b]
     pairs.pair_occ_head[pid] = -1
+    pairs.pair_occ_n[pid] = 0
     meta[M_STAMP] += 1
     stamp = meta[M_STAMP]
     n_touched = 0
@@ -616,8 +620,9 @@ def merge_pair(st, pid, new):
     """Merge pair `pid` into token `new` (`merge_rewrite`) and queue every pair whose count
     increased. Returns F. Caller ensured room."""
     pairs = st.pairs
-    slots = _sorted_list(pairs.pair_occ_head[pid], pairs.occ_slot, pairs.occ_next)
-    touched = np.empty(2 * len(slots) + 2, dtype=np.int64)
+    slots = _sorted_list(pairs.pair_occ_head[pid], pairs.occ_slot, pairs.occ_next, pairs.pair_occ_n[pid])
+    # each touched pair is (x, new) or (new, y), listed once: at most 2 per token id
+    touched = np.empty(min(2 * len(slots), 2 * st.meta[M_TOKENS]) + 2, dtype=np.int64)
     merged, n_touched = merge_rewrite(st.words, st.tokens, pairs, st.meta, pid, new, slots, touched)
     for i in range(n_touched):
         push_pair(pairs, st.heap, st.meta, touched[i])
@@ -635,7 +640,8 @@ def replace_token(st, x, pieces):
     k = len(pieces)
     meta[M_STAMP] += 1
     stamp = meta[M_STAMP]
-    touched = np.empty((k + 1) * n + 2, dtype=np.int64)
+    # touched pairs, each listed once: (prev, pieces[0]), the k-1 inner pairs, (pieces[-1], next)
+    touched = np.empty(min((k + 1) * n, 2 * meta[M_TOKENS] + k) + 2, dtype=np.int64)
     n_touched = 0
     lx = tokens.tok_len[x]
     total = np.int64(0)
@@ -1064,7 +1070,7 @@ def _part_head(states, gheap, gmeta):
 def _rewrite_part(st, pid, new, touched):
     """`merge_rewrite` of one partition (serial path)."""
     pairs = st.pairs
-    slots = _sorted_list(pairs.pair_occ_head[pid], pairs.occ_slot, pairs.occ_next)
+    slots = _sorted_list(pairs.pair_occ_head[pid], pairs.occ_slot, pairs.occ_next, pairs.pair_occ_n[pid])
     return merge_rewrite(st.words, st.tokens, pairs, st.meta, pid, new, slots, touched)
 
 
@@ -1072,8 +1078,8 @@ def _rewrite_part(st, pid, new, touched):
 def _rewrite_parts_parallel(sym, prv, slot_word, slot_pair, word_count,
                             tok_len, tok_left, tok_right, tok_freq, tok_flags, tok_boff, tok_blen, tok_occ_head,
                             pool, strtab, tocc_slot, tocc_next,
-                            ptab, pair_left, pair_right, pair_count, pair_flags, pair_occ_head, pair_stamp,
-                            occ_slot, occ_next, meta, pids, new, offs, touched, res):
+                            ptab, pair_left, pair_right, pair_count, pair_flags, pair_occ_head, pair_occ_n,
+                            pair_stamp, occ_slot, occ_next, meta, pids, new, offs, touched, res):
     """`merge_rewrite` of every partition with pids[p] >= 0, one partition per thread. numba's
     parallel regions take arrays and tuples of arrays, not namedtuples: each argument is one state
     array of every partition (PartitionedEngine._fields), and the groups are rebuilt here."""
@@ -1084,8 +1090,8 @@ def _rewrite_parts_parallel(sym, prv, slot_word, slot_pair, word_count,
             tokens = Tokens(tok_len[p], tok_left[p], tok_right[p], tok_freq[p], tok_flags[p], tok_boff[p],
                             tok_blen[p], tok_occ_head[p], pool[p], strtab[p], tocc_slot[p], tocc_next[p])
             pairs = Pairs(ptab[p], pair_left[p], pair_right[p], pair_count[p], pair_flags[p], pair_occ_head[p],
-                          pair_stamp[p], occ_slot[p], occ_next[p])
-            slots = _sorted_list(pair_occ_head[p][pid], occ_slot[p], occ_next[p])
+                          pair_occ_n[p], pair_stamp[p], occ_slot[p], occ_next[p])
+            slots = _sorted_list(pair_occ_head[p][pid], occ_slot[p], occ_next[p], pair_occ_n[p][pid])
             merged, n_touched = merge_rewrite(words, tokens, pairs, meta[p], pid, new, slots,
                                               touched[offs[p]:offs[p + 1]])
             res[p, 0] = merged
@@ -1177,7 +1183,7 @@ def run_bpe_parts(states, F, gheap, gmeta, visible, target, min_count, max_steps
         if n_occ >= par_threshold:
             _rewrite_parts_parallel(F[0], F[1], F[2], F[3], F[4], F[5], F[6], F[7], F[8], F[9], F[10], F[11],
                                     F[12], F[13], F[14], F[15], F[16], F[17], F[18], F[19], F[20], F[21], F[22],
-                                    F[23], F[24], F[25], F[26], pids, new, offs, touched, res)
+                                    F[23], F[24], F[25], F[26], F[27], pids, new, offs, touched, res)
         else:
             for p in range(P):
                 if pids[p] >= 0:

@@ -28,7 +28,8 @@ Pairs
     cache line), ``pair_left``, ``pair_right``,
     ``pair_count`` (int64, overlapping windows weighted by word count), ``pair_flags``,
     ``pair_occ_head`` heads of per-pair occurrence lists (slot of the left symbol; append-only,
-    validated on visit, YouTokenToMe style — no hash sets).
+    validated on visit, YouTokenToMe style — no hash sets); ``pair_occ_n`` the number of nodes in
+    each list (stale ones included), so sizing a merge never walks the list.
 
 Occurrence nodes
     ``occ_slot``/``occ_next`` (pair lists) and ``tocc_slot``/``tocc_next`` (token lists): singly
@@ -81,7 +82,7 @@ V_SIZE = 4
 
 Words = namedtuple("Words", ['sym', 'prv', 'slot_word', 'slot_pair', 'word_count'])
 Tokens = namedtuple("Tokens", ['tok_len', 'tok_left', 'tok_right', 'tok_freq', 'tok_flags', 'tok_boff', 'tok_blen', 'tok_occ_head', 'pool', 'strtab', 'tocc_slot', 'tocc_next'])
-Pairs = namedtuple("Pairs", ['ptab', 'pair_left', 'pair_right', 'pair_count', 'pair_flags', 'pair_occ_head', 'pair_stamp', 'occ_slot', 'occ_next'])
+Pairs = namedtuple("Pairs", ['ptab', 'pair_left', 'pair_right', 'pair_count', 'pair_flags', 'pair_occ_head', 'pair_occ_n', 'pair_stamp', 'occ_slot', 'occ_next'])
 Heap = namedtuple("Heap", ['heap_count', 'heap_key', 'heap_item'])
 # Kernels pass only the group a helper needs: handing numba a tuple of arrays costs a reference
 # count per array per call, so a helper taking the whole state would pay for ~35 arrays each time.
@@ -92,7 +93,7 @@ EngineState = namedtuple("EngineState", ["words", "tokens", "pairs", "heap", "me
 GROUP_OF = {f: g for g in ('words', 'tokens', 'pairs', 'heap') for f in globals()[g.capitalize()]._fields}
 TOKEN_ARRAYS = ("tok_len", "tok_left", "tok_right", "tok_freq", "tok_flags", "tok_boff", "tok_blen",
                 "tok_occ_head")
-PAIR_ARRAYS = ("pair_left", "pair_right", "pair_count", "pair_flags", "pair_occ_head", "pair_stamp")
+PAIR_ARRAYS = ("pair_left", "pair_right", "pair_count", "pair_flags", "pair_occ_head", "pair_occ_n", "pair_stamp")
 OCC_ARRAYS = ("occ_slot", "occ_next")
 TOCC_ARRAYS = ("tocc_slot", "tocc_next")
 HEAP_ARRAYS = ("heap_count", "heap_key", "heap_item")

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from numba import njit, prange
+from .._jit import njit, prange
 
 from newbpe._threads import threads_limit
 from newbpe.pretokenizers import PATTERNS as _PRESET_PATTERNS
