@@ -101,7 +101,8 @@ def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="by
         raise NewbpeError("the training source contains no text")
     encoder_options = {k: options.pop(k) for k in list(options) if k in ENCODER_OPTIONS}
     from ._threads import threads_limit
-    with _gc_paused(), threads_limit(threads or os.cpu_count() or 1):   # the merge loop's threads (plain BPE)
+    from ._gc import gc_paused
+    with gc_paused(), threads_limit(threads or os.cpu_count() or 1):   # the merge loop's threads (plain BPE)
         tok = trainer.train(wc, vocab_size, special_tokens, progress, **options)
     if encoder == "lbpe" or encoder_options:           # record the LBPE choices in the model file
         tok.options.update({**ENCODER_OPTIONS, **encoder_options})
@@ -111,22 +112,6 @@ def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="by
     if splinter is not None:
         tok.set_splinter(splinter)
     return tok
-
-
-class _gc_paused:
-    """Pause Python's cyclic garbage collector while a trainer packages its result: numba leaves
-    ~100k long-lived objects behind, and every collection triggered by building the merge and
-    vocabulary lists walks them all (~40 ms at 32k merges). Nothing in training makes cycles."""
-
-    def __enter__(self):
-        import gc
-        self.was_enabled = gc.isenabled()
-        gc.disable()
-
-    def __exit__(self, *exc):
-        import gc
-        if self.was_enabled:
-            gc.enable()
 
 
 def load(path):

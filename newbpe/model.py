@@ -12,6 +12,7 @@ method-specific `extra` (e.g. Picky's event log) and training `stats`. Loading v
 and refuses newer versions; saving is atomic.
 """
 import base64
+import binascii
 import json
 import os
 import warnings
@@ -320,8 +321,8 @@ class Tokenizer:
             "n_alphabet": self.n_alphabet,
             "encoder": self.default_encoder,
             "options": self.options,
-            "tokens": [base64.b64encode(t).decode("ascii") for t in self.tokens],
-            "merges": [list(m) for m in self._merges],
+            "tokens": [binascii.b2a_base64(t, newline=False).decode("ascii") for t in self.tokens],
+            "merges": list(map(list, self._merges)),
             "model_ids": self.model_ids,
             "flags": self.flags,
             "extra": self.extra,
@@ -335,13 +336,15 @@ class Tokenizer:
         if os.path.exists(out_dir) and not os.path.isdir(out_dir):
             raise NewbpeError(f"output path exists and is not a directory: {out_dir}")
         os.makedirs(out_dir, exist_ok=True)
-        atomic_write_text(os.path.join(out_dir, MODEL_FILE),
-                          json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n")
-        written = [os.path.join(out_dir, MODEL_FILE)]
-        if hf is not False:
-            from .export.hf import hf_exact, save_hf
-            if hf_exact(self):
-                written += save_hf(self, out_dir)
+        from ._gc import gc_paused
+        with gc_paused():
+            atomic_write_text(os.path.join(out_dir, MODEL_FILE),
+                              json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n")
+            written = [os.path.join(out_dir, MODEL_FILE)]
+            if hf is not False:
+                from .export.hf import hf_exact, save_hf
+                if hf_exact(self):
+                    written += save_hf(self, out_dir)
         return written
 
     def to_hf(self, approximate=False, expanded=False, inner=False):
