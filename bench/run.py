@@ -1,7 +1,8 @@
 """Benchmark newbpe against its peers in one run and print one table.
 
     python bench/run.py CORPUS [--vocab 32000] [--patterns gpt2,cl100k] [--threads 1,2] [--mb 0]
-                               [--peers newbpe,hf,rustbpe,sentencepiece] [--encode-mb 10]
+                               [--peers newbpe,newbpe-parts,newbpe-cli,hf,rustbpe,sentencepiece]
+                               [--encode-mb 10] [--repeat 1]
 
 Training: wall seconds (counting included) and peak RSS per peer and thread count, ratio to HF at the
 same thread count. `newbpe` is the library call (`newbpe.count` + `newbpe.train`, like HF's
@@ -26,12 +27,21 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+REPEAT = 1
+
+
 def measure(*args):
-    r = subprocess.run([sys.executable, os.path.join(HERE, "peers.py"), *map(str, args)],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        return {"error": (r.stderr.strip().splitlines() or ["failed"])[-1]}
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    """One measurement in a fresh process; with --repeat N, the run with the median time (a shared
+    VM varies by 20-30% between runs)."""
+    runs = []
+    for _ in range(REPEAT):
+        r = subprocess.run([sys.executable, os.path.join(HERE, "peers.py"), *map(str, args)],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            return {"error": (r.stderr.strip().splitlines() or ["failed"])[-1]}
+        runs.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    runs.sort(key=lambda x: x["seconds"])
+    return runs[len(runs) // 2]
 
 
 def installed(peer):
@@ -81,14 +91,18 @@ def main():
     ap.add_argument("--peers", default="newbpe,newbpe-parts,newbpe-cli,hf,rustbpe,sentencepiece")
     ap.add_argument("--encode-mb", type=float, default=10)
     ap.add_argument("--no-encode", action="store_true")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per cell; the median is reported")
     args = ap.parse_args()
+    global REPEAT
+    REPEAT = max(1, args.repeat)
     tmp = tempfile.mkdtemp(prefix="newbpe-bench-")
     corpus = slice_corpus(args.corpus, args.mb, tmp)
     size_mb = os.path.getsize(corpus) / 1e6
     threads = [int(t) for t in args.threads.split(",")]
     peers = [p for p in args.peers.split(",") if installed(p)]
     print(f"# machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"corpus {os.path.basename(args.corpus)} {size_mb:.1f} MB; vocab {args.vocab}")
+          f"corpus {os.path.basename(args.corpus)} {size_mb:.1f} MB; vocab {args.vocab}; "
+          f"median of {REPEAT} run(s) per cell")
     t0 = time.perf_counter()
     cold = measure("train", "newbpe", corpus if size_mb < 2 else slice_corpus(args.corpus, 1, tmp), 1000, "gpt2", 1)
     print(f"# newbpe first call in this run (compile or cache load): {cold.get('seconds', float('nan')):.2f} s")
