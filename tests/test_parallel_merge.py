@@ -123,7 +123,8 @@ def test_hf_parity_on_partitioned_path(shakespeare):
     assert ours["merges"] == theirs["merges"]
 
 
-def test_trainer_uses_partitions_when_told(shakespeare, monkeypatch):
+def spy_partitioned_builds(monkeypatch):
+    """A list that records the partition count of every PartitionedEngine built from now on."""
     built = []
     original = PartitionedEngine.build.__func__
 
@@ -132,6 +133,11 @@ def test_trainer_uses_partitions_when_told(shakespeare, monkeypatch):
         return original(cls, *a, **kw)
 
     monkeypatch.setattr(PartitionedEngine, "build", classmethod(spy))
+    return built
+
+
+def test_trainer_uses_partitions_when_told(shakespeare, monkeypatch):
+    built = spy_partitioned_builds(monkeypatch)
     wc = newbpe.count(lines_of(shakespeare)[:2000], pretokenizer="gpt2")
     one = bpe.train(wc, 800, _partitions=1)
     assert built == []
@@ -159,14 +165,7 @@ def test_threads_give_identical_model_json(tmp_path, monkeypatch):
     text = read_prefix(shared("en/gutenberg_50MB.txt"), 4_000_000)
     path = tmp_path / "slice.txt"
     path.write_text(text, encoding="utf-8")
-    built = []
-    original = PartitionedEngine.build.__func__
-
-    def spy(cls, *a, **kw):
-        built.append(kw["partitions"])
-        return original(cls, *a, **kw)
-
-    monkeypatch.setattr(PartitionedEngine, "build", classmethod(spy))
+    built = spy_partitioned_builds(monkeypatch)
     monkeypatch.setattr(bpe, "PARTITION_MIN_WORDS", 20_000)
     one = model_json(newbpe.train([str(path)], vocab_size=8000, threads=1), tmp_path, "t1")
     assert built == []

@@ -34,6 +34,32 @@ def _k():
     return _KERNELS
 
 
+def drive_merge_loop(step, grow, visible, target, progress, merge_events):
+    """The Python side of a numba merge loop (`Engine.run_bpe`, `PartitionedEngine.run_bpe`):
+    call step(visible, out, n_out) -> (status, visible, n_out) until it is done; on STOP_ROOM grow
+    the output or call grow() (the pools) and go on; report progress every STOP_STEPS. Appends the
+    (a, b, new, F) rows to merge_events. Returns (visible, stop) with stop in {'done', 'empty',
+    'min_frequency'}."""
+    k = _k()
+    out = np.zeros((max(target - visible, 1) + 1024, 4), dtype=np.int64)
+    n_out = 0
+    start = visible
+    while True:
+        status, visible, n_out = step(visible, out, n_out)
+        if status == k.STOP_ROOM:
+            if n_out >= len(out):
+                out = np.concatenate([out, np.zeros_like(out)])
+            else:
+                grow()
+            continue
+        if progress:
+            progress("merges", visible - start, target - start)
+        if status != k.STOP_STEPS:
+            break
+    merge_events.extend(map(tuple, out[:n_out].tolist()))
+    return visible, {k.STOP_DONE: "done", k.STOP_EMPTY: "empty", k.STOP_MIN_FREQ: "min_frequency"}[status]
+
+
 class Engine:
     def __init__(self, st, n_base):
         self.st = st
@@ -264,25 +290,13 @@ class Engine:
         """Plain greedy BPE inside numba until `visible` reaches `target` (duplicate-string merges
         do not count). Returns (visible, stop) with stop in {'done', 'empty', 'min_frequency'}."""
         k = _k()
-        out = np.zeros((max(target - visible, 1) + 1024, 4), dtype=np.int64)
-        n_out = 0
-        start = visible
-        while True:
-            status, visible, n_out = k.run_bpe(self.st, visible, target, min_count, report_every,
-                                               out, n_out)
-            if status == k.STOP_ROOM:
-                if n_out >= len(out):
-                    out = np.concatenate([out, np.zeros_like(out)])
-                h = _k().queue_head(self.st, False)
-                self._ensure(k.merge_room(self.st, h[2]))
-                continue
-            if progress:
-                progress("merges", visible - start, target - start)
-            if status == k.STOP_STEPS:
-                continue
-            break
-        self.merge_events.extend(map(tuple, out[:n_out].tolist()))
-        return visible, {k.STOP_DONE: "done", k.STOP_EMPTY: "empty", k.STOP_MIN_FREQ: "min_frequency"}[status]
+
+        def step(visible, out, n_out):
+            return k.run_bpe(self.st, visible, target, min_count, report_every, out, n_out)
+
+        def grow():
+            self._ensure(k.merge_room(self.st, k.queue_head(self.st, False)[2]))
+        return drive_merge_loop(step, grow, visible, target, progress, self.merge_events)
 
     def run_scaffold(self, visible, target, min_count=1, head_after=True, progress=None,
                      report_every=1000, max_steps=None):

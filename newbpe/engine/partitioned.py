@@ -14,7 +14,7 @@ Only plain BPE runs here: Picky and Scaffold drive the single engine step by ste
 """
 import numpy as np
 
-from . import Engine, _k
+from . import Engine, _k, drive_merge_loop
 from . import state as S
 
 # Total occurrence-list length (slots, over all partitions) from which a merge rewrites its
@@ -114,29 +114,18 @@ class PartitionedEngine:
         """Plain greedy BPE until `visible` reaches `target`, exactly as `Engine.run_bpe`. Returns
         (visible, stop) with stop in {'done', 'empty', 'min_frequency'}."""
         k = _k()
-        out = np.zeros((max(target - visible, 1) + 1024, 4), dtype=np.int64)
         need = np.zeros(k.PART_NEED, dtype=np.int64)
-        n_out = 0
-        start = visible
-        while True:
-            status, visible, n_out = k.run_bpe_parts(self._states(), self._fields(), self.gheap, self.gmeta,
-                                                     visible, target, min_count, report_every,
-                                                     self.parallel_threshold, out, n_out, need)
-            if status == k.STOP_ROOM:
-                if n_out >= len(out):
-                    out = np.concatenate([out, np.zeros_like(out)])
-                if need[0] < 0:
-                    self._grow_queue(int(need[1]))
-                else:
-                    self.parts[int(need[0])]._ensure(tuple(int(x) for x in need[1:7]))
-                continue
-            if progress:
-                progress("merges", visible - start, target - start)
-            if status == k.STOP_STEPS:
-                continue
-            break
-        self.merge_events.extend(map(tuple, out[:n_out].tolist()))
-        return visible, {k.STOP_DONE: "done", k.STOP_EMPTY: "empty", k.STOP_MIN_FREQ: "min_frequency"}[status]
+
+        def step(visible, out, n_out):
+            return k.run_bpe_parts(self._states(), self._fields(), self.gheap, self.gmeta, visible, target,
+                                   min_count, report_every, self.parallel_threshold, out, n_out, need)
+
+        def grow():
+            if need[0] < 0:
+                self._grow_queue(int(need[1]))
+            else:
+                self.parts[int(need[0])]._ensure(tuple(int(x) for x in need[1:7]))
+        return drive_merge_loop(step, grow, visible, target, progress, self.merge_events)
 
     # ------------------------------------------------------------------ read access
     @property
