@@ -173,3 +173,12 @@ def test_threads_give_identical_model_json(tmp_path, monkeypatch):
     assert built == [2]
     assert one == two
     assert json.loads(one)["stats"]["word_types"] >= 20_000
+
+
+def test_default_partition_policy():
+    """Partitions from PARTITION_MIN_WORDS unique words with >= 2 threads (measured: pays from
+    ~600k words on 2 cores, not at 150-195k), one partition per thread; else the single engine."""
+    m = bpe.PARTITION_MIN_WORDS
+    assert m is not None and 195_000 < m <= 606_000
+    assert bpe.partitions_for(m, 2) == 2 and bpe.partitions_for(m, 4) == 4
+    assert bpe.partitions_for(m - 1, 2) == 1 and bpe.partitions_for(10**7, 1) == 1

@@ -32,13 +32,14 @@ OPTIONS = {
 
 
 # The partitioned merge loop (engine.PartitionedEngine: one word partition per thread, same result
-# for any thread count) is used from this many unique words when numba may use >= 2 threads; None:
-# never. Measured on 2 cores (gutenberg 10 MB / 100 MB, 72k / 150k words, and a 97 MB mix of English,
-# Python code, Hebrew and Arabic; 32k merges) it did not beat the single engine: merge phase 10 MB
-# 0.55-0.60 s vs 0.43-0.50 s, 100 MB 0.89-0.94 s vs 0.80-0.95 s (its hash lookups across partitions
-# cost what the parallel rewrite of the long merges saves: merges of >= 2000 slots are only ~0.2 s
-# of the loop there), so it stays off by default.
-PARTITION_MIN_WORDS = None
+# for any thread count) is used from this many unique words when numba may use >= 2 threads (None:
+# never). Measured on 2 cores, 32k merges, merge phase medians of 4 alternating runs: it pays on
+# large word tables (multilingual text: 606k words 2.47 s vs 2.96 s single, 750k 2.82 vs 3.12, 930k
+# 3.03 vs 3.46; 930k at 64k merges 3.6 vs 3.8) and not on small ones (195k words 1.02 vs 0.95;
+# Gutenberg 72k / 150k words 0.55-0.60 vs 0.43-0.50 s and 0.89-0.94 vs 0.80-0.95 s), where merges of
+# >= 2000 slots are only ~0.2 s of the loop and the lookups across partitions cost what the parallel
+# rewrite saves.
+PARTITION_MIN_WORDS = 400_000
 
 
 def partitions_for(n_words, threads):
