@@ -192,6 +192,16 @@ def add_token(st, a, b):
 
 
 @njit(cache=True)
+def find_or_add_token(st, a, b):
+    """The token a+b: the existing id when that string is already a token (a duplicate merge), else
+    a new one. Returns (id, created). Caller checked room (1 token, len bytes)."""
+    t = find_concat(st, a, b)
+    if t >= 0:
+        return t, False
+    return add_token(st, a, b), True
+
+
+@njit(cache=True)
 def add_base_token(st, data, flags):
     """Append an atomic token with the given bytes (build time)."""
     t = st.meta[M_TOKENS]
@@ -699,10 +709,7 @@ def merge_step(st, a, b, new):
         return NO_ROOM, np.int64(-1), np.int64(0), False
     created = False
     if new < 0:
-        new = find_concat(st, a, b)
-        if new < 0:
-            new = add_token(st, a, b)
-            created = True
+        new, created = find_or_add_token(st, a, b)
     elif new >= st.meta[M_TOKENS]:
         add_token(st, a, b)
         created = True
@@ -779,9 +786,8 @@ def run_bpe(st, visible, target, min_count, max_steps, out, n_out):
             return status, visible, n_out
         a = st.pairs.pair_left[pid]
         b = st.pairs.pair_right[pid]
-        new = find_concat(st, a, b)
-        if new < 0:
-            new = add_token(st, a, b)
+        new, created = find_or_add_token(st, a, b)
+        if created:
             visible += 1
         _record_merge(out, n_out, a, b, new, merge_pair(st, pid, new))
         n_out += 1
@@ -859,9 +865,8 @@ def run_scaffold(st, visible, target, min_count, max_steps, head_after, out, n_o
         h = np.int64(0)
         if not head_after:
             h_kind, h, h_ident = queue_head(st, False)
-        new = find_concat(st, a, b)
-        if new < 0:
-            new = add_token(st, a, b)
+        new, created = find_or_add_token(st, a, b)
+        if created:
             visible += 1
         elif (st.tokens.tok_flags[new] & FLAG_SCAFFOLD) != 0:
             st.tokens.tok_flags[new] &= ~FLAG_SCAFFOLD
@@ -942,9 +947,8 @@ def run_picky(st, present, target, min_count, max_steps, picky, threshold, out, 
             return status, present, n_out
         a = st.pairs.pair_left[pid]
         b = st.pairs.pair_right[pid]
-        new = find_concat(st, a, b)
-        if new < 0:
-            new = add_token(st, a, b)
+        new, created = find_or_add_token(st, a, b)
+        if created:
             present += 1
         elif (st.tokens.tok_flags[new] & FLAG_ABSENT) != 0:
             st.tokens.tok_flags[new] &= ~FLAG_ABSENT
