@@ -13,10 +13,16 @@ import os
 
 __version__ = "0.1.0"
 __all__ = ["train", "load", "count", "Tokenizer", "WordCounts", "StochasTok", "NewbpeError", "Splinter",
-           "algorithms"]
+           "algorithms", "Corpus", "Vocabulary"]
 
 
 def __getattr__(name):
+    if name == "Corpus":
+        from .corpus import Corpus
+        return Corpus
+    if name == "Vocabulary":
+        from .vocab import Vocabulary
+        return Vocabulary
     if name == "Tokenizer":
         from .model import Tokenizer
         return Tokenizer
@@ -36,8 +42,8 @@ def __getattr__(name):
 
 
 def algorithms():
-    from .trainers import ALGORITHMS
-    return sorted(ALGORITHMS)
+    from .methods import names
+    return names()
 
 
 def count(source, pretokenizer="gpt2", units="bytes", special_tokens=(), split="line", column="text",
@@ -50,28 +56,9 @@ def count(source, pretokenizer="gpt2", units="bytes", special_tokens=(), split="
     element is an existing file. `transform`: a text preprocessor (e.g. a `Splinter`) applied to every
     sequence, outside special tokens, before pre-tokenization (in the counting workers for files).
     """
-    from .counting import WordCounts
-    from .errors import NewbpeError
-    if isinstance(source, WordCounts) or isinstance(source, dict):
-        if transform is not None:
-            raise NewbpeError("a text transform needs text: this source is already counted")
-        return source if isinstance(source, WordCounts) else WordCounts.from_dict(source, pretokenizer, units)
-    wc = WordCounts(pretokenizer, units, special_tokens, transform=transform)
-    if isinstance(source, (str, os.PathLike)):
-        return wc.add_files([source], split, threads, progress)
-    if hasattr(source, "column_names") or type(source).__module__.startswith("datasets"):
-        return wc.add_dataset(source, column)
-    if isinstance(source, (list, tuple)) and source:
-        is_file = [isinstance(p, os.PathLike) or (isinstance(p, str) and "\n" not in p and os.path.isfile(p))
-                   for p in source]
-        if all(is_file):
-            return wc.add_files(list(source), split, threads, progress)
-        if any(is_file) or any(isinstance(p, os.PathLike) for p in source):
-            missing = [str(p) for p, f in zip(source, is_file) if not f]
-            raise NewbpeError(f"input file not found: {missing[0]}")
-    if isinstance(source, (bytes, int, float)) or source is None:
-        raise NewbpeError(f"cannot train on a {type(source).__name__}")
-    return wc.add_texts(source)
+    from .corpus import Corpus
+    corpus = Corpus(source, split=split, column=column, threads=threads, progress=progress)
+    return corpus.counts(pretokenizer, units, special_tokens, transform)
 
 
 def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="bytes", special_tokens=(),
@@ -85,25 +72,24 @@ def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="by
     splinter: run SPLINTER before the trainer: a language code ("he", "ar", "ms": the map is learned
     from `source` itself), a `Splinter`, or the path of a saved map. The model applies the transform
     in `encode` and inverts it in `decode`."""
+    from .corpus import Corpus
     from .errors import NewbpeError
-    from .counting import WordCounts
-    if isinstance(source, WordCounts):
+    corpus = Corpus.of(source, split=split, column=column, threads=threads, progress=progress)
+    if corpus.units is not None:
         if splinter is not None:
             raise NewbpeError("SPLINTER needs text: a word-count table was counted without the transform")
-        units = source.units                    # a ready table brings its own units
+        units = corpus.units                    # a ready table brings its own units
     from .encoders import ENCODER_OPTIONS, check_encoder
-    trainer = _precheck(algo, vocab_size, units, special_tokens, options, encoder)
+    method = _precheck(algo, vocab_size, units, special_tokens, options, encoder)
     if splinter is not None:
         from .preprocessors.splinter import resolve_splinter
-        splinter = resolve_splinter(splinter, source, split, column)
-    wc = count(source, pretokenizer, units, special_tokens, split, column, threads, progress, transform=splinter)
-    if len(wc) == 0:
-        raise NewbpeError("the training source contains no text")
+        splinter = resolve_splinter(splinter, corpus)
     encoder_options = {k: options.pop(k) for k in list(options) if k in ENCODER_OPTIONS}
     from ._threads import threads_limit
     from ._gc import gc_paused
     with gc_paused(), threads_limit(threads or os.cpu_count() or 1):   # the merge loop's threads (plain BPE)
-        tok = trainer.train(wc, vocab_size, special_tokens, progress, **options)
+        tok = method.trainer.train(corpus, vocab_size, special_tokens, progress, pretokenizer=pretokenizer,
+                                   units=units, transform=splinter, **options)
     if encoder == "lbpe" or encoder_options:           # record the LBPE choices in the model file
         tok.options.update({**ENCODER_OPTIONS, **encoder_options})
     if encoder is not None:
@@ -117,34 +103,35 @@ def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="by
 def load(path):
     """Load a model directory (or its model.json), or an HF byte-level BPE `tokenizer.json` (a file
     of that name, or a directory holding one and no model.json)."""
-    from .model import MODEL_FILE, Tokenizer
+    from .modelfile import MODEL_FILE
+    from .model import Tokenizer
     p = os.fspath(path)
     hf_dir = os.path.isdir(p) and not os.path.exists(os.path.join(p, MODEL_FILE)) \
         and os.path.exists(os.path.join(p, "tokenizer.json"))
     if hf_dir or (os.path.basename(p) == "tokenizer.json" and os.path.isfile(p)):
-        from .export.hf import load_hf
+        from .export.hf_load import load_hf
         return load_hf(p)
     return Tokenizer.load(p)
 
 
 def _precheck(algo, vocab_size, units, special_tokens, options, encoder=None):
     """Reject bad arguments before spending time on counting (the trainer checks sizes again
-    exactly). Returns the trainer module."""
+    exactly). Returns the method's registry entry."""
     from .encoders import ENCODER_OPTIONS, ENCODERS
     from .errors import NewbpeError
-    from .trainers import DEFAULT_ENCODERS, get_trainer
-    trainer = get_trainer(algo)
-    known = set(trainer.OPTIONS) | set(ENCODER_OPTIONS)
+    from .methods import get_method
+    method = get_method(algo)
+    known = set(method.options) | set(ENCODER_OPTIONS)
     unknown = sorted(set(options) - known)
     if unknown:
         raise NewbpeError(f"unknown option(s) for {algo}: {', '.join(unknown)} "
                           f"(known: {', '.join(sorted(known))})")
     if encoder is not None:
-        own = DEFAULT_ENCODERS[algo]
-        if encoder not in ENCODERS or (encoder in ("rank", "replay", "scaffold") and encoder != own):
+        if encoder not in ENCODERS:
+            raise NewbpeError(f"unknown encoder {encoder!r} (available: {', '.join(ENCODERS)})")
+        if encoder not in method.encoders:
             raise NewbpeError(f"encoder {encoder!r} does not fit algorithm {algo} "
-                              f"(use {own!r} or 'lbpe')" if encoder in ENCODERS else
-                              f"unknown encoder {encoder!r} (available: {', '.join(ENCODERS)})")
+                              f"(use {' or '.join(repr(e) for e in method.encoders)})")
     if not isinstance(vocab_size, int) or isinstance(vocab_size, bool) or vocab_size <= 0:
         raise NewbpeError(f"vocab_size must be a positive integer, got {vocab_size!r}")
     if units == "bytes" and options.get("byte_alphabet", "full") == "full":
@@ -152,4 +139,4 @@ def _precheck(algo, vocab_size, units, special_tokens, options, encoder=None):
         if vocab_size <= base:
             raise NewbpeError(f"vocab_size {vocab_size} is not above the base vocabulary "
                               f"({len(special_tokens)} special tokens + 256 bytes = {base})")
-    return trainer
+    return method

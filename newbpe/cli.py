@@ -13,7 +13,7 @@ from functools import wraps
 import click
 
 from .encoders import ENCODERS
-from .trainers import ALGORITHMS
+from .methods import METHODS
 
 PRETOKENIZER_HELP = ("gpt2, cl100k (gpt4, llama3), o200k, superbpe_stage1, superbpe_stage2, whitespace "
                      "(▁-prefixed words, lossy), none, or any regex")
@@ -128,7 +128,7 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
 # ---------------------------------------------------------------------------------------------- train
 @main.command()
 @click.argument("files", nargs=-1)
-@click.option("--algo", type=click.Choice(sorted(ALGORITHMS)), default="bpe", show_default=True)
+@click.option("--algo", type=click.Choice(sorted(METHODS)), default="bpe", show_default=True)
 @click.option("--vocab-size", type=int, required=True)
 @click.option("-o", "--output", required=True, help="Output directory (model.json, tokenizer.json).")
 @click.option("--counts", "counts_file", default=None, help="Train on a saved word-count table instead of FILES.")
@@ -280,17 +280,18 @@ def export(model_dir, fmt, output, approximate, agreement_text, expanded, name, 
     tok = _load(model_dir)
     output = output or (model_dir if os.path.isdir(model_dir) else os.path.dirname(model_dir))
     if fmt == "hf":
-        from .export.hf import hf_exact, save_hf
-        texts = None
-        if agreement_text:
-            texts = _text_lines(agreement_text)
-        paths = save_hf(tok, output, approximate=approximate, agreement_texts=texts, expanded=expanded,
-                        inner=inner)
-        if inner and "splinter" in tok.extra:
-            from .export.hf import SPLINTER_NOTE
-            click.echo("note: " + SPLINTER_NOTE)
+        from .export.hf import TRANSFORM_NOTE, hf_exact, save_hf
+        got = None
+        if approximate and not expanded and not hf_exact(tok) and agreement_text:
+            from .metrics import agreement
+            tok.to_hf(approximate=True)                 # refuse what cannot be exported before measuring
+            got = agreement(tok, _text_lines(agreement_text))
+        paths = save_hf(tok, output, approximate=approximate, agreement=got, expanded=expanded, inner=inner)
+        if inner and tok.transforms:
+            from .preprocessors import transform_type
+            for transform in tok.transforms:
+                click.echo("note: " + TRANSFORM_NOTE.format(name=transform_type(transform)))
         if approximate and not expanded and not hf_exact(tok):
-            got = tok.stats.get("hf_approximation_agreement")
             click.echo("approximate HF export: " + (
                 f"identical on {got['words']:.2%} of {got['n_words']} pre-tokens and {got['tokens']:.2%} of "
                 f"{got['n_tokens']} tokens" if got else "agreement not measured (pass --agreement-text FILE)"))
@@ -318,10 +319,11 @@ def info(model_dir, as_json, examples):
     click.echo("options: " + ", ".join(f"{k}={v}" for k, v in d["options"].items()))
     lengths = sorted(range(tok.vocab_size), key=lambda i: (-len(tok.vocab[i]), i))[:examples]
     click.echo("longest tokens: " + " ".join(repr(s) for s in tok.token_strings(lengths)))
-    hidden = [i for i in range(len(tok.tokens)) if tok._to_model[i] < 0]
+    v = tok.vocabulary
+    hidden = v.hidden_ids()
     if hidden:
         from .units import bytes_to_token_string
-        show = [tok.tokens[i].decode("utf-8", "replace") if tok.units == "chars" else bytes_to_token_string(tok.tokens[i])
+        show = [v.tokens[i].decode("utf-8", "replace") if tok.units == "chars" else bytes_to_token_string(v.tokens[i])
                 for i in hidden[:examples]]
         click.echo(f"tokens not in the vocabulary ({len(hidden)}, e.g. removed by Picky): "
                    + " ".join(repr(s) for s in show))

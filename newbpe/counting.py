@@ -90,7 +90,7 @@ def _split_lines(text):
 def _chunks(path, split, pretok):
     """Byte ranges of a file, cut where no piece can span the cut."""
     size = os.path.getsize(path)
-    if split == "document" and pretok.name not in ("gpt2", "cl100k", "o200k", "whitespace"):
+    if split == "document" and not pretok.splits_at_newline_letter:
         return [(0, size)]          # custom pattern: the whole file is one sequence
     cuts = [0]
     with open(path, "rb") as f:
@@ -193,11 +193,11 @@ class WordCounts:
             self.add_counter(count_sequences(seqs, self.pretokenizer, self.units, self.special_tokens))
 
     def _fast(self):
-        return self.pretokenizer.name in ("gpt2", "cl100k", "o200k")
+        return self.pretokenizer.scanner is not None
 
     def _add_scanned(self, data, docs, threads=1):
         from .pretokenizers.scanner import split_bytes_many
-        bounds = split_bytes_many(data, docs, self.pretokenizer.name, threads=threads)
+        bounds = split_bytes_many(data, docs, self.pretokenizer.scanner, threads=threads)
         from ._threads import threads_limit
         from .wordtable import WordTable
         if self._side is None:

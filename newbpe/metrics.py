@@ -4,7 +4,8 @@
 - tokens per word: tokens / whitespace-separated words;
 - Rényi efficiency (Zouhar et al., 2023), α = 2.5: H_α(p) / log |V| with p the unigram
   distribution of emitted tokens and H_α(p) = log(Σ p_i^α) / (1 − α);
-- vocabulary use: share of the vocabulary emitted at least once.
+- vocabulary use: share of the vocabulary emitted at least once;
+- agreement of an approximate HF export with newbpe's own encoder (`agreement`).
 """
 import math
 from collections import Counter
@@ -51,3 +52,44 @@ def summarize(counts, n_bytes, n_words, vocab_size, alpha=2.5):
         f"renyi_efficiency_{alpha}": renyi_efficiency(counts, vocab_size, alpha),
         "vocab_used": len(counts) / vocab_size if vocab_size else 0.0,
     }
+
+
+def agreement(tok, texts, hf=None, batch=4096):
+    """How closely a (possibly approximate) HF export reproduces our encoder on `texts`.
+
+    Compared per pre-token: `words` is the share of pre-tokens with identical ids; `tokens` is the
+    share of our tokens whose byte span in the pre-token HF also produces."""
+    if hf is None:
+        from tokenizers import Tokenizer as HFTokenizer
+        from .export.hf import to_hf_json
+        hf = HFTokenizer.from_str(to_hf_json(tok, approximate=True))
+    lengths = [len(tok.vocabulary.tokens[i]) for i in tok.vocabulary.model_ids]
+    counts = {"words": 0, "same_words": 0, "tokens": 0, "same_tokens": 0}
+
+    def spans(ids):
+        out, pos = set(), 0
+        for i in ids:
+            out.add((pos, pos + lengths[i]))
+            pos += lengths[i]
+        return out
+
+    def compare(pieces):
+        ours = tok.encode_batch(pieces)
+        theirs = [e.ids for e in hf.encode_batch(pieces, add_special_tokens=False)]
+        for a, b in zip(ours, theirs):
+            counts["words"] += 1
+            counts["same_words"] += a == b
+            counts["tokens"] += len(a)
+            counts["same_tokens"] += len(spans(a) & spans(b))
+
+    pending = []
+    for text in texts:
+        pending.extend(tok.pretokenizer.split(text))
+        if len(pending) >= batch:
+            compare(pending)
+            pending = []
+    if pending:
+        compare(pending)
+    return {"words": counts["same_words"] / max(counts["words"], 1),
+            "tokens": counts["same_tokens"] / max(counts["tokens"], 1),
+            "n_words": counts["words"], "n_tokens": counts["tokens"]}

@@ -1,134 +1,114 @@
-"""`Tokenizer`: a trained model (vocabulary as bytes, ranked merges, options, statistics), its
-`model.json` file, and encoding/decoding.
+"""`Tokenizer`: a trained model as a pipeline of named stages (design.md, HF tokenizers' shape):
 
-Ids. Internal ids number every token ever created (specials, alphabet, merges in creation order);
-model ids are contiguous over the tokens a model can emit (`model_ids`, increasing internal ids).
-For plain BPE the two coincide. Every public id (`encode`, `vocab`, `merges`) is a model id.
+    text ─► transforms (SPLINTER, ...) ─► pre-tokenizer ─► encoder over the `Vocabulary` ─► ids
+    ids ─► token bytes ─► decoder (bytes | metaspace) ─► transforms inverted ─► text
 
-model.json (format "newbpe-model", version 1) holds: algorithm, units, pre-tokenizer, special
-tokens, the alphabet size, every option, the default encoder, `tokens` (base64 bytes in internal-id
-order), `merges` ([left, right, out] internal ids, rank order), `model_ids`, per-token `flags`,
-method-specific `extra` (e.g. Picky's event log) and training `stats`. Loading validates every field
-and refuses newer versions; saving is atomic.
+The stages are components that serialise with a {"type": ...} tag (modelfile.py); the tokenizer only
+composes them. Ids: every public id (`encode`, `vocab`, `merges`) is a model id; `vocabulary` (vocab.py)
+is the public internal-id table that encoders, exporters, the CLI and tests read.
 """
-import base64
-import binascii
-import json
 import os
-import warnings
 
 import numpy as np
 
-from .engine.state import FLAG_SCAFFOLD
-from .errors import ModelFileError, NewbpeError
-from .io import atomic_write_text, read_json
-from .pretokenizers import METASPACE, PreTokenizer, split_specials
+from .errors import NewbpeError
+from .modelfile import FORMAT, FORMAT_VERSION, MODEL_FILE  # noqa: F401  (re-exported)
+from .pretokenizers import PreTokenizer, split_specials
 from .units import bytes_to_token_string
+from .vocab import Vocabulary
 
-SCANNER_PRESETS = ("gpt2", "cl100k", "o200k")
 BATCH_CHARS = 4 << 20          # encode_batch works through groups of about this many characters
-
-FORMAT = "newbpe-model"
-FORMAT_VERSION = 1
-MODEL_FILE = "model.json"
 
 
 class Tokenizer:
     def __init__(self, *, algo, units, pretokenizer, special_tokens, n_alphabet, tokens, merges,
-                 model_ids=None, options=None, stats=None, encoder="rank", flags=None, extra=None):
+                 model_ids=None, options=None, stats=None, encoder="rank", flags=None, extra=None,
+                 idents=None, transforms=(), decoder=None):
         self.algo = algo
         self.units = units
         if isinstance(pretokenizer, str):
             pretokenizer = PreTokenizer(pretokenizer)
         self.pretokenizer = pretokenizer if isinstance(pretokenizer, PreTokenizer) else PreTokenizer.from_dict(pretokenizer)
         self.special_tokens = list(special_tokens)
-        self.n_alphabet = int(n_alphabet)
-        self.tokens = [bytes(t) for t in tokens]
-        self._merges = [(int(a), int(b), int(c)) for a, b, c in merges]
-        self.model_ids = list(range(len(self.tokens))) if model_ids is None else [int(i) for i in model_ids]
+        self.vocabulary = Vocabulary(tokens, merges, model_ids, n_specials=len(self.special_tokens),
+                                     n_alphabet=n_alphabet, units=units, flags=flags, idents=idents)
         self.options = dict(options or {})
         self.stats = dict(stats or {})
         self.default_encoder = encoder
-        self.flags = list(flags) if flags is not None else [0] * len(self.tokens)
         self.extra = dict(extra or {})
+        self.transforms = list(transforms)
+        self.decoder = decoder if decoder is not None else self.pretokenizer.decoder()
         self._encoders = {}
-        self._demolition = None
-        self._splinter = None
-        if "splinter" in self.extra:              # SPLINTER text transform (newbpe/preprocessors/splinter.py)
-            from .preprocessors.splinter import Splinter
-            self._splinter = Splinter.from_dict(self.extra["splinter"])
         self._setup_units()
 
     # ------------------------------------------------------------------ ids and units
     def _setup_units(self):
-        k = len(self.special_tokens)
-        self.n_specials = k
-        self._to_model = np.full(len(self.tokens), -1, dtype=np.int64)
-        self._to_model[np.array(self.model_ids, dtype=np.int64)] = np.arange(len(self.model_ids))
-        self._model_to_internal = np.array(self.model_ids, dtype=np.int64)
-        alphabet = self.tokens[k:k + self.n_alphabet]
+        v = self.vocabulary
         if self.units == "bytes":
-            self._byte_unit = np.full(256, -1, dtype=np.int64)
-            for i, b in enumerate(alphabet):
-                self._byte_unit[b[0]] = k + i
+            self._byte_unit = v.byte_units()
         else:
-            self._char_unit = {b.decode("utf-8", "surrogatepass"): k + i for i, b in enumerate(alphabet)}
+            self._char_unit = v.char_units()
             unk = self.options.get("unk_token", "<unk>")
             self._unk = self.special_tokens.index(unk) if (
                 self.options.get("unknown_chars", "unk") == "unk" and unk in self.special_tokens) else None
         self._special_id = {s: i for i, s in enumerate(self.special_tokens)}
 
     @property
+    def tokens(self):
+        """Bytes of every internal token (`vocabulary.tokens`)."""
+        return self.vocabulary.tokens
+
+    @property
+    def model_ids(self):
+        return self.vocabulary.model_ids
+
+    @property
+    def flags(self):
+        return self.vocabulary.flags
+
+    @property
+    def n_specials(self):
+        return self.vocabulary.n_specials
+
+    @property
+    def n_alphabet(self):
+        return self.vocabulary.n_alphabet
+
+    @property
+    def unk_token(self):
+        """The special token that stands for unknown characters (char units), or None."""
+        return self.special_tokens[self._unk] if self.units == "chars" and self._unk is not None else None
+
+    @property
     def vocab_size(self):
-        return len(self.model_ids)
+        return self.vocabulary.size
 
     @property
     def vocab(self):
         """{model id: token bytes} (special tokens as their UTF-8 bytes)."""
-        return {m: self.tokens[i] for m, i in enumerate(self.model_ids)}
+        tokens = self.vocabulary.tokens
+        return {m: tokens[i] for m, i in enumerate(self.vocabulary.model_ids)}
 
     @property
     def merges(self):
         """Ranked merges as (left_id, right_id, new_id) model ids; merges that involve a token with
         no model id (Picky-removed, Scaffold) are listed with internal ids negated minus one."""
+        to_model = self.vocabulary.to_model
+
         def mid(i):
-            m = self._to_model[i]
+            m = to_model[i]
             return int(m) if m >= 0 else -1 - i
-        return [(mid(a), mid(b), mid(c)) for a, b, c in self._merges]
+        return [(mid(a), mid(b), mid(c)) for a, b, c in self.vocabulary.merges]
 
     def token_to_id(self, token):
+        """Model id of a token given as bytes or str (identity flag 0), or None."""
         data = token.encode("utf-8", "surrogateescape") if isinstance(token, str) else bytes(token)
-        for m, i in enumerate(self.model_ids):
-            if self.tokens[i] == data:
-                return m
-        return None
+        return self.vocabulary.model_id_of((0, data))
 
     def id_to_token(self, i):
-        return self.tokens[self.model_ids[i]]
-
-    def _token_units(self):
-        """Base-unit sequence of every internal token (for ignore_merges and longest-match)."""
-        k = self.n_specials
-        out = []
-        for i, t in enumerate(self.tokens):
-            if i < k:
-                out.append(None)
-            elif self.units == "bytes":
-                out.append(self._byte_unit[np.frombuffer(t, dtype=np.uint8)])
-            else:
-                out.append(np.array([self._char_unit[c] for c in t.decode("utf-8", "surrogatepass")],
-                                    dtype=np.int64))
-        return out
+        return self.vocabulary.tokens[self.vocabulary.model_ids[i]]
 
     # ------------------------------------------------------------------ encoding
-    def demolition(self):
-        """{scaffold internal id: [internal ids]}: how Scaffold-BPE demolishes each scaffold token."""
-        if self._demolition is None:
-            from .encoders.scaffold import demolition_table
-            self._demolition = demolition_table(self._merges, self.flags,
-                                                self.options.get("demolition", "first_merge"))
-        return self._demolition
-
     def _encoder(self, name=None):
         name = name or self.default_encoder
         enc = self._encoders.get(name)
@@ -147,15 +127,7 @@ class Tokenizer:
             seg_off = np.zeros(len(encoded) + 1, dtype=np.int64)
             np.cumsum([len(e) for e in encoded], out=seg_off[1:])
             data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-            if pretok.name in SCANNER_PRESETS:
-                from .pretokenizers.scanner import split_bytes_many
-                offsets = split_bytes_many(data, seg_off, pretok.name, threads=threads)
-            elif pretok.name == "none":
-                offsets = np.unique(seg_off)
-            else:
-                lens = [len(p.encode("utf-8", "surrogateescape")) for seg in segments for p in pretok.split(seg)]
-                offsets = np.zeros(len(lens) + 1, dtype=np.int64)
-                np.cumsum(lens, out=offsets[1:])
+            offsets = pretok.piece_offsets(data, seg_off, segments, threads)
             units = self._byte_unit[data]
             counts = np.diff(np.searchsorted(offsets, seg_off))
         else:
@@ -218,6 +190,7 @@ class Tokenizer:
     def _encode_group(self, texts, allowed_special, encoder, threads):
         enc = self._encoder(encoder)
         threads = threads or os.cpu_count() or 1
+        to_model = self.vocabulary.to_model
         segments, plan = [], []
         for text in texts:
             doc = []
@@ -230,7 +203,7 @@ class Tokenizer:
             plan.append(doc)
         units, offsets, pieces_per_segment = self._segments_units(segments, threads)
         ids, out_offsets = enc.encode_units(units, offsets, threads=threads)
-        model = self._to_model[ids] if len(ids) else ids
+        model = to_model[ids] if len(ids) else ids
         if len(model) and model.min() < 0:
             raise RuntimeError("encoder emitted a token without a model id")
         seg_first_piece = np.zeros(len(segments) + 1, dtype=np.int64)
@@ -241,36 +214,40 @@ class Tokenizer:
             out = []
             for item in doc:
                 if item < 0:
-                    out.append(int(self._to_model[-1 - item]))
+                    out.append(int(to_model[-1 - item]))
                 else:
                     out.extend(model[bounds[item]:bounds[item + 1]].tolist())
             results.append(out)
         return results
 
     def _transform(self, text):
-        """Hook for text preprocessors (SPLINTER) applied before pre-tokenization."""
-        return self._splinter.apply(text) if self._splinter is not None else text
+        """The text transforms (SPLINTER), in order, before pre-tokenization."""
+        for transform in self.transforms:
+            text = transform.apply(text)
+        return text
+
+    def set_transforms(self, transforms):
+        """Replace the text transforms: encode applies them in order, decode inverts them in
+        reverse order, model.json stores them."""
+        self.transforms = list(transforms)
+        self._encoders.clear()
 
     def set_splinter(self, splinter):
-        """Attach a SPLINTER transform: encode applies it, decode inverts it, model.json stores it."""
-        self._splinter = splinter
-        self.extra["splinter"] = splinter.to_dict()
-        self._encoders.clear()
+        """Attach a SPLINTER transform (the one transform of a SPLINTER model)."""
+        self.set_transforms([splinter])
 
     # ------------------------------------------------------------------ decoding
     def decode_bytes(self, ids):
         """Exact bytes of a sequence of model ids."""
+        tokens, model_ids = self.vocabulary.tokens, self.vocabulary.model_ids
         try:
-            data = b"".join(self.tokens[self.model_ids[i]] for i in ids)
+            data = b"".join(tokens[model_ids[i]] for i in ids)
         except (IndexError, TypeError):
             bad = [i for i in ids if not (isinstance(i, (int, np.integer)) and 0 <= i < self.vocab_size)]
             raise NewbpeError(f"ids out of range 0..{self.vocab_size - 1}: {bad[:5]}") from None
-        if self.pretokenizer.name == "whitespace":
-            data = data.replace(METASPACE.encode(), b" ")
-            if data.startswith(b" "):
-                data = data[1:]
-        if self._splinter is not None:
-            data = self._splinter.invert(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+        data = self.decoder.decode(data)
+        for transform in reversed(self.transforms):
+            data = transform.invert(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
         return data
 
     def decode(self, ids):
@@ -279,10 +256,12 @@ class Tokenizer:
 
     def token_strings(self, ids):
         """Readable strings of tokens (GPT-2 byte mapping in byte mode, text in char mode)."""
+        v = self.vocabulary
         out = []
         for i in ids:
-            t = self.tokens[self.model_ids[i]]
-            if self.model_ids[i] < self.n_specials or self.units == "chars":
+            internal = v.model_ids[i]
+            t = v.tokens[internal]
+            if v.is_special(internal) or self.units == "chars":
                 out.append(t.decode("utf-8", "replace"))
             else:
                 out.append(bytes_to_token_string(t))
@@ -290,67 +269,39 @@ class Tokenizer:
 
     # ------------------------------------------------------------------ introspection
     def info(self):
+        """What `newbpe info` shows: the pipeline, the sizes, the options and the training statistics."""
         d = {
             "algorithm": self.algo,
             "vocab_size": self.vocab_size,
             "units": self.units,
-            "pretokenizer": self.pretokenizer.name if self.pretokenizer.name != "regex" else self.pretokenizer.pattern,
+            "pretokenizer": self.pretokenizer.label,
             "special_tokens": self.special_tokens,
             "alphabet_size": self.n_alphabet,
-            "num_merges": len(self._merges),
+            "num_merges": len(self.vocabulary.merges),
             "encoder": self.default_encoder,
             "options": self.options,
         }
-        if self._splinter is not None:
-            d["splinter"] = {"lang": self._splinter.lang, "symbols": len(self._splinter.keys),
-                             "options": self._splinter.options}
-        if self.algo == "scaffold":
-            d["scaffold_tokens"] = len(self.tokens) - len(self.model_ids)
+        from .preprocessors import transform_type
+        for transform in self.transforms:
+            d[transform_type(transform)] = transform.info() if hasattr(transform, "info") else transform.to_dict()
         d.update(self.stats)
         return d
 
-    # ------------------------------------------------------------------ persistence
+    # ------------------------------------------------------------------ persistence (modelfile.py)
     def to_dict(self):
-        return {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "algo": self.algo,
-            "units": self.units,
-            "pretokenizer": self.pretokenizer.to_dict(),
-            "special_tokens": self.special_tokens,
-            "n_alphabet": self.n_alphabet,
-            "encoder": self.default_encoder,
-            "options": self.options,
-            "tokens": [binascii.b2a_base64(t, newline=False).decode("ascii") for t in self.tokens],
-            "merges": list(map(list, self._merges)),
-            "model_ids": self.model_ids,
-            "flags": self.flags,
-            "extra": self.extra,
-            "stats": self.stats,
-        }
+        from .modelfile import model_to_dict
+        return model_to_dict(self)
 
     def save(self, out_dir, hf=None):
         """Write OUT_DIR/model.json (and tokenizer.json where the method is exactly expressible in
-        HF, unless hf=False). Every file is written atomically."""
-        out_dir = os.fspath(out_dir)
-        if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-            raise NewbpeError(f"output path exists and is not a directory: {out_dir}")
-        os.makedirs(out_dir, exist_ok=True)
-        from ._gc import gc_paused
-        with gc_paused():
-            atomic_write_text(os.path.join(out_dir, MODEL_FILE),
-                              json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n")
-            written = [os.path.join(out_dir, MODEL_FILE)]
-            if hf is not False:
-                from .export.hf import hf_exact, save_hf
-                if hf_exact(self):
-                    written += save_hf(self, out_dir)
-        return written
+        HF, unless hf=False). See modelfile.save_model."""
+        from .modelfile import save_model
+        return save_model(self, out_dir, hf)
 
     def to_hf(self, approximate=False, expanded=False, inner=False):
         """The HF `tokenizer.json` content as a string: exact for rank-BPE models; other methods
         raise unless approximate=True, or expanded=True for Scaffold-BPE (see export/hf.py);
-        SPLINTER models raise unless inner=True (the inner model, for transformed text)."""
+        models with a text transform raise unless inner=True (the inner model, for transformed text)."""
         from .export.hf import to_hf_json
         return to_hf_json(self, approximate, expanded, inner)
 
@@ -360,113 +311,20 @@ class Tokenizer:
 
     @classmethod
     def from_dict(cls, d, source="model"):
-        return _validate(d, source)
+        """A Tokenizer from model.json content; every problem is a one-line ModelFileError."""
+        from .modelfile import read_fields
+        fields = read_fields(d, source)
+        tok = cls(**fields)
+        from .encoders import validate_model_data
+        validate_model_data(tok, source)
+        return tok
 
     @classmethod
     def load(cls, path):
-        path = os.fspath(path)
-        file = os.path.join(path, MODEL_FILE) if os.path.isdir(path) else path
-        if not os.path.exists(file) and not (path.endswith(".json") or os.path.isdir(path)):
-            raise ModelFileError(f"model directory not found: {path}")
-        return _validate(read_json(file, "model file"), file)
+        from .modelfile import read_model_file
+        d, file = read_model_file(path)
+        return cls.from_dict(d, file)
 
     def __repr__(self):
         return (f"Tokenizer(algo={self.algo!r}, vocab_size={self.vocab_size}, units={self.units!r}, "
                 f"pretokenizer={self.pretokenizer.name!r})")
-
-
-def _validate(d, source):
-    """Strict model.json validation: every problem is a one-line ModelFileError."""
-    def bad(msg):
-        raise ModelFileError(f"{source}: {msg}")
-    if not isinstance(d, dict) or d.get("format") != FORMAT:
-        bad("not a newbpe model file")
-    v = d.get("format_version")
-    if not isinstance(v, int):
-        bad("missing format_version")
-    if v > FORMAT_VERSION:
-        bad(f"format version {v} is newer than this newbpe supports ({FORMAT_VERSION}); upgrade newbpe")
-    required = ("algo", "units", "pretokenizer", "special_tokens", "n_alphabet", "tokens", "merges", "model_ids")
-    missing = [k for k in required if k not in d]
-    if missing:
-        bad("missing field(s) " + ", ".join(missing))
-    if d["units"] not in ("bytes", "chars"):
-        bad(f"unknown units {d['units']!r}")
-    try:
-        tokens = [base64.b64decode(t, validate=True) for t in d["tokens"]]
-    except Exception:  # noqa: BLE001
-        bad("tokens are not valid base64")
-    n = len(tokens)
-    k = len(d["special_tokens"])
-    if not (0 <= d["n_alphabet"] and k + d["n_alphabet"] <= n):
-        bad("n_alphabet inconsistent with the token list")
-    for i, s in enumerate(d["special_tokens"]):
-        if not isinstance(s, str) or tokens[i] != s.encode("utf-8"):
-            bad(f"special token {i} does not match its token bytes")
-    merges = d["merges"]
-    if not isinstance(merges, list):
-        bad("merges must be a list")
-    for r, m in enumerate(merges):
-        if not (isinstance(m, list) and len(m) == 3 and all(isinstance(x, int) and 0 <= x < n for x in m)):
-            bad(f"merge {r} is malformed: {m!r}")
-        if tokens[m[0]] + tokens[m[1]] != tokens[m[2]]:
-            bad(f"merge {r} does not spell its output token")
-    mids = d["model_ids"]
-    if not isinstance(mids, list) or any(not isinstance(i, int) or not 0 <= i < n for i in mids) \
-            or len(set(mids)) != len(mids):
-        bad("model_ids are malformed")
-    try:
-        pretok = PreTokenizer.from_dict(d["pretokenizer"])
-    except Exception as e:  # noqa: BLE001
-        bad(f"bad pre-tokenizer: {e}")
-    flags = d.get("flags") or [0] * n
-    if len(flags) != n:
-        bad("flags length differs from tokens")
-    events = (d.get("extra") or {}).get("events")
-    if d.get("encoder") == "replay" and not isinstance(events, list):
-        bad("a replay model needs an event log (extra.events)")
-    for i, ev in enumerate(events or []):
-        ok = isinstance(ev, list) and len(ev) >= 3 and ev[0] in ("M", "S")
-        if ok and ev[0] == "M":
-            ok = len(ev) == 4 and all(isinstance(x, int) and 0 <= x < n for x in ev[1:]) \
-                and tokens[ev[1]] + tokens[ev[2]] == tokens[ev[3]]
-        elif ok:
-            ok = len(ev) == 3 and isinstance(ev[1], int) and 0 <= ev[1] < n and isinstance(ev[2], list) \
-                and all(isinstance(x, int) and 0 <= x < n for x in ev[2]) \
-                and b"".join(tokens[x] for x in ev[2]) == tokens[ev[1]]
-        if not ok:
-            bad(f"event {i} is malformed: {str(ev)[:80]}")
-    if d.get("encoder", "rank") not in ("rank", "replay", "scaffold", "lbpe"):
-        bad(f"unknown encoder {d.get('encoder')!r}")
-    if d["algo"] == "scaffold":
-        if not all(isinstance(f, int) for f in flags):
-            bad("flags must be integers")
-        visible = [i for i in range(n) if not flags[i] & FLAG_SCAFFOLD]
-        if mids != visible:
-            bad("model_ids must be exactly the non-scaffold tokens")
-        if any(flags[i] & FLAG_SCAFFOLD for i in range(k + d["n_alphabet"])):
-            bad("a base unit or special token is flagged scaffold")
-    if "splinter" in (d.get("extra") or {}):
-        from .preprocessors.splinter import Splinter
-        try:
-            Splinter.from_dict(d["extra"]["splinter"], "extra.splinter")
-        except NewbpeError as e:
-            bad(str(e))
-    with warnings.catch_warnings():
-        tok = Tokenizer(algo=d["algo"], units=d["units"], pretokenizer=pretok,
-                         special_tokens=d["special_tokens"], n_alphabet=d["n_alphabet"], tokens=tokens,
-                         merges=merges, model_ids=mids, options=d.get("options"), stats=d.get("stats"),
-                         encoder=d.get("encoder", "rank"), flags=flags, extra=d.get("extra"))
-    if d["algo"] == "scaffold":
-        try:
-            table = tok.demolition()
-        except ValueError as e:
-            bad(str(e))
-        stored = (d.get("extra") or {}).get("demolition")
-        try:
-            stored = None if stored is None else sorted([int(t), [int(x) for x in p]] for t, p in stored)
-        except (TypeError, ValueError):
-            bad("malformed demolition table")
-        if stored is not None and stored != [[t, p] for t, p in sorted(table.items())]:
-            bad("the stored demolition table differs from the one the merges and flags give")
-    return tok

@@ -58,3 +58,4 @@ def token_string_to_bytes(s: str) -> bytes:
 
 
 UNITS = ("bytes", "chars")
+METASPACE = "\u2581"        # the whitespace pre-tokenizer's word mark (SentencePiece's ▁)

@@ -67,7 +67,7 @@ def bpe_model(shakespeare):
 
 
 def unit_vocab(tok, ids=None):
-    units = tok._token_units()
+    units = tok.vocabulary.unit_sequences()
     ids = [i for i in tok.model_ids if i >= tok.n_specials] if ids is None else ids
     return {tuple(units[i].tolist()): i for i in ids if len(units[i]) >= 2}
 
@@ -159,7 +159,7 @@ def test_rank_rule_equals_naive(seq, _):
     tok_rank = Tokenizer.from_dict({**tok.to_dict(), "options": {**tok.options, "lbpe_ties": "rank"}})
     vocab = unit_vocab(tok_rank)
     rank = {}
-    for r, (_, _, out) in enumerate(tok_rank._merges):
+    for r, (_, _, out) in enumerate(tok_rank.vocabulary.merges):
         rank.setdefault(out, r)
     units, offsets, ids, _ = encode_pieces(tok_rank, [text])
     assert ids.tolist() == sliding_window(units.tolist(), vocab, rank)
@@ -196,7 +196,7 @@ def test_deterministic_cache_and_threads(bpe_model, heldout_en):
     first = tok.encode_batch(texts, encoder="lbpe", threads=1)
     tok._encoder("lbpe")._bank = None                         # cold cache
     assert tok.encode_batch(texts, encoder="lbpe", threads=2) == first
-    enc = LBPEEncoder({i: u for i, u in enumerate(tok._token_units()) if u is not None}, len(tok.tokens),
+    enc = LBPEEncoder({i: u for i, u in enumerate(tok.vocabulary.unit_sequences()) if u is not None}, len(tok.tokens),
                       cache_slots=2, cache_pool=4)            # a cache too small to hold anything useful
     units, offsets, _ = tok._segments_units(texts)
     ids, out_offsets = enc.encode_units(units, offsets)
@@ -239,5 +239,5 @@ def test_bad_encoder_choices():
     tok = tiny("leftmost")
     with pytest.raises(newbpe.NewbpeError, match="unknown encoder"):
         tok.encode("abc", encoder="longest")
-    with pytest.raises(newbpe.NewbpeError, match="Scaffold"):
+    with pytest.raises(newbpe.NewbpeError, match="does not fit"):
         tok.encode("abc", encoder="scaffold")

@@ -27,9 +27,10 @@ def test_save_load_is_exact(tok, tmp_path, heldout_en):
 
 def test_model_records_everything(tok):
     d = tok.to_dict()
-    for key in ("format", "format_version", "algo", "units", "pretokenizer", "special_tokens", "options",
+    for key in ("format", "format_version", "algo", "units", "pipeline", "special_tokens", "options",
                 "tokens", "merges", "model_ids", "flags", "stats"):
         assert key in d
+    assert set(d["pipeline"]) == {"transforms", "pretokenizer", "encoder", "decoder"}
     assert d["options"]["max_token_length_mode"] == "exact"
     info = tok.info()
     assert info["algorithm"] == "bpe" and info["vocab_size"] == 600 and info["num_merges"] == len(tok.merges)
@@ -69,7 +70,7 @@ def test_save_is_atomic(tok, tmp_path, monkeypatch):
     target = tmp_path / "m"
     tok.save(target)
     before = (target / "model.json").read_bytes()
-    import newbpe.model as model
+    import newbpe.modelfile as model
 
     def boom(*a, **k):
         raise RuntimeError("crash while serialising")

@@ -227,16 +227,18 @@ def test_corrupt_event_log_is_rejected(picky_model, tmp_path):
 
 def test_approximate_hf_export_records_measured_agreement(picky_model, tmp_path, heldout_en, shakespeare):
     from tokenizers import Tokenizer as HFTokenizer
-    from newbpe.export.hf import agreement, save_hf
+    from newbpe.export.hf import save_hf
+    from newbpe.metrics import agreement
     import json
     texts = lines_of(heldout_en)
     exact = newbpe.train(lines_of(shakespeare), vocab_size=800)
     assert agreement(exact, texts) == {"words": 1.0, "tokens": 1.0, "n_words": agreement(exact, texts)["n_words"],
                                        "n_tokens": agreement(exact, texts)["n_tokens"]}
-    save_hf(picky_model, tmp_path, approximate=True, agreement_texts=texts)
+    measured = agreement(picky_model, texts)
+    save_hf(picky_model, tmp_path, approximate=True, agreement=measured)
     hf = HFTokenizer.from_file(str(tmp_path / "tokenizer.json"))
     got = json.loads((tmp_path / "tokenizer_config.json").read_text())["newbpe_approximation"]["agreement"]
-    assert got == picky_model.stats["hf_approximation_agreement"]
+    assert got == measured
     assert 0.5 < got["words"] < 1.0 and got["words"] <= got["tokens"] <= 1.0
     # the recorded share is what HF actually does: recount it directly on one line
     line = texts[0]

@@ -62,7 +62,7 @@ def test_char_level_roundtrip_on_known_characters(char_model, text):
 def test_char_level_unknown_characters_become_unk(char_model, text):
     ids = char_model.encode(text)
     unk = char_model.special_tokens.index("<unk>")
-    known = set(char_model._char_unit)
+    known = set(char_model.vocabulary.char_units())
     assert ids.count(unk) == sum(c not in known for c in text)
 
 

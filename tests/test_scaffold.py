@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import newbpe
+from newbpe.encoders import demolition
 from newbpe.encoders.scaffold import demolition_table
 from newbpe.engine import FLAG_ATOMIC, FLAG_SCAFFOLD
 from newbpe.trainers import scaffold
@@ -30,7 +31,7 @@ def test_hand_computed_golden():
     # allows): ab's token item heads the queue -> unflagged, no merge.
     words = {"abc": 5, "ab": 1, "xy": 3}
     tok = newbpe.train(words, "scaffold", 258, pretokenizer="none")
-    assert [(tok.tokens[a], tok.tokens[b]) for a, b, _ in tok._merges] == [(b"a", b"b"), (b"ab", b"c"), (b"x", b"y")]
+    assert [(tok.tokens[a], tok.tokens[b]) for a, b, _ in tok.vocabulary.merges] == [(b"a", b"b"), (b"ab", b"c"), (b"x", b"y")]
     assert tok.vocab_size == 258 and tok.info()["scaffold_tokens"] == 1
     scaffold_tokens = [tok.tokens[i] for i, f in enumerate(tok.flags) if f & FLAG_SCAFFOLD]
     assert scaffold_tokens == [b"ab"]
@@ -39,7 +40,7 @@ def test_hand_computed_golden():
     assert [tok.id_to_token(i) for i in tok.encode("abc")] == [b"abc"]
     bigger = newbpe.train(words, "scaffold", 259, pretokenizer="none")
     assert bigger.info()["scaffold_tokens"] == 0 and bigger.stats["reactivations_pop"] == 1
-    assert len(bigger._merges) == 3                                              # the unflag merged nothing
+    assert len(bigger.vocabulary.merges) == 3                                              # the unflag merged nothing
     assert [bigger.id_to_token(i) for i in bigger.encode("ab")] == [b"ab"]
 
 
@@ -57,12 +58,12 @@ def test_equal_frequency_is_not_scaffold_under_token_first_and_is_under_pair_fir
 
 def test_merge_list_extends_plain_bpe_and_hf(small_lines):
     tok = newbpe.train(small_lines, "scaffold", 1200, special_tokens=["<|endoftext|>"])
-    m = len(tok._merges)
+    m = len(tok.vocabulary.merges)
     assert tok.info()["scaffold_tokens"] > 0
     plain = newbpe.train(small_lines, "bpe", 257 + m, special_tokens=["<|endoftext|>"])
-    assert plain._merges[:m] == tok._merges
+    assert plain.vocabulary.merges[:m] == tok.vocabulary.merges
     hf = hf_train(small_lines, 257 + m, "gpt2", ["<|endoftext|>"])
-    ours = [[bytes_to_token_string(tok.tokens[a]), bytes_to_token_string(tok.tokens[b])] for a, b, _ in tok._merges]
+    ours = [[bytes_to_token_string(tok.tokens[a]), bytes_to_token_string(tok.tokens[b])] for a, b, _ in tok.vocabulary.merges]
     assert hf["merges"][:m] == ours
 
 
@@ -74,7 +75,7 @@ def test_debug_mode_checks_every_iteration(small_lines, opts):
     lines = small_lines[:600]
     fast = newbpe.train(lines, "scaffold", 700, **opts)
     checked = newbpe.train(lines, "scaffold", 700, debug=True, **opts)
-    assert checked._merges == fast._merges and checked.flags == fast.flags
+    assert checked.vocabulary.merges == fast.vocabulary.merges and checked.flags == fast.flags
     events = fast.extra["scaffold_events"]
     replayed = scaffold.replay_flags(events, len(fast.tokens))
     assert replayed.tolist() == [bool(f & FLAG_SCAFFOLD) for f in fast.flags]
@@ -105,13 +106,13 @@ def test_base_units_and_specials_never_scaffold(scaffold_model):
     assert tok.info()["expanded_vocab_size"] == len(tok.tokens)
     # spec §3.4: merges = (N - initial) + |S_final| + merges whose string already existed
     # (num_duplicate_merges counts both plain duplicates and re-derived scaffold tokens)
-    assert len(tok._merges) == (1500 - 257) + tok.info()["scaffold_tokens"] + tok.stats["num_duplicate_merges"]
+    assert len(tok.vocabulary.merges) == (1500 - 257) + tok.info()["scaffold_tokens"] + tok.stats["num_duplicate_merges"]
     assert tok.stats["num_duplicate_merges"] >= tok.stats["reactivations_rederive"]
 
 
 def test_demolition_spells_the_token_with_visible_pieces(scaffold_model):
     tok = scaffold_model
-    table = tok.demolition()
+    table = demolition(tok)
     assert len(table) == tok.info()["scaffold_tokens"]
     for t, pieces in table.items():
         assert b"".join(tok.tokens[p] for p in pieces) == tok.tokens[t]
@@ -141,13 +142,13 @@ def test_no_scaffold_token_in_any_output_and_lossless(scaffold_model, text):
 def test_scaffold_encoding_is_rank_bpe_then_demolition(scaffold_model, heldout_en):
     from newbpe.encoders.rank import RankEncoder
     tok = scaffold_model
-    inner = RankEncoder(np.array(tok._merges, dtype=np.int64), len(tok.tokens))
-    table = tok.demolition()
+    inner = RankEncoder(np.array(tok.vocabulary.merges, dtype=np.int64), len(tok.tokens))
+    table = demolition(tok)
     for line in heldout_en.splitlines()[:200]:
         units, offsets, _ = tok._segments_units([line])
         raw, _ = inner.encode_units(units, offsets)
         expected = [p for t in raw.tolist() for p in table.get(t, [t])]
-        assert tok.encode(line) == [int(tok._to_model[i]) for i in expected]
+        assert tok.encode(line) == [int(tok.vocabulary.to_model[i]) for i in expected]
 
 
 def test_model_round_trip_and_validation(scaffold_model, tmp_path):
@@ -179,7 +180,7 @@ def test_hf_expanded_export_plus_sidecar_is_exact(scaffold_model, tmp_path, held
     sidecar = {int(k): v for k, v in json.loads((tmp_path / "scaffold_demolition.json").read_text()).items()}
     from newbpe.encoders.rank import RankEncoder
     from newbpe.export.hf import expanded_ids
-    inner = RankEncoder(np.array(tok._merges, dtype=np.int64), len(tok.tokens))     # step 1 of spec §4
+    inner = RankEncoder(np.array(tok.vocabulary.merges, dtype=np.int64), len(tok.tokens))     # step 1 of spec §4
     hf_id = expanded_ids(tok)
     n = tok.vocab_size
     lines = heldout_en.splitlines()[:300]
@@ -195,7 +196,8 @@ def test_hf_expanded_export_plus_sidecar_is_exact(scaffold_model, tmp_path, held
 
 def test_approximate_hf_export_measures_agreement(scaffold_model, heldout_en):
     from tokenizers import Tokenizer as HFTokenizer
-    from newbpe.export.hf import agreement, to_hf_json
+    from newbpe.export.hf import to_hf_json
+    from newbpe.metrics import agreement
     tok = scaffold_model
     hf = HFTokenizer.from_str(to_hf_json(tok, approximate=True))
     assert hf.get_vocab_size() == tok.vocab_size

@@ -370,9 +370,9 @@ def test_model_specials_and_batch(he_model):
 def test_model_json_splinter_validated(he_model, tmp_path):
     _, out = he_model
     d = json.loads((out / "model.json").read_text(encoding="utf-8"))
-    d["extra"]["splinter"]["reductions_map"]["4"]["0:ו"] = 2.0
+    d["pipeline"]["transforms"][0]["map"]["reductions_map"]["4"]["0:ו"] = 2.0
     (tmp_path / "model.json").write_text(json.dumps(d, ensure_ascii=False), encoding="utf-8")
-    with pytest.raises(ModelFileError, match="extra.splinter"):
+    with pytest.raises(ModelFileError, match="transform"):
         newbpe.load(tmp_path)
 
 

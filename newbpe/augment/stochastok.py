@@ -453,7 +453,7 @@ class StochasTok:
     def from_hf(cls, path):
         """From an HF tokenizer.json (file, directory or JSON string) of a byte-level BPE model;
         added tokens (specials included) are never split."""
-        from ..export.hf import read_hf_vocab
+        from ..export.hf_load import read_hf_vocab
         vocab, never = read_hf_vocab(path)
         self = cls.__new__(cls)
         self._build(vocab, never, "HF tokenizer.json")
@@ -520,9 +520,10 @@ class StochasTok:
     # ------------------------------------------------------------------ persistence
     def save(self, path):
         """Write the table as `.npz` arrays (atomically). A directory (e.g. the model's) gets
-        `stochastok.npz`. Returns the file written."""
+        `stochastok.npz`, and so does a path ending in a separator (created if missing). Returns the
+        file written."""
         path = os.fspath(path)
-        if os.path.isdir(path):
+        if os.path.isdir(path) or path.endswith((os.sep, "/")):
             path = os.path.join(path, TABLE_FILE)
         meta = {"format": TABLE_FORMAT, "version": TABLE_VERSION, "vocab_size": self.vocab_size,
                 "fingerprint": self.fingerprint, "n_unsplittable": self.n_unsplittable}
@@ -744,7 +745,7 @@ def _vocab_of(tokenizer):
         vocab, never = _tiktoken_vocab(tokenizer._mergeable_ranks, getattr(tokenizer, "_special_tokens", {}))
         return vocab, never, "tiktoken encoding"
     if hasattr(tokenizer, "to_str"):                                                # tokenizers.Tokenizer
-        from ..export.hf import read_hf_vocab
+        from ..export.hf_load import read_hf_vocab
         vocab, never = read_hf_vocab(json.loads(tokenizer.to_str()))
         return vocab, never, "HF tokenizer"
     raise NewbpeError(f"cannot build a StochasTok table from a {type(tokenizer).__name__}")

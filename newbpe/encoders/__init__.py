@@ -1,69 +1,163 @@
-"""Encoders turn base-unit pieces into token ids. Each model names its default encoder; every
-encoder has `encode_units(units, offsets, threads) -> (ids, out_offsets)` over internal ids.
+"""The encoder registry: encoders turn base-unit pieces into token ids over a model's `Vocabulary`.
+Each model names its default encoder; every encoder has `encode_units(units, offsets, threads) ->
+(ids, out_offsets)` over internal ids. Which encoders a method's models may use is the method
+registry's business (methods.py); what an encoder needs from the model it checks here, when a model
+file is loaded (`validate_model_data`) and when the encoder is built.
 
 - "rank": classic BPE, merges applied by rank (HF `merge_all` semantics); any model whose merges
   only produce emittable tokens (BPE).
-- "replay": Picky BPE's event log replayed (MERGE and SPLIT events in order).
-- "scaffold": rank BPE over Scaffold-BPE's expanded vocabulary, then scaffold tokens demolished.
-- "lbpe": long-token-first over the model's emittable tokens (any model); with a Scaffold model,
+- "replay": an event log (Picky BPE's MERGE and SPLIT events) replayed in order.
+- "scaffold": rank BPE over the expanded vocabulary, then hidden (scaffold) tokens demolished by the
+  model's demolition table.
+- "lbpe": long-token-first over the model's emittable tokens (any model); with a demolition table,
   `scaffold_mode="expanded_then_demolish"` matches over the expanded vocabulary and demolishes.
 
 Encoder options live in the model's options: `lbpe_ties` ("leftmost" | "rank") and
 `scaffold_mode` ("visible" | "expanded_then_demolish").
 """
 from ..errors import NewbpeError
-from ..trainers import DEFAULT_ENCODERS
 
-ENCODERS = ("rank", "replay", "scaffold", "lbpe")
 ENCODER_OPTIONS = {"lbpe_ties": "leftmost", "scaffold_mode": "visible"}
+_CHOICES = {"lbpe_ties": ("leftmost", "rank"), "scaffold_mode": ("visible", "expanded_then_demolish")}
 
 
 def check_encoder(tok, name):
     """Raise a one-line error if encoder `name` does not make sense for this model."""
+    from ..methods import get_method
     if name not in ENCODERS:
         raise NewbpeError(f"unknown encoder {name!r} (available: {', '.join(ENCODERS)})")
-    if name == "replay" and tok.extra.get("events") is None:
-        raise NewbpeError(f"the replay encoder needs a Picky event log; this is a {tok.algo} model")
-    if name == "scaffold" and tok.algo != "scaffold":
-        raise NewbpeError(f"the scaffold encoder needs a Scaffold-BPE model; this is a {tok.algo} model")
-    own = DEFAULT_ENCODERS.get(tok.algo, "rank")
-    if name == "rank" and own != "rank":
-        raise NewbpeError(f"rank encoding of a {tok.algo} model would emit tokens outside its vocabulary; "
-                          f"use the {own!r} or 'lbpe' encoder")
-    ties = tok.options.get("lbpe_ties", "leftmost")
-    mode = tok.options.get("scaffold_mode", "visible")
-    if ties not in ("leftmost", "rank"):
-        raise NewbpeError(f"lbpe_ties must be 'leftmost' or 'rank', not {ties!r}")
-    if mode not in ("visible", "expanded_then_demolish"):
-        raise NewbpeError(f"scaffold_mode must be 'visible' or 'expanded_then_demolish', not {mode!r}")
+    method = get_method(tok.algo)
+    if name not in method.encoders:
+        raise NewbpeError(f"the {name} encoder does not fit a {tok.algo} model "
+                          f"(use {' or '.join(repr(e) for e in method.encoders)})")
+    check_encoder_options(tok.options)
+
+
+def check_encoder_options(options):
+    for key, allowed in _CHOICES.items():
+        value = options.get(key, ENCODER_OPTIONS[key])
+        if value not in allowed:
+            raise NewbpeError(f"{key} must be {' or '.join(repr(a) for a in allowed)}, not {value!r}")
 
 
 def make_encoder(tok, name):
-    import numpy as np
     check_encoder(tok, name)
-    if name in ("rank", "scaffold"):
-        from .rank import RankEncoder
-        merges = np.array(tok._merges, dtype=np.int64).reshape(-1, 3)
-        ignore = bool(tok.options.get("ignore_merges", False))
-        enc = RankEncoder(merges, len(tok.tokens), tok._token_units() if ignore else None, ignore_merges=ignore)
-        return _demolishing(tok, enc) if name == "scaffold" else enc
-    if name == "replay":
-        from .replay import ReplayEncoder
-        shortcut = bool(tok.options.get("whole_word_shortcut", False))
-        units = tok._token_units() if shortcut else None
-        present = {i: units[i] for i in tok.model_ids if i >= tok.n_specials} if shortcut else None
-        return ReplayEncoder(tok.extra["events"], len(tok.tokens), shortcut, present)
+    return ENCODERS[name](tok)
+
+
+# ---------------------------------------------------------------------- the encoders
+def _rank(tok):
+    import numpy as np
+    from .rank import RankEncoder
+    v = tok.vocabulary
+    merges = np.array(v.merges, dtype=np.int64).reshape(-1, 3)
+    ignore = bool(tok.options.get("ignore_merges", False))
+    return RankEncoder(merges, len(v), v.unit_sequences() if ignore else None, ignore_merges=ignore)
+
+
+def _scaffold(tok):
+    return _demolishing(tok, _rank(tok))
+
+
+def _replay(tok):
+    from .replay import ReplayEncoder
+    v = tok.vocabulary
+    shortcut = bool(tok.options.get("whole_word_shortcut", False))
+    units = v.unit_sequences() if shortcut else None
+    present = {i: units[i] for i in v.model_ids if not v.is_special(i)} if shortcut else None
+    return ReplayEncoder(tok.extra["events"], len(v), shortcut, present)
+
+
+def _lbpe(tok):
     from .lbpe import LBPEEncoder
-    units = tok._token_units()
-    expanded = tok.algo == "scaffold" and tok.options.get("scaffold_mode", "visible") == "expanded_then_demolish"
-    ids = range(tok.n_specials, len(tok.tokens)) if expanded else (i for i in tok.model_ids if i >= tok.n_specials)
-    rank = {}
-    for r, (_, _, out) in enumerate(tok._merges):
-        rank.setdefault(out, r)
-    enc = LBPEEncoder({i: units[i] for i in ids}, len(tok.tokens), tok.options.get("lbpe_ties", "leftmost"), rank)
+    v = tok.vocabulary
+    units = v.unit_sequences()
+    expanded = "demolition" in tok.extra and tok.options.get("scaffold_mode", "visible") == "expanded_then_demolish"
+    ids = range(v.n_specials, len(v)) if expanded else (i for i in v.model_ids if not v.is_special(i))
+    enc = LBPEEncoder({i: units[i] for i in ids}, len(v), tok.options.get("lbpe_ties", "leftmost"), v.merge_ranks())
     return _demolishing(tok, enc) if expanded else enc
 
 
 def _demolishing(tok, inner):
     from .scaffold import DemolishEncoder
-    return DemolishEncoder(inner, tok.demolition(), len(tok.tokens))
+    return DemolishEncoder(inner, demolition(tok), len(tok.vocabulary))
+
+
+ENCODERS = {"rank": _rank, "replay": _replay, "scaffold": _scaffold, "lbpe": _lbpe}
+
+
+def demolition(tok):
+    """{hidden internal id: [internal ids]}: the model's stored demolition table (Scaffold-BPE)."""
+    return {int(t): [int(x) for x in pieces] for t, pieces in tok.extra.get("demolition") or []}
+
+
+# ---------------------------------------------------------------------- model data checks
+def validate_model_data(tok, source):
+    """Check, at load time, the model data that the encoders of this model's method read; every
+    problem is a one-line ModelFileError naming `source`."""
+    from ..errors import ModelFileError
+    from ..methods import get_method
+
+    def bad(msg):
+        raise ModelFileError(f"{source}: {msg}")
+    try:
+        check_encoder_options(tok.options)
+    except NewbpeError as e:
+        bad(str(e))
+    for name in get_method(tok.algo).encoders:
+        check = DATA_CHECKS.get(name)
+        if check is not None:
+            check(tok, bad)
+
+
+def _check_events(tok, bad):
+    """The replay encoder's event log: MERGE [M, a, b, out] spells out, SPLIT [S, t, pieces] spells t."""
+    events = tok.extra.get("events")
+    if not isinstance(events, list):
+        bad("a replay model needs an event log (extra.events)")
+    tokens = tok.vocabulary.tokens
+    n = len(tokens)
+
+    def is_id(x):
+        return isinstance(x, int) and not isinstance(x, bool) and 0 <= x < n
+    for i, ev in enumerate(events):
+        ok = isinstance(ev, list) and len(ev) >= 3 and ev[0] in ("M", "S")
+        if ok and ev[0] == "M":
+            ok = len(ev) == 4 and all(is_id(x) for x in ev[1:]) and tokens[ev[1]] + tokens[ev[2]] == tokens[ev[3]]
+        elif ok:
+            ok = len(ev) == 3 and is_id(ev[1]) and isinstance(ev[2], list) and all(is_id(x) for x in ev[2]) \
+                and b"".join(tokens[x] for x in ev[2]) == tokens[ev[1]]
+        if not ok:
+            bad(f"event {i} is malformed: {str(ev)[:80]}")
+
+
+def _check_demolition(tok, bad):
+    """The demolishing encoder's data: hidden tokens are exactly the FLAG_SCAFFOLD ones, never a base
+    unit; the demolition table is the one the merges and flags give (computed and stored when a
+    version-1 file lacks it)."""
+    from ..engine.state import FLAG_SCAFFOLD
+    from .scaffold import demolition_table
+    v = tok.vocabulary
+    flags = v.flags
+    visible = [i for i in range(len(v)) if not flags[i] & FLAG_SCAFFOLD]
+    if v.model_ids != visible:
+        bad("model_ids must be exactly the non-scaffold tokens")
+    if any(flags[i] & FLAG_SCAFFOLD for i in range(v.n_base)):
+        bad("a base unit or special token is flagged scaffold")
+    try:
+        table = demolition_table(v.merges, flags, tok.options.get("demolition", "first_merge"))
+    except ValueError as e:
+        bad(str(e))
+    computed = [[t, p] for t, p in sorted(table.items())]
+    stored = tok.extra.get("demolition")
+    if stored is not None:
+        try:
+            stored = sorted([int(t), [int(x) for x in p]] for t, p in stored)
+        except (TypeError, ValueError):
+            bad("malformed demolition table")
+        if stored != computed:
+            bad("the stored demolition table differs from the one the merges and flags give")
+    tok.extra["demolition"] = computed
+
+
+DATA_CHECKS = {"replay": _check_events, "scaffold": _check_demolition}

@@ -15,7 +15,6 @@ import warnings
 
 from ..errors import ModelFileError, NewbpeError
 from ..io import atomic_write_text
-from ..pretokenizers import PATTERNS
 
 
 def _tiktoken_parts(data, rank, limit):
@@ -39,19 +38,22 @@ def check_tiktoken(tok):
     if tok.units != "bytes" or tok.n_alphabet != 256:
         problems.append("tiktoken needs a byte-level model with all 256 bytes")
         return problems
-    if tok.pretokenizer.name in ("whitespace",):
-        problems.append("the whitespace (▁) pre-tokenizer has no tiktoken equivalent")
-    if len(tok.model_ids) != len(tok.tokens):
+    v = tok.vocabulary
+    if tok.pretokenizer.to_tiktoken() is None:
+        problems.append(f"the {tok.pretokenizer.name} pre-tokenizer has no tiktoken equivalent")
+    if not v.all_visible:
         problems.append(f"{tok.algo} models hide tokens that tiktoken would use")
-    k = tok.n_specials
-    rank = {tok.tokens[i]: i - k for i in range(k, len(tok.tokens))}
+    if any(v.idents) or tok.transforms:
+        problems.append("tiktoken has no identity flags or text transforms")
+    k = v.n_specials
+    rank = {v.tokens[i]: i - k for i in range(k, len(v))}
     n_dup = tok.stats.get("num_duplicate_merges", 0)
     if n_dup:
         problems.append(f"{n_dup} duplicate-string merges")
-    for a, b, c in tok._merges:
-        parts = _tiktoken_parts(tok.tokens[c], rank, c - k)
-        if parts != [tok.tokens[a], tok.tokens[b]]:
-            problems.append(f"token {c - k} ({tok.tokens[c]!r}) would be built as {parts!r}")
+    for a, b, c in v.merges:
+        parts = _tiktoken_parts(v.tokens[c], rank, c - k)
+        if parts != [v.tokens[a], v.tokens[b]]:
+            problems.append(f"token {c - k} ({v.tokens[c]!r}) would be built as {parts!r}")
             if len(problems) > 5:
                 break
     return problems
@@ -64,11 +66,11 @@ def save_tiktoken(tok, out_dir, name="newbpe", strict=True):
         if strict:
             raise NewbpeError(msg)
         warnings.warn(msg, stacklevel=2)
-    k = tok.n_specials
-    lines = [f"{base64.b64encode(tok.tokens[i]).decode('ascii')} {i - k}" for i in range(k, len(tok.tokens))]
-    pname = tok.pretokenizer.name
-    pat = PATTERNS.get(pname) or tok.pretokenizer.pattern or r"[\s\S]+"
-    n = len(tok.tokens) - k
+    v = tok.vocabulary
+    k = v.n_specials
+    lines = [f"{base64.b64encode(v.tokens[i]).decode('ascii')} {i - k}" for i in range(k, len(v))]
+    pat = tok.pretokenizer.to_tiktoken() or r"[\s\S]+"
+    n = len(v) - k
     meta = {"name": name, "pat_str": pat, "special_tokens": {s: n + i for i, s in enumerate(tok.special_tokens)},
             "explicit_n_vocab": n + k}
     os.makedirs(out_dir, exist_ok=True)

@@ -234,32 +234,11 @@ def count_words(texts, lang, strip_diacritics=True):
 
 
 def iter_texts(source, split="line", column="text"):
-    """Texts of a source (a file path or list of paths, a `datasets` dataset, or an iterable of str),
-    one sequence at a time: lines (with their '\\n') or whole documents for files."""
-    if split not in ("line", "document"):
-        raise NewbpeError(f"split must be 'line' or 'document', not {split!r}")
-    if isinstance(source, (str, os.PathLike)):
-        if not os.path.exists(source):
-            raise NewbpeError(f"input file not found: {os.fspath(source)}")
-        source = [source]
-    if isinstance(source, (list, tuple)) and source:
-        is_file = [isinstance(p, os.PathLike) or (isinstance(p, str) and "\n" not in p and os.path.isfile(p))
-                   for p in source]
-        if all(is_file):
-            return read_documents([os.fspath(p) for p in source], split)
-        if any(is_file) or any(isinstance(p, os.PathLike) for p in source):
-            raise NewbpeError("input file not found: " + next(str(p) for p, f in zip(source, is_file) if not f))
-    if hasattr(source, "column_names") or type(source).__module__.startswith("datasets"):
-        def rows():
-            names = getattr(source, "column_names", None)
-            if names is not None and column not in names:
-                raise NewbpeError(f"dataset has no column {column!r}")
-            for row in source:
-                yield row[column]
-        return rows()
-    if isinstance(source, (bytes, int, float, dict)) or source is None:
-        raise NewbpeError(f"SPLINTER needs text, not a {type(source).__name__}")
-    return iter(source)
+    """Texts of a source (anything `newbpe.Corpus` accepts, or a Corpus), one sequence at a time."""
+    from ..corpus import Corpus
+    corpus = Corpus.of(source, split=split, column=column)
+    corpus.require_text("SPLINTER")
+    return corpus.texts()
 
 
 # ---------------------------------------------------------------------------------------------- the model
@@ -721,24 +700,23 @@ def load_map(path):
                 path = os.path.join(path, name)
                 break
     if os.path.basename(path) == "model.json" and os.path.exists(path):
-        from ..model import Tokenizer
-        tok = Tokenizer.load(path)
-        if tok._splinter is None:
+        from ..modelfile import read_fields, read_model_file
+        transforms = [t for t in read_fields(*read_model_file(path))["transforms"] if isinstance(t, Splinter)]
+        if not transforms:
             raise NewbpeError(f"{path}: the model has no SPLINTER map")
-        return tok._splinter
+        return transforms[0]
     return Splinter.load(path)
 
 
-def resolve_splinter(splinter, source, split="line", column="text"):
-    """For `newbpe.train(..., splinter=...)`: a Splinter from a language code (learned from `source`),
-    a saved map's path, or a Splinter as is."""
-    if isinstance(source, dict) or source is None or isinstance(source, (bytes, int, float)):
-        raise NewbpeError(f"SPLINTER needs text to transform, not a {type(source).__name__}")
+def resolve_splinter(splinter, corpus):
+    """For `newbpe.train(..., splinter=...)`: a Splinter from a language code (learned from the
+    training `Corpus`), a saved map's path, or a Splinter as is."""
+    corpus.require_text("SPLINTER")
     if isinstance(splinter, str) and splinter in LANGUAGES:
-        if not isinstance(source, (str, os.PathLike)) and iter(source) is source:
+        if corpus.one_shot:
             raise NewbpeError("learning a SPLINTER map from the training text reads it twice; pass a list, "
                               "files or a dataset, or a learned Splinter / map file")
-        return Splinter.learn(source, splinter, split=split, column=column)
+        return Splinter.learn(corpus, splinter)
     if isinstance(splinter, (str, os.PathLike)):
         return Splinter.load(splinter)
     if not isinstance(splinter, Splinter):

@@ -134,6 +134,16 @@ def layout(word_counts, special_tokens=(), *, byte_alphabet="full", limit_alphab
                       np.array(out_offsets, dtype=np.int64), np.array(out_counts, dtype=np.int64), notes)
 
 
+def count_words(source, special_tokens=(), pretokenizer="gpt2", units="bytes", transform=None):
+    """The word-count table a BPE-family trainer trains on: `source` is a `Corpus` (or anything
+    `Corpus` accepts, a `WordCounts` table included), counted once per pre-tokenization."""
+    from ..corpus import Corpus
+    table = Corpus.of(source).counts(pretokenizer, units, special_tokens, transform)
+    if len(table) == 0:
+        raise NewbpeError("the training source contains no text")
+    return table
+
+
 def prepare(word_counts, vocab_size, special_tokens, opts, partitions=1, **engine_options):
     """What every BPE-family trainer starts with: the base layout (alphabet options of bpe.OPTIONS),
     the vocab-size check, and the engine over the words with the shared veto options.

@@ -16,7 +16,7 @@ or below the base vocabulary is an error instead of a silently larger vocabulary
 import warnings
 
 from ..model import Tokenizer
-from .base import Progress, prepare
+from .base import Progress, count_words, prepare
 
 OPTIONS = {
     "min_frequency": 0,
@@ -49,14 +49,16 @@ def partitions_for(n_words, threads):
     return int(threads)
 
 
-def train(word_counts, vocab_size, special_tokens=(), progress=None, *, _partitions=None,
-          _parallel_threshold=None, **options):
-    """Train byte- or char-level BPE on a `WordCounts` table. Returns a `Tokenizer`. The merge
+def train(corpus, vocab_size, special_tokens=(), progress=None, *, pretokenizer="gpt2", units="bytes",
+          transform=None, _partitions=None, _parallel_threshold=None, **options):
+    """Train byte- or char-level BPE on the word counts of a `Corpus` (or a `WordCounts` table).
+    Returns a `Tokenizer`. The merge
     loop may use numba's threads (`newbpe.train(threads=…)` bounds them); the result is the same
     for any number. Private, for tests and measurements: `_partitions` forces that many word
     partitions (1: the single engine), `_parallel_threshold` sets `PartitionedEngine`'s (None: its
     default)."""
     opts = {**OPTIONS, **options}
+    word_counts = count_words(corpus, special_tokens, pretokenizer, units, transform)
     if _partitions is None:
         import numba
         _partitions = partitions_for(len(word_counts), numba.get_num_threads())

@@ -24,7 +24,7 @@ import numpy as np
 from ..engine import FLAG_ABSENT, FLAG_ATOMIC
 from ..errors import NewbpeError
 from . import bpe
-from .base import Progress, prepare
+from .base import Progress, count_words, prepare
 
 QUIRKS = {
     "ios_comparison": ("gt", "gt"),                  # (recommended, reference): "gt" | "ge"
@@ -165,8 +165,11 @@ def present_tokens(run):
     return [t for t in range(run.engine.n_tokens) if not run.engine.flags(t) & FLAG_ABSENT]
 
 
-def train(word_counts, vocab_size, special_tokens=(), progress=None, **options):
-    """Train Picky BPE; returns a Tokenizer whose default encoder replays the event log."""
+def train(corpus, vocab_size, special_tokens=(), progress=None, *, pretokenizer="gpt2", units="bytes",
+          transform=None, **options):
+    """Train Picky BPE on the word counts of a `Corpus`; returns a Tokenizer whose default encoder
+    replays the event log."""
+    word_counts = count_words(corpus, special_tokens, pretokenizer, units, transform)
     run = fit(word_counts, vocab_size, special_tokens, progress, **options)
     engine, base = run.engine, run.base
     absent = [t for t in range(engine.n_tokens) if engine.flags(t) & FLAG_ABSENT]

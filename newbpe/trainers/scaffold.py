@@ -36,7 +36,7 @@ import numpy as np
 from ..engine import FLAG_ATOMIC, FLAG_SCAFFOLD
 from ..errors import NewbpeError
 from . import bpe
-from .base import Progress, prepare
+from .base import Progress, count_words, prepare
 
 OPTIONS = {**bpe.OPTIONS, "scaffold_tie": "token_first", "head_timing": "after_updates",
            "demolition": "first_merge", "debug": False}
@@ -123,10 +123,12 @@ def replay_flags(events, n_tokens):
     return flags
 
 
-def train(word_counts, vocab_size, special_tokens=(), progress=None, **options):
+def train(corpus, vocab_size, special_tokens=(), progress=None, *, pretokenizer="gpt2", units="bytes",
+          transform=None, **options):
     """Train Scaffold-BPE; returns a Tokenizer over the expanded vocabulary whose model ids cover
     the non-scaffold tokens only and whose default encoder demolishes scaffold tokens."""
     from ..encoders.scaffold import demolition_table
+    word_counts = count_words(corpus, special_tokens, pretokenizer, units, transform)
     engine, base, events, opts = fit(word_counts, vocab_size, special_tokens, progress, **options)
     flags = engine.token_flags()
     scaffold = [t for t, f in enumerate(flags) if f & FLAG_SCAFFOLD]

@@ -1,0 +1,121 @@
+"""Reading an HF `tokenizer.json` (byte-level BPE) into newbpe: `newbpe.load` of a tokenizer.json,
+and the token-bytes view StochasTok builds its split tables from."""
+import json
+import os
+
+from ..errors import NewbpeError
+
+
+def read_hf_vocab(source):
+    """The vocabulary of an HF `tokenizer.json` holding a byte-level BPE model, for tools that work
+    on token bytes (StochasTok's split table). `source`: a tokenizer.json path, a directory holding
+    one, a JSON string or the parsed dict. Returns (tokens, added_ids): tokens[i] is the bytes of id
+    i (GPT-2 byte mapping undone, `units.token_string_to_bytes`; added tokens as their UTF-8 text;
+    None for ids missing from the file), added_ids the set of added-token ids (specials included)."""
+    return _vocab_bytes(*read_hf_json(source))
+
+
+def read_hf_json(source):
+    """(parsed tokenizer.json, its name for messages) from a path, a directory, a JSON string or a dict."""
+    from ..errors import ModelFileError
+    name = "tokenizer.json"
+    if isinstance(source, dict):
+        d = source
+    else:
+        if isinstance(source, (str, os.PathLike)) and os.path.exists(source):
+            name = os.path.join(source, "tokenizer.json") if os.path.isdir(source) else os.fspath(source)
+            try:
+                with open(name, encoding="utf-8") as f:
+                    source = f.read()
+            except FileNotFoundError:
+                raise ModelFileError(f"no tokenizer.json in {source}") from None
+        elif isinstance(source, (str, os.PathLike)) and not str(source).lstrip().startswith("{"):
+            raise ModelFileError(f"tokenizer file not found: {source}")
+        try:
+            d = json.loads(source)
+        except json.JSONDecodeError as e:
+            raise ModelFileError(f"{name}: not valid JSON ({e})") from None
+    return d, name
+
+
+def _vocab_bytes(d, name):
+    from ..errors import ModelFileError
+    from ..units import token_string_to_bytes
+    model = d.get("model") if isinstance(d, dict) else None
+    if not isinstance(model, dict) or model.get("type", "BPE") != "BPE" or not isinstance(model.get("vocab"), dict):
+        raise ModelFileError(f"{name}: not an HF BPE tokenizer.json")
+    if "ByteLevel" not in json.dumps([d.get("pre_tokenizer"), d.get("decoder")]):
+        raise ModelFileError(f"{name}: not a byte-level model (no ByteLevel pre-tokenizer or decoder)")
+    added = {}
+    for a in d.get("added_tokens") or []:
+        added[int(a["id"])] = a["content"].encode("utf-8")
+    n = max([*model["vocab"].values(), *added, -1]) + 1
+    tokens = [None] * n
+    for s, i in model["vocab"].items():
+        if i in added:
+            continue
+        try:
+            tokens[i] = token_string_to_bytes(s)
+        except ValueError as e:
+            raise ModelFileError(f"{name}: token {i} {s!r}: {e}") from None
+    for i, b in added.items():
+        tokens[i] = b
+    return tokens, set(added)
+
+def load_hf(path):
+    """A newbpe `Tokenizer` from an HF byte-level BPE `tokenizer.json` (a file or a directory holding
+    one). Model ids are HF's ids; added tokens marked special become newbpe special tokens (other
+    added tokens are refused). The rank encoder then reproduces HF's BPE; any other newbpe encoder
+    (LBPE) works on the same vocabulary."""
+    from ..model import Tokenizer
+    from ..units import gpt2_byte_order, token_string_to_bytes
+    d, file = read_hf_json(path)
+    tokens_by_id, _ = _vocab_bytes(d, file)
+    model = d["model"]
+    if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix") or d.get("normalizer"):
+        raise NewbpeError(f"{file}: subword prefixes/suffixes and normalizers are not supported")
+    from ..pretokenizers import PreTokenizer
+    try:
+        pretokenizer = PreTokenizer.from_hf(d.get("pre_tokenizer"))
+    except ValueError as e:
+        raise NewbpeError(f"{file}: {e}") from None
+    vocab = model["vocab"]
+    added = d.get("added_tokens") or []
+    if any(not a.get("special") and a["content"] not in vocab for a in added):
+        raise NewbpeError(f"{file}: non-special added tokens are not supported")
+    special_ids = {a["id"]: a["content"] for a in added if a.get("special")}
+    if None in tokens_by_id:
+        raise NewbpeError(f"{file}: token ids are not contiguous from 0")
+    all_ids = list(range(len(tokens_by_id)))
+    data = {i: b for i, b in enumerate(tokens_by_id) if i not in special_ids}
+    single = {b[0]: i for i, b in data.items() if len(b) == 1}
+    if len(single) != 256:
+        raise NewbpeError(f"{file}: the vocabulary lacks {256 - len(single)} of the 256 byte tokens")
+    tokens = [special_ids[i].encode("utf-8") for i in sorted(special_ids)]
+    internal = {hf: k for k, hf in enumerate(sorted(special_ids))}
+    for byte in gpt2_byte_order():
+        internal[single[byte]] = len(tokens)
+        tokens.append(bytes([byte]))
+    by_bytes = {b: i for i, b in data.items()}
+    merges = []
+    for r, m in enumerate(model.get("merges") or []):
+        left, right = m.split(" ", 1) if isinstance(m, str) else m
+        try:
+            a, b = by_bytes[token_string_to_bytes(left)], by_bytes[token_string_to_bytes(right)]
+            out = by_bytes[token_string_to_bytes(left) + token_string_to_bytes(right)]
+        except (KeyError, ValueError):
+            raise NewbpeError(f"{file}: merge {r} ({left!r} {right!r}) uses a token outside the vocabulary") from None
+        for x in (a, b, out):
+            if x not in internal:
+                internal[x] = len(tokens)
+                tokens.append(data[x])
+        merges.append((internal[a], internal[b], internal[out]))
+    for i in sorted(data):                        # vocabulary tokens no merge produces (LBPE can use them)
+        if i not in internal:
+            internal[i] = len(tokens)
+            tokens.append(data[i])
+    model_ids = [internal[i] for i in all_ids]
+    return Tokenizer(algo="bpe", units="bytes", pretokenizer=pretokenizer, special_tokens=[special_ids[i] for i in sorted(special_ids)],
+                     n_alphabet=256, tokens=tokens, merges=merges, model_ids=model_ids,
+                     options={"ignore_merges": bool(model.get("ignore_merges", False))},
+                     stats={"imported_from": "hf"}, encoder="rank")

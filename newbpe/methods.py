@@ -1,0 +1,72 @@
+"""The method registry: the one place that names an algorithm.
+
+Each entry says, for one training method: its trainer module, the encoder its models use by
+default, the encoders its models may use, and how exactly stock HF `tokenizers` can express its
+models ("exact", "expanded" = exact over a larger vocabulary plus a sidecar, "approximate",
+"none"). The trainer module holds the rest of the method:
+
+- ``OPTIONS``: the method's options and their defaults;
+- ``train(corpus, vocab_size, special_tokens, progress, *, pipeline, **options) -> Tokenizer``:
+  the method's algorithm box; it asks the `Corpus` for what it needs (newbpe/corpus.py);
+- optionally ``validate_model(tok, fields, bad)``: checks of the method's own model data when a
+  model.json is loaded (`bad(msg)` raises the one-line ModelFileError);
+- optionally ``model_info(tok) -> dict``: statistics `newbpe info` shows for its models.
+
+Adding a method = one trainer module (or package) + one entry below (+ its encoder, if new, in
+`newbpe/encoders/__init__.py`'s registry).
+"""
+import importlib
+from dataclasses import dataclass
+
+from .errors import NewbpeError
+
+HF_EXPORT_KINDS = ("exact", "expanded", "approximate", "none")
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    module: str              # trainer module
+    encoder: str             # default encoder of its models
+    encoders: tuple          # encoders its models may use
+    hf_export: str           # one of HF_EXPORT_KINDS
+    summary: str
+
+    @property
+    def trainer(self):
+        return importlib.import_module(self.module)
+
+    @property
+    def options(self):
+        return self.trainer.OPTIONS
+
+    def validate_model(self, tok, fields, bad):
+        hook = getattr(self.trainer, "validate_model", None)
+        if hook is not None:
+            hook(tok, fields, bad)
+
+    def model_info(self, tok):
+        hook = getattr(self.trainer, "model_info", None)
+        return hook(tok) if hook is not None else {}
+
+
+METHODS = {m.name: m for m in (
+    Method("bpe", "newbpe.trainers.bpe", "rank", ("rank", "lbpe"), "exact",
+           "classic byte-level BPE, HF BpeTrainer parity"),
+    Method("picky", "newbpe.trainers.picky", "replay", ("replay", "lbpe"), "approximate",
+           "Picky BPE: removes intermediate tokens during training"),
+    Method("scaffold", "newbpe.trainers.scaffold", "scaffold", ("scaffold", "lbpe"), "expanded",
+           "Scaffold-BPE: scaffold tokens demolished at encoding"),
+)}
+
+
+def get_method(name):
+    """The registry entry of algorithm `name`, or a one-line error listing the known ones."""
+    method = METHODS.get(name)
+    if method is None:
+        raise NewbpeError(f"unknown algorithm {name!r} (available: {', '.join(sorted(METHODS))})")
+    return method
+
+
+def names():
+    return sorted(METHODS)
