@@ -410,7 +410,8 @@ def splinter_learn(files, lang, word_counts, use_wordfreq, wordlist, output, let
                    no_final_letters, keep_diacritics_in_counts, diacritics, segmentation, on_reserved, split):
     """Learn a SPLINTER reduction map from FILES, a word-count file, or wordfreq."""
     from .errors import NewbpeError
-    from .preprocessors.splinter import Splinter, read_word_counts
+    from .preprocessors.splinter import Splinter
+    from .preprocessors.splinter_learn import read_word_counts
     if sum([bool(files), word_counts is not None, use_wordfreq]) != 1:
         raise NewbpeError("give exactly one of FILES, --word-counts FILE, --wordfreq")
     source = read_word_counts(word_counts) if word_counts else "wordfreq" if use_wordfreq else list(files)

@@ -1,6 +1,7 @@
 """Text preprocessors applied before pre-tokenization (and inverted after decoding).
 
-- `splinter`: SPLINTER (Gazit et al., Findings of ACL 2025) for Hebrew, Arabic and Malay.
+- `splinter`: SPLINTER (Gazit et al., Findings of ACL 2025) for Hebrew, Arabic and Malay: the transform;
+  `splinter_learn` learns its map, `splinter_lang` holds the language tables.
 """
 
 
