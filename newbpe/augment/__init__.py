@@ -4,5 +4,6 @@
   Its parts: `stochastok_table` (split table), `stochastok_vocab` (vocabulary readers),
   `stochastok_expand` (numba expansion); the seeded generator is `newbpe.rng`.
 
-Modules here import numba; `newbpe` exports their classes lazily, so the CLI stays instant.
+`stochastok` imports numba (through the expansion); `newbpe` exports its class lazily, so the CLI
+stays instant.
 """
