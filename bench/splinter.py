@@ -22,7 +22,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import newbpe  # noqa: E402
 from newbpe.metrics import evaluate  # noqa: E402
-from newbpe.preprocessors.splinter import Splinter, count_words  # noqa: E402
+from newbpe.preprocessors.splinter import Splinter  # noqa: E402
+from newbpe.preprocessors.splinter_learn import count_words  # noqa: E402
 
 SHARED = os.environ.get("NEWBPE_SHARED_CORPORA",
                         os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "corpora"))

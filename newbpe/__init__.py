@@ -82,7 +82,7 @@ def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="by
     from .encoders import ENCODER_OPTIONS, check_encoder
     method = _precheck(algo, vocab_size, units, special_tokens, options, encoder)
     if splinter is not None:
-        from .preprocessors.splinter import resolve_splinter
+        from .preprocessors.splinter_source import resolve_splinter
         splinter = resolve_splinter(splinter, corpus)
     encoder_options = {k: options.pop(k) for k in list(options) if k in ENCODER_OPTIONS}
     from ._threads import threads_limit

@@ -193,7 +193,7 @@ def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, spe
 def _splinter_arg(lang, map_path):
     if map_path is None:
         return lang
-    from .preprocessors.splinter import load_map
+    from .preprocessors.splinter_source import load_map
     sp = load_map(map_path)
     if lang is not None and lang != sp.lang:
         from .errors import NewbpeError
@@ -412,7 +412,8 @@ def splinter_learn(files, lang, word_counts, use_wordfreq, wordlist, output, let
                    no_final_letters, keep_diacritics_in_counts, diacritics, segmentation, on_reserved, split):
     """Learn a SPLINTER reduction map from FILES, a word-count file, or wordfreq."""
     from .errors import NewbpeError
-    from .preprocessors.splinter import Splinter, read_word_counts
+    from .preprocessors.splinter import Splinter
+    from .preprocessors.splinter_learn import read_word_counts
     if sum([bool(files), word_counts is not None, use_wordfreq]) != 1:
         raise NewbpeError("give exactly one of FILES, --word-counts FILE, --wordfreq")
     source = read_word_counts(word_counts) if word_counts else "wordfreq" if use_wordfreq else list(files)
@@ -429,7 +430,7 @@ def splinter_learn(files, lang, word_counts, use_wordfreq, wordlist, output, let
 def _splinter_io(files, map_path, output, method):
     import time
     from .io import atomic_write
-    from .preprocessors.splinter import load_map
+    from .preprocessors.splinter_source import load_map
     sp = load_map(map_path)
     t0, n = time.perf_counter(), 0
     transform = getattr(sp, method)

@@ -51,7 +51,7 @@ def count_sequences(seqs, pretok: PreTokenizer, units: str, specials=(), transfo
     counter = Counter()
     split = pretok.split
     if transform is not None:
-        from .preprocessors import apply_outside_specials
+        from .pretokenizers import apply_outside_specials
         seqs = (apply_outside_specials(transform, seq, specials) for seq in seqs)
     for seq in seqs:
         if specials:
@@ -182,7 +182,7 @@ class WordCounts:
 
     def _add_batch(self, seqs):
         if self.transform is not None:
-            from .preprocessors import apply_outside_specials
+            from .pretokenizers import apply_outside_specials
             seqs = [apply_outside_specials(self.transform, seq, self.special_tokens) for seq in seqs]
         if self._fast() and not any(sp in seq for seq in seqs for sp in self.special_tokens):
             encoded = [_encode(seq, self.units) for seq in seqs]

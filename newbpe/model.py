@@ -293,10 +293,25 @@ class Tokenizer:
         return model_to_dict(self)
 
     def save(self, out_dir, hf=None):
-        """Write OUT_DIR/model.json (and tokenizer.json where the method is exactly expressible in
-        HF, unless hf=False). See modelfile.save_model."""
-        from .modelfile import save_model
-        return save_model(self, out_dir, hf)
+        """Write OUT_DIR/model.json (and tokenizer.json + its config files where stock HF expresses
+        the model exactly, unless hf=False). Returns the paths written."""
+        import json
+        from ._gc import gc_paused
+        from .io import atomic_write_text
+        from .modelfile import model_to_dict
+        out_dir = os.fspath(out_dir)
+        if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+            raise NewbpeError(f"output path exists and is not a directory: {out_dir}")
+        os.makedirs(out_dir, exist_ok=True)
+        with gc_paused():
+            path = os.path.join(out_dir, MODEL_FILE)
+            atomic_write_text(path, json.dumps(model_to_dict(self), ensure_ascii=False, separators=(",", ":")) + "\n")
+            written = [path]
+            if hf is not False:
+                from .export.hf import hf_exact, save_hf
+                if hf_exact(self):
+                    written += save_hf(self, out_dir)
+        return written
 
     def to_hf(self, approximate=False, expanded=False, inner=False):
         """The HF `tokenizer.json` content as a string: exact for rank-BPE models; other methods

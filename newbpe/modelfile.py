@@ -1,4 +1,4 @@
-"""model.json: the schema, strict generic validation, and saving a model directory.
+"""model.json: the schema and its strict generic validation (the Tokenizer saves the directory).
 
 Format "newbpe-model", version 2:
 
@@ -54,26 +54,6 @@ def model_to_dict(tok):
     if any(v.idents):
         d["idents"] = v.idents
     return d
-
-
-def save_model(tok, out_dir, hf=None):
-    """Write OUT_DIR/model.json, plus the HF files where stock HF expresses the model exactly
-    (unless hf=False). Returns the paths written."""
-    from ._gc import gc_paused
-    from .io import atomic_write_text
-    out_dir = os.fspath(out_dir)
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise NewbpeError(f"output path exists and is not a directory: {out_dir}")
-    os.makedirs(out_dir, exist_ok=True)
-    with gc_paused():
-        path = os.path.join(out_dir, MODEL_FILE)
-        atomic_write_text(path, json.dumps(model_to_dict(tok), ensure_ascii=False, separators=(",", ":")) + "\n")
-        written = [path]
-        if hf is not False:
-            from .export.hf import hf_exact, save_hf
-            if hf_exact(tok):
-                written += save_hf(tok, out_dir)
-    return written
 
 
 def read_model_file(path):

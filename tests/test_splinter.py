@@ -12,8 +12,9 @@ from hypothesis import given, settings, strategies as st
 import newbpe
 from newbpe.cli import main
 from newbpe.errors import ModelFileError, NewbpeError
-from newbpe.preprocessors.splinter import (LANGUAGES, Splinter, count_words, learn_map, positions,
-                                           read_word_counts)
+from newbpe.preprocessors.splinter import Splinter
+from newbpe.preprocessors.splinter_lang import LANGUAGES, positions
+from newbpe.preprocessors.splinter_learn import count_words, learn_map, read_word_counts
 
 from conftest import BUNDLED, shared
 

@@ -22,9 +22,10 @@ from click.testing import CliRunner
 from hypothesis import given, settings, strategies as st
 
 import newbpe
-from newbpe.augment.stochastok import StochasTok, _draws, document_seeds
+from newbpe.augment.stochastok import StochasTok
 from newbpe.cli import main
 from newbpe.errors import ModelFileError, NewbpeError
+from newbpe.rng import _draws, document_seeds
 
 from conftest import BUNDLED, ROOT
 

@@ -3,7 +3,8 @@
 Each transform has `apply(str) -> str`, `invert(str) -> str` and `to_dict()`, and serialises in
 model.json as {"type": NAME, "map": to_dict()}. The registry below is the one place that names them.
 
-- `splinter`: SPLINTER (Gazit et al., Findings of ACL 2025) for Hebrew, Arabic and Malay.
+- `splinter`: SPLINTER (Gazit et al., Findings of ACL 2025) for Hebrew, Arabic and Malay: the transform;
+  `splinter_learn` learns its map, `splinter_lang` holds the language tables.
 """
 import importlib
 
@@ -29,14 +30,6 @@ def transform_from_dict(d, source="transform"):
                           f"(known: {', '.join(TRANSFORMS)})")
     module, cls = TRANSFORMS[d["type"]]
     return getattr(importlib.import_module(module), cls).from_dict(d.get("map"), source)
-
-
-def apply_outside_specials(transform, text, specials=()):
-    """`transform.apply` on the parts of `text` between special-token strings (kept as they are)."""
-    if not specials:
-        return transform.apply(text)
-    from ..pretokenizers import split_specials
-    return "".join(c if sp else transform.apply(c) for sp, c in split_specials(text, list(specials)))
 
 
 def __getattr__(name):

@@ -17,228 +17,26 @@ reference. Layout of the reserved block, from ``base``: the symbols in the refer
 (letters included), ESC (an input character inside the block is written ESC + character), MARKX, and
 MARK(0..63). A diacritic group after the k-th letter of a word is written MARK(k) + the raw marks
 after the word's symbols (k >= 64: MARKX + decimal k + marks).
+
+This module is the transform: `Splinter` (per-word reduction, apply/invert), its map checks and
+file format. `load_map` / `resolve_splinter` (where a map comes from) are in splinter_source.py. Learning the map lives in
+`splinter_learn`, the language tables and key syntax in `splinter_lang`.
 """
 import json
 import os
 import re
 
 from ..errors import NewbpeError
-from ..io import atomic_write_text, read_documents, read_json
+from ..io import atomic_write_text, read_json
+from .splinter_lang import LANGUAGES, REFERENCE_DELIMITERS, delete, get_language, positions, split_key, swap_last
+from .splinter_learn import LEARN_OPTIONS, learn_map, source_word_counts
 
 FORMAT = "newbpe-splinter"
 FORMAT_VERSION = 1
 N_MARKS = 64
 PUA_RANGES = ((0xE000, 0xF8FF), (0xF0000, 0xFFFFD), (0x100000, 0x10FFFD))
-# the reference extractor's and encoder's word delimiters: Python re's \s (str.isspace) and . - , : " ( )
-REFERENCE_DELIMITERS = (r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-                        r'.\-,:"()')
-
-
-class Language:
-    def __init__(self, code, letters, diacritics, finals, servile):
-        self.code = code
-        self.letters = letters                  # str of all language letters, in code-point order
-        self.diacritics = diacritics            # str of diacritic code points (removed by the reference)
-        self.finals = finals                    # {char: swapped char} (an involution) for the last letter
-        self.servile = servile                  # the letters-subset variant's letters (Hebrew)
-        self.letter_set = frozenset(letters)
-        self.diacritic_set = frozenset(diacritics)
-
-
-def _range(a, b):
-    return "".join(chr(c) for c in range(a, b + 1))
-
-
-_HE_FINALS = {"ך": "כ", "ם": "מ", "ן": "נ", "ף": "פ", "ץ": "צ"}
-LANGUAGES = {
-    "he": Language("he", _range(0x05D0, 0x05EA), _range(0x0590, 0x05CF),
-                   {**_HE_FINALS, **{v: k for k, v in _HE_FINALS.items()}}, "אבהויכלמנשת"),
-    "ar": Language("ar", _range(0x0621, 0x064A), _range(0x064B, 0x065F), {}, None),
-    "ms": Language("ms", _range(0x61, 0x7A) + _range(0x41, 0x5A), "", {}, None),   # the reference's order
-}
-
-LEARN_OPTIONS = {"letters": "all", "min_count": 10, "iterations": 2, "candidates": 3, "final_letters": True}
 TRANSFORM_OPTIONS = {"depth": 3, "width": 3, "diacritics": "keep", "segmentation": "letter_runs",
                      "on_reserved": "escape", "base": 0xE000}
-
-
-def get_language(lang):
-    if lang not in LANGUAGES:
-        raise NewbpeError(f"SPLINTER supports languages {', '.join(sorted(LANGUAGES))}, not {lang!r}")
-    return LANGUAGES[lang]
-
-
-def positions(n):
-    """Candidate positions for a word of length n: -floor(n/2) .. ceil(n/2)-1 (spec §5.2)."""
-    h = n // 2
-    return range(-h, h + n % 2)
-
-
-def delete(w, p):
-    n = len(w)
-    i = p if p >= 0 else n + p
-    return w[:i] + w[i + 1:]
-
-
-def split_key(key):
-    p, c = key.split(":", 1)
-    return int(p), c
-
-
-def _swap_last(w, finals):
-    if w and finals:
-        r = finals.get(w[-1])
-        if r is not None:
-            return w[:-1] + r
-    return w
-
-
-def _ordered(counts):
-    """Sort by (count desc, key asc) and normalize to shares (spec §5.3)."""
-    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    total = sum(c for _, c in items)
-    return {k: c / total for k, c in items}
-
-
-def _letters_option(language, letters):
-    if letters in (None, "all"):
-        return None
-    if letters in ("servile", "subset"):
-        if language.servile is None:
-            raise NewbpeError(f"no servile-letters subset is defined for {language.code!r}")
-        return frozenset(language.servile)
-    if isinstance(letters, str) and letters and all(c in language.letter_set for c in letters):
-        return frozenset(letters)
-    raise NewbpeError(f"letters must be 'all', 'servile' or a string of {language.code} letters, not {letters!r}")
-
-
-# ---------------------------------------------------------------------------------------------- learning
-def learn_map(word_counts, lang, letters="all", min_count=10, iterations=2, candidates=3, final_letters=True):
-    """The reduction map {length: {key: share}} from {word: count} (spec §5). Deterministic; the key
-    order of each length is the reference's (count desc, key asc). Returns (map, iteration-1 map,
-    stats)."""
-    language = get_language(lang)
-    allowed = _letters_option(language, letters)
-    if iterations not in (1, 2):
-        raise NewbpeError(f"iterations must be 1 or 2, not {iterations!r}")
-    finals = language.finals if final_letters else {}
-    words = {}
-    for w, c in word_counts.items():
-        c = int(c)
-        if c >= min_count and isinstance(w, str):
-            words[_swap_last(w, finals)] = c
-    letter_set = language.letter_set
-    words = {w: c for w, c in words.items() if len(w) > 1 and all(ch in letter_set for ch in w)}
-    if not words:
-        raise NewbpeError(f"no usable {lang} words (count >= {min_count}, only {lang} letters, length >= 2)")
-    top = max(words.values())
-    buckets = {}
-    for w, c in words.items():
-        buckets.setdefault(len(w), {})[w] = c / top
-    max_len = max(buckets)
-    first = {}
-    for n in range(4, max_len + 1):
-        prev, counts = buckets.get(n - 1, {}), {}
-        for w in buckets.get(n, ()):
-            for p in positions(n):
-                ch = w[p]
-                if (allowed is None or ch in allowed) and delete(w, p) in prev:
-                    key = f"{p}:{ch}"
-                    counts[key] = counts.get(key, 0) + 1
-        first[n] = _ordered(counts)
-    reductions = {1: {ch: 1 for ch in language.letters}}
-    stats = {"kept_words": len(words), "max_length": max_len}
-    if iterations == 1:
-        reductions.update({n: m for n, m in first.items() if m})
-        return reductions, first, stats
-    for n in range(4, max_len + 1):
-        prev, cur, counts = buckets.get(n - 1, {}), buckets.get(n, {}), {}
-        rank = {k: (i, share) for i, (k, share) in enumerate(first[n].items())}
-        for w, f in list(cur.items()):
-            cands = []
-            for p in positions(n):
-                key = f"{p}:{w[p]}"
-                e = rank.get(key)
-                if e is not None:
-                    perm = delete(w, p)
-                    g = prev.get(perm)
-                    if g is not None:
-                        cands.append((e[0], key, e[1] * g))
-            if cands:
-                cands.sort()
-                best = None
-                for _, key, score in cands[:candidates]:
-                    if best is None or score > best[1]:
-                        best = (key, score)
-                counts[best[0]] = counts.get(best[0], 0) + 1
-                cur[w] = f * best[1]
-        if counts:
-            reductions[n] = _ordered(counts)
-    return reductions, first, stats
-
-
-def read_word_counts(path):
-    """A plain `word<TAB>count` file (one pair a line; blank lines ignored)."""
-    counts = {}
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            line = line.rstrip("\n").rstrip("\r")
-            if not line:
-                continue
-            parts = line.split("\t")
-            if len(parts) != 2:
-                raise NewbpeError(f"{path}:{n}: expected 'word<TAB>count'")
-            try:
-                c = int(parts[1])
-            except ValueError:
-                raise NewbpeError(f"{path}:{n}: count {parts[1]!r} is not an integer") from None
-            if c < 0:
-                raise NewbpeError(f"{path}:{n}: negative count")
-            counts[parts[0]] = counts.get(parts[0], 0) + c
-    if not counts:
-        raise NewbpeError(f"{path}: no word counts")
-    return counts
-
-
-def wordfreq_counts(lang, wordlist="best"):
-    """Pseudo-counts round(freq * 1e9) from the `wordfreq` package's lists (spec §4)."""
-    get_language(lang)
-    try:
-        import wordfreq
-    except ImportError:
-        raise NewbpeError("--wordfreq needs the optional package wordfreq "
-                          "(pip install wordfreq, or newbpe[splinter])") from None
-    return {w: round(f * 1e9) for w, f in wordfreq.get_frequency_dict(lang, wordlist).items()}
-
-
-def count_words(texts, lang, strip_diacritics=True):
-    """Count a corpus's words with the reference extractor's rules (spec §4): remove the language's
-    diacritics, split on whitespace . - , : " ( ). Uses newbpe's counting (`count_sequences`)."""
-    from ..counting import count_sequences
-    from ..pretokenizers import PreTokenizer
-    language = get_language(lang)
-    strip = re.compile("[" + re.escape(language.diacritics) + "]") if strip_diacritics and language.diacritics else None
-    pretok = PreTokenizer(f'[^{REFERENCE_DELIMITERS}]+')
-
-    def cleaned():
-        for t in texts:
-            yield strip.sub("", t) if strip else t
-    counts = count_sequences(cleaned(), pretok, "chars")
-    word = re.compile(f'[^{REFERENCE_DELIMITERS}]+')
-    out = {}
-    for w, c in counts.items():            # the pre-tokenizer also returns the delimiter gaps: drop them
-        w = w.decode("utf-8")
-        if word.fullmatch(w):
-            out[w] = c
-    return out
-
-
-def iter_texts(source, split="line", column="text"):
-    """Texts of a source (anything `newbpe.Corpus` accepts, or a Corpus), one sequence at a time."""
-    from ..corpus import Corpus
-    corpus = Corpus.of(source, split=split, column=column)
-    corpus.require_text("SPLINTER")
-    return corpus.texts()
 
 
 # ---------------------------------------------------------------------------------------------- the model
@@ -282,13 +80,7 @@ class Splinter:
         """Learn the reduction map. `source`: a {word: count} mapping, the string "wordfreq" (the
         wordfreq package's list for `lang`), or text (file paths, a dataset, an iterable of str),
         whose words are counted with the reference extractor's rules."""
-        if isinstance(source, str) and source == "wordfreq":
-            counts, desc = wordfreq_counts(lang, wordlist), f"wordfreq:{wordlist}"
-        elif hasattr(source, "items") and not hasattr(source, "column_names"):
-            counts, desc = source, "word_counts"
-        else:
-            get_language(lang)
-            counts, desc = count_words(iter_texts(source, split, column), lang, strip_diacritics), "corpus"
+        counts, desc = source_word_counts(source, lang, strip_diacritics, split, column, wordlist)
         m, _, stats = learn_map(counts, lang, letters, min_count, iterations, candidates, final_letters)
         sp = cls(lang, m, letters=letters, min_count=min_count, iterations=iterations, candidates=candidates,
                  final_letters=final_letters, source=desc, **transform_options)
@@ -402,7 +194,7 @@ class Splinter:
         """The spec's per-word result: root letters, then the keys innermost first
         (e.g. 'המלכים' -> ['כ', 'י', 'מ', '0:ל', '0:מ', '0:ה']). A word with a non-letter is not
         reduced: its characters (after the final-letter swap) are returned."""
-        w = _swap_last(word, self._finals)
+        w = swap_last(word, self._finals)
         if any(c not in self.language.letter_set for c in w):
             return list(w)
         root, keys = self._reduce(w)
@@ -454,7 +246,7 @@ class Splinter:
                 cur = cur[:i] + c + cur[i:]
             else:
                 cur += c
-        return _swap_last(cur, self._finals)
+        return swap_last(cur, self._finals)
 
     # ------------------------------------------------------------------ whole text
     def _mark(self, k):
@@ -482,7 +274,7 @@ class Splinter:
             if not keep:
                 run = "".join(c for c in run if c not in diac)
             if not all(c in letters_set or c in diac for c in run):
-                w = _swap_last(run, self._finals)          # the reference's non-reduction branch
+                w = swap_last(run, self._finals)          # the reference's non-reduction branch
                 sym = self.symbol
                 return "".join(sym[c] if c in letters_set else self._escape(c) for c in w)
         letters, marks, group, k = [], [], [], 0
@@ -589,7 +381,7 @@ class Splinter:
             item = self.unsymbol.get(c, c)
             out.append(item if len(item) == 1 else split_key(item)[1])
             i += 1
-        return _swap_last("".join(out), self._finals)
+        return swap_last("".join(out), self._finals)
 
     # ------------------------------------------------------------------ persistence
     def to_dict(self):
@@ -689,37 +481,3 @@ def _check_map(m, language):
     if 1 not in out:
         raise NewbpeError("reduction map has no length-1 letters entry")
     return dict(sorted(out.items()))
-
-
-def load_map(path):
-    """A Splinter from a map file, or from a model directory / model.json that carries one."""
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        for name in ("splinter.json", "model.json"):
-            if os.path.exists(os.path.join(path, name)):
-                path = os.path.join(path, name)
-                break
-    if os.path.basename(path) == "model.json" and os.path.exists(path):
-        from ..modelfile import read_fields, read_model_file
-        transforms = [t for t in read_fields(*read_model_file(path))["transforms"] if isinstance(t, Splinter)]
-        if not transforms:
-            raise NewbpeError(f"{path}: the model has no SPLINTER map")
-        return transforms[0]
-    return Splinter.load(path)
-
-
-def resolve_splinter(splinter, corpus):
-    """For `newbpe.train(..., splinter=...)`: a Splinter from a language code (learned from the
-    training `Corpus`), a saved map's path, or a Splinter as is."""
-    corpus.require_text("SPLINTER")
-    if isinstance(splinter, str) and splinter in LANGUAGES:
-        if corpus.one_shot:
-            raise NewbpeError("learning a SPLINTER map from the training text reads it twice; pass a list, "
-                              "files or a dataset, or a learned Splinter / map file")
-        return Splinter.learn(corpus, splinter)
-    if isinstance(splinter, (str, os.PathLike)):
-        return Splinter.load(splinter)
-    if not isinstance(splinter, Splinter):
-        raise NewbpeError(f"splinter must be a language ({', '.join(sorted(LANGUAGES))}), a Splinter or a map file, "
-                          f"not {splinter!r}")
-    return splinter

@@ -20,23 +20,7 @@ import regex
 
 from ..units import METASPACE  # noqa: F401  (re-exported)
 
-PATTERNS = {
-    "gpt2": r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""",
-    "cl100k": r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
-    "o200k": "|".join([
-        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
-        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
-        r"""\p{N}{1,3}""",
-        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
-        r"""\s*[\r\n]+""",
-        r"""\s+(?!\S)""",
-        r"""\s+""",
-    ]),
-    "superbpe_stage1": r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
-    "superbpe_stage2": r"""\p{N}{1,3}| ?[^\s\p{L}\p{N}]{2,}[\r\n/]*| +(?!\S)""",
-}
-ALIASES = {"gpt4": "cl100k", "llama3": "cl100k", "whitespace_metaspace": "whitespace"}
-PRESETS = tuple(PATTERNS) + ("whitespace", "none")
+from .presets import ALIASES, PATTERNS, PRESETS  # noqa: E402,F401  (re-exported)
 SCANNER_PRESETS = ("gpt2", "cl100k", "o200k")     # split by the numba scanner (scanner.py)
 _HF_BYTE_LEVEL = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}
 
@@ -223,3 +207,11 @@ def split_specials(text, specials):
     if pos < len(text):
         out.append((False, text[pos:]))
     return out
+
+
+def apply_outside_specials(transform, text, specials=()):
+    """`transform.apply` (a text transform, preprocessors/) on the parts of `text` between
+    special-token strings, which are kept as they are."""
+    if not specials:
+        return transform.apply(text)
+    return "".join(c if sp else transform.apply(c) for sp, c in split_specials(text, list(specials)))

@@ -44,7 +44,7 @@ import numpy as np
 from .._jit import njit, prange
 
 from newbpe._threads import threads_limit
-from newbpe.pretokenizers import PATTERNS as _PRESET_PATTERNS
+from newbpe.pretokenizers.presets import PATTERNS as _PRESET_PATTERNS
 from newbpe.pretokenizers.unicode_tables import (
     FLAG_CRLF,
     FLAG_L,
