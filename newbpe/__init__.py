@@ -50,8 +50,13 @@ def count(source, pretokenizer="gpt2", units="bytes", special_tokens=(), split="
     element is an existing file. `transform`: a text preprocessor (e.g. a `Splinter`) applied to every
     sequence, outside special tokens, before pre-tokenization (in the counting workers for files).
     """
+    from .checks import check_special_tokens, check_threads
     from .counting import WordCounts
     from .errors import NewbpeError
+    special_tokens = check_special_tokens(special_tokens)
+    check_threads(threads)
+    if split not in ("line", "document"):
+        raise NewbpeError(f"split must be 'line' or 'document', not {split!r}")
     if isinstance(source, WordCounts) or isinstance(source, dict):
         if transform is not None:
             raise NewbpeError("a text transform needs text: this source is already counted")
@@ -85,8 +90,11 @@ def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="by
     splinter: run SPLINTER before the trainer: a language code ("he", "ar", "ms": the map is learned
     from `source` itself), a `Splinter`, or the path of a saved map. The model applies the transform
     in `encode` and inverts it in `decode`."""
+    from .checks import check_special_tokens, check_threads
     from .errors import NewbpeError
     from .counting import WordCounts
+    special_tokens = check_special_tokens(special_tokens)
+    check_threads(threads)
     if isinstance(source, WordCounts):
         if splinter is not None:
             raise NewbpeError("SPLINTER needs text: a word-count table was counted without the transform")
@@ -129,7 +137,9 @@ def load(path):
 
 def _precheck(algo, vocab_size, units, special_tokens, options, encoder=None):
     """Reject bad arguments before spending time on counting (the trainer checks sizes again
-    exactly). Returns the trainer module."""
+    exactly); `options` values are checked (newbpe.checks) and normalised in place. Returns the
+    trainer module."""
+    from .checks import check, check_all, check_special_tokens
     from .encoders import ENCODER_OPTIONS, ENCODERS
     from .errors import NewbpeError
     from .trainers import DEFAULT_ENCODERS, get_trainer
@@ -145,8 +155,11 @@ def _precheck(algo, vocab_size, units, special_tokens, options, encoder=None):
             raise NewbpeError(f"encoder {encoder!r} does not fit algorithm {algo} "
                               f"(use {own!r} or 'lbpe')" if encoder in ENCODERS else
                               f"unknown encoder {encoder!r} (available: {', '.join(ENCODERS)})")
-    if not isinstance(vocab_size, int) or isinstance(vocab_size, bool) or vocab_size <= 0:
-        raise NewbpeError(f"vocab_size must be a positive integer, got {vocab_size!r}")
+    options.update(check_all(options))
+    if vocab_size is None:
+        raise NewbpeError("vocab_size is required")
+    vocab_size = check("vocab_size", vocab_size)
+    special_tokens = check_special_tokens(special_tokens)
     if units == "bytes" and options.get("byte_alphabet", "full") == "full":
         base = len(set(special_tokens)) + 256
         if vocab_size <= base:

@@ -135,7 +135,8 @@ class WordCounts:
             raise NewbpeError(f"unknown units {units!r} (use 'bytes' or 'chars')")
         self.pretokenizer = pretokenizer if isinstance(pretokenizer, PreTokenizer) else PreTokenizer(pretokenizer)
         self.units = units
-        self.special_tokens = list(special_tokens)
+        from .checks import check_special_tokens
+        self.special_tokens = check_special_tokens(special_tokens)
         self.transform = transform
         self.split = "line"
         self.had_invalid_utf8 = False
@@ -154,10 +155,16 @@ class WordCounts:
         """Add a {word: count} mapping (words as str or bytes)."""
         words, weights = [], []
         for w, c in counter.items():
+            if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not isinstance(w, (str, bytes)):
+                raise NewbpeError(f"word counts map str or bytes words to integer counts, got {w!r}: {c!r}"[:120])
             if c < 0:
                 raise NewbpeError(f"negative count {c} for word {w!r}")
             if c:
-                words.append(w if isinstance(w, bytes) else _encode(w, self.units))
+                try:
+                    words.append(w if isinstance(w, bytes) else _encode(w, self.units))
+                except UnicodeEncodeError as e:
+                    from .checks import text_error
+                    raise text_error(e) from None
                 weights.append(int(c))
         if words:
             bounds = np.zeros(len(words) + 1, dtype=np.int64)
@@ -169,15 +176,19 @@ class WordCounts:
     def add_texts(self, texts):
         """Each str of the iterable is one sequence. Streams in batches (never a list of all)."""
         batch = []
-        for t in texts:
-            if not isinstance(t, str):
-                raise NewbpeError(f"expected str sequences, got {type(t).__name__}")
-            batch.append(t)
-            if len(batch) >= 4096:
+        try:
+            for t in texts:
+                if not isinstance(t, str):
+                    raise NewbpeError(f"expected str sequences, got {type(t).__name__}")
+                batch.append(t)
+                if len(batch) >= 4096:
+                    self._add_batch(batch)
+                    batch = []
+            if batch:
                 self._add_batch(batch)
-                batch = []
-        if batch:
-            self._add_batch(batch)
+        except UnicodeEncodeError as e:
+            from .checks import text_error
+            raise text_error(e) from None
         return self
 
     def _add_batch(self, seqs):

@@ -40,6 +40,7 @@ import numpy as np
 from .._jit import njit, prange
 
 from .._threads import threads_limit
+from ..checks import check
 from ..errors import ModelFileError, NewbpeError
 from ..io import atomic_write, read_documents, read_npz
 
@@ -315,9 +316,7 @@ def resolve_seed(seed):
     """A fixed non-negative int seed; None draws fresh OS entropy (NumPy's SeedSequence())."""
     if seed is None:
         return int(np.random.SeedSequence().entropy)
-    if isinstance(seed, (bool, float)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise NewbpeError(f"seed must be a non-negative integer or None, got {seed!r}")
-    return int(seed)
+    return check("seed", seed)
 
 
 # ---------------------------------------------------------------------------------------- the table
@@ -649,9 +648,7 @@ class StochasTok:
         if indices.shape[0] != n_docs:
             raise NewbpeError(f"{indices.shape[0]} indices for {n_docs} documents")
         seeds = document_seeds(resolve_seed(seed), indices, epoch)
-        threads = int(threads or os.cpu_count() or 1)
-        if threads < 1:
-            raise NewbpeError("threads must be >= 1")
+        threads = check("threads", threads) or os.cpu_count() or 1
         out_len = np.zeros(n_docs, np.int64)
         successes = np.zeros(n_docs, np.int64)
         args = (ids, offsets, n_att, cap, seeds, self.split_offset, self.split_left, self.split_right,
@@ -761,21 +758,11 @@ def _tiktoken_vocab(ranks, specials):
 
 
 def _check_p(p):
-    try:
-        p = float(p)
-    except (TypeError, ValueError):
-        raise NewbpeError(f"p must be a number, got {p!r}") from None
-    if not (p >= 0 and np.isfinite(p)):
-        raise NewbpeError(f"p must be a finite number >= 0, got {p}")
-    return p
+    return check("p", p)
 
 
 def _check_cap(cap):
-    if cap is None:
-        return -1
-    if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 0:
-        raise NewbpeError(f"max_num_to_expand must be a non-negative integer or None, got {cap!r}")
-    return int(cap)
+    return -1 if cap is None else check("max_num_to_expand", cap)
 
 
 def _plan(work, threads):
@@ -892,6 +879,10 @@ def expand_files(tok, st, files, output, p, *, seed=None, max_num_to_expand=None
     are numbered across files in order, so document d's expansion depends only on (seed, [epoch,] d),
     its ids, p and the cap, whatever the batching. Returns (n_docs, ids in, ids out, successes, files)."""
     check_output_path(output)
+    _check_p(p)                              # every option before the first batch is encoded
+    _check_cap(max_num_to_expand)
+    for name, value in (("seed", seed), ("epoch", epoch), ("threads", threads)):
+        check(name, value)
     eot = None
     if append_special is not None:
         if append_special not in tok.special_tokens:
