@@ -137,6 +137,10 @@ def check_special_tokens(special_tokens):
     for s in specials:
         if not isinstance(s, str) or not s:
             raise NewbpeError(f"special tokens must be non-empty strings, got {_show(s)}")
+        try:
+            s.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise text_error(e) from None
     if len(set(specials)) != len(specials):
         raise NewbpeError("special tokens contain duplicates: " + ", ".join(sorted(
             {s for s in specials if specials.count(s) > 1})))
