@@ -350,7 +350,7 @@ def _import_pretokenizer(spec):
         if len(steps) == 1 and steps[0].get("type") == "Split" and steps[0].get("behavior") == "Isolated" \
                 and not steps[0].get("invert") and "Regex" in steps[0].get("pattern", {}):
             pattern = steps[0]["pattern"]["Regex"]
-            return next((name for name, p in PATTERNS.items() if p == pattern), pattern)
+            return next((name for name, p in PATTERNS.items() if p == pattern), "regex:" + pattern)
     raise NewbpeError("unsupported HF pre_tokenizer (newbpe imports byte-level BPE: ByteLevel, or "
                       "Split(regex, Isolated) + ByteLevel(use_regex=False))")
 
