@@ -9,27 +9,23 @@ model.json (format "newbpe-model", version 1) holds: algorithm, units, pre-token
 tokens, the alphabet size, every option, the default encoder, `tokens` (base64 bytes in internal-id
 order), `merges` ([left, right, out] internal ids, rank order), `model_ids`, per-token `flags`,
 method-specific `extra` (e.g. Picky's event log) and training `stats`. Loading validates every field
-and refuses newer versions; saving is atomic.
+(newbpe/modelfile.py) and refuses newer versions; saving is atomic.
 """
-import base64
 import binascii
 import json
 import os
-import warnings
 
 import numpy as np
 
-from .engine.state import FLAG_SCAFFOLD
 from .errors import ModelFileError, NewbpeError
 from .io import atomic_write_text, read_json
+from .modelfile import FORMAT, FORMAT_VERSION  # noqa: F401  (defined with the validator)
 from .pretokenizers import METASPACE, PreTokenizer, split_specials
 from .units import bytes_to_token_string
 
 SCANNER_PRESETS = ("gpt2", "cl100k", "o200k")
 BATCH_CHARS = 4 << 20          # encode_batch works through groups of about this many characters
 
-FORMAT = "newbpe-model"
-FORMAT_VERSION = 1
 MODEL_FILE = "model.json"
 
 
@@ -104,7 +100,28 @@ class Tokenizer:
         return None
 
     def id_to_token(self, i):
-        return self.tokens[self.model_ids[i]]
+        return self.tokens[self._internal([i])[0]]
+
+    def _internal(self, ids):
+        """Internal ids (a list) of a sequence of model ids; anything that is not an integer in
+        0..vocab_size-1 (a negative id too, which Python indexing would silently accept) is a
+        one-line NewbpeError."""
+        if not isinstance(ids, (list, tuple, np.ndarray)):
+            ids = list(ids)
+        try:
+            arr = np.asarray(ids)
+        except (OverflowError, ValueError, TypeError):
+            arr = np.asarray(ids, dtype=object)
+        if arr.size == 0:
+            return []
+        if arr.ndim != 1 or arr.dtype.kind not in "iu":
+            bad = [i for i in (ids if arr.ndim == 1 else [ids]) if isinstance(i, bool) or not isinstance(
+                i, (int, np.integer)) or not 0 <= i < self.vocab_size]
+            raise NewbpeError(f"ids must be integers in 0..{self.vocab_size - 1}, got {str(bad[:5])[:80]}")
+        bad = (arr < 0) | (arr >= self.vocab_size)
+        if bad.any():
+            raise NewbpeError(f"ids out of range 0..{self.vocab_size - 1}: {arr[bad][:5].tolist()}")
+        return self._model_to_internal[arr].tolist()
 
     def _token_units(self):
         """Base-unit sequence of every internal token (for ignore_merges and longest-match)."""
@@ -182,13 +199,8 @@ class Tokenizer:
             text = text.decode("utf-8", "surrogateescape" if self.units == "bytes" else "replace")
         if not isinstance(text, str):
             raise NewbpeError(f"encode() takes str or bytes, not {type(text).__name__}")
-        if allowed_special == "all":
-            allowed_special = self.special_tokens
         if allowed_special:
-            unknown = set(allowed_special) - set(self.special_tokens)
-            if unknown:
-                raise NewbpeError(f"not special tokens of this model: {', '.join(sorted(unknown))}")
-            return split_specials(text, list(allowed_special))
+            return split_specials(text, allowed_special)
         return [(False, text)] if text else []
 
     def encode(self, text, allowed_special=(), encoder=None):
@@ -204,16 +216,39 @@ class Tokenizer:
         """Encode many texts: batches of about 4 MB go through one pre-tokenization pass and one
         call into the numba encoder each (parallel over `threads`, default all cores), so memory
         stays bounded; results are identical for any thread count."""
+        from .checks import check_threads, text_error
+        check_threads(threads)
+        if isinstance(texts, (str, bytes)):
+            raise NewbpeError("encode_batch() takes a list of texts; use encode() for one text")
+        allowed_special = self._allowed(allowed_special)
         results, group, size = [], [], 0
-        for text in texts:
-            group.append(text)
-            size += len(text)
-            if size >= BATCH_CHARS:
+        try:
+            for text in texts:
+                group.append(text)
+                size += len(text) if isinstance(text, (str, bytes)) else 0
+                if size >= BATCH_CHARS:
+                    results.extend(self._encode_group(group, allowed_special, encoder, threads))
+                    group, size = [], 0
+            if group:
                 results.extend(self._encode_group(group, allowed_special, encoder, threads))
-                group, size = [], 0
-        if group:
-            results.extend(self._encode_group(group, allowed_special, encoder, threads))
+        except UnicodeEncodeError as e:
+            raise text_error(e) from None
         return results
+
+    def _allowed(self, allowed_special):
+        """allowed_special as a list of special tokens: "all", a single token (a str), or a collection."""
+        if allowed_special == "all":
+            return list(self.special_tokens)
+        if isinstance(allowed_special, str):
+            return [allowed_special] if allowed_special else []
+        try:
+            allowed = list(allowed_special or ())
+        except TypeError:
+            raise NewbpeError(f"allowed_special must be 'all' or special tokens, got {allowed_special!r}") from None
+        unknown = {str(s) for s in allowed if not isinstance(s, str) or s not in self._special_id}
+        if unknown:
+            raise NewbpeError(f"not special tokens of this model: {', '.join(sorted(unknown))}")
+        return allowed
 
     def _encode_group(self, texts, allowed_special, encoder, threads):
         enc = self._encoder(encoder)
@@ -260,11 +295,8 @@ class Tokenizer:
     # ------------------------------------------------------------------ decoding
     def decode_bytes(self, ids):
         """Exact bytes of a sequence of model ids."""
-        try:
-            data = b"".join(self.tokens[self.model_ids[i]] for i in ids)
-        except (IndexError, TypeError):
-            bad = [i for i in ids if not (isinstance(i, (int, np.integer)) and 0 <= i < self.vocab_size)]
-            raise NewbpeError(f"ids out of range 0..{self.vocab_size - 1}: {bad[:5]}") from None
+        tokens = self.tokens
+        data = b"".join([tokens[i] for i in self._internal(ids)])
         if self.pretokenizer.name == "whitespace":
             data = data.replace(METASPACE.encode(), b" ")
             if data.startswith(b" "):
@@ -280,9 +312,9 @@ class Tokenizer:
     def token_strings(self, ids):
         """Readable strings of tokens (GPT-2 byte mapping in byte mode, text in char mode)."""
         out = []
-        for i in ids:
-            t = self.tokens[self.model_ids[i]]
-            if self.model_ids[i] < self.n_specials or self.units == "chars":
+        for i in self._internal(ids):
+            t = self.tokens[i]
+            if i < self.n_specials or self.units == "chars":
                 out.append(t.decode("utf-8", "replace"))
             else:
                 out.append(bytes_to_token_string(t))
@@ -294,7 +326,7 @@ class Tokenizer:
             "algorithm": self.algo,
             "vocab_size": self.vocab_size,
             "units": self.units,
-            "pretokenizer": self.pretokenizer.name if self.pretokenizer.name != "regex" else self.pretokenizer.pattern,
+            "pretokenizer": self.pretokenizer.spec,
             "special_tokens": self.special_tokens,
             "alphabet_size": self.n_alphabet,
             "num_merges": len(self._merges),
@@ -376,97 +408,6 @@ class Tokenizer:
 
 
 def _validate(d, source):
-    """Strict model.json validation: every problem is a one-line ModelFileError."""
-    def bad(msg):
-        raise ModelFileError(f"{source}: {msg}")
-    if not isinstance(d, dict) or d.get("format") != FORMAT:
-        bad("not a newbpe model file")
-    v = d.get("format_version")
-    if not isinstance(v, int):
-        bad("missing format_version")
-    if v > FORMAT_VERSION:
-        bad(f"format version {v} is newer than this newbpe supports ({FORMAT_VERSION}); upgrade newbpe")
-    required = ("algo", "units", "pretokenizer", "special_tokens", "n_alphabet", "tokens", "merges", "model_ids")
-    missing = [k for k in required if k not in d]
-    if missing:
-        bad("missing field(s) " + ", ".join(missing))
-    if d["units"] not in ("bytes", "chars"):
-        bad(f"unknown units {d['units']!r}")
-    try:
-        tokens = [base64.b64decode(t, validate=True) for t in d["tokens"]]
-    except Exception:  # noqa: BLE001
-        bad("tokens are not valid base64")
-    n = len(tokens)
-    k = len(d["special_tokens"])
-    if not (0 <= d["n_alphabet"] and k + d["n_alphabet"] <= n):
-        bad("n_alphabet inconsistent with the token list")
-    for i, s in enumerate(d["special_tokens"]):
-        if not isinstance(s, str) or tokens[i] != s.encode("utf-8"):
-            bad(f"special token {i} does not match its token bytes")
-    merges = d["merges"]
-    if not isinstance(merges, list):
-        bad("merges must be a list")
-    for r, m in enumerate(merges):
-        if not (isinstance(m, list) and len(m) == 3 and all(isinstance(x, int) and 0 <= x < n for x in m)):
-            bad(f"merge {r} is malformed: {m!r}")
-        if tokens[m[0]] + tokens[m[1]] != tokens[m[2]]:
-            bad(f"merge {r} does not spell its output token")
-    mids = d["model_ids"]
-    if not isinstance(mids, list) or any(not isinstance(i, int) or not 0 <= i < n for i in mids) \
-            or len(set(mids)) != len(mids):
-        bad("model_ids are malformed")
-    try:
-        pretok = PreTokenizer.from_dict(d["pretokenizer"])
-    except Exception as e:  # noqa: BLE001
-        bad(f"bad pre-tokenizer: {e}")
-    flags = d.get("flags") or [0] * n
-    if len(flags) != n:
-        bad("flags length differs from tokens")
-    events = (d.get("extra") or {}).get("events")
-    if d.get("encoder") == "replay" and not isinstance(events, list):
-        bad("a replay model needs an event log (extra.events)")
-    for i, ev in enumerate(events or []):
-        ok = isinstance(ev, list) and len(ev) >= 3 and ev[0] in ("M", "S")
-        if ok and ev[0] == "M":
-            ok = len(ev) == 4 and all(isinstance(x, int) and 0 <= x < n for x in ev[1:]) \
-                and tokens[ev[1]] + tokens[ev[2]] == tokens[ev[3]]
-        elif ok:
-            ok = len(ev) == 3 and isinstance(ev[1], int) and 0 <= ev[1] < n and isinstance(ev[2], list) \
-                and all(isinstance(x, int) and 0 <= x < n for x in ev[2]) \
-                and b"".join(tokens[x] for x in ev[2]) == tokens[ev[1]]
-        if not ok:
-            bad(f"event {i} is malformed: {str(ev)[:80]}")
-    if d.get("encoder", "rank") not in ("rank", "replay", "scaffold", "lbpe"):
-        bad(f"unknown encoder {d.get('encoder')!r}")
-    if d["algo"] == "scaffold":
-        if not all(isinstance(f, int) for f in flags):
-            bad("flags must be integers")
-        visible = [i for i in range(n) if not flags[i] & FLAG_SCAFFOLD]
-        if mids != visible:
-            bad("model_ids must be exactly the non-scaffold tokens")
-        if any(flags[i] & FLAG_SCAFFOLD for i in range(k + d["n_alphabet"])):
-            bad("a base unit or special token is flagged scaffold")
-    if "splinter" in (d.get("extra") or {}):
-        from .preprocessors.splinter import Splinter
-        try:
-            Splinter.from_dict(d["extra"]["splinter"], "extra.splinter")
-        except NewbpeError as e:
-            bad(str(e))
-    with warnings.catch_warnings():
-        tok = Tokenizer(algo=d["algo"], units=d["units"], pretokenizer=pretok,
-                         special_tokens=d["special_tokens"], n_alphabet=d["n_alphabet"], tokens=tokens,
-                         merges=merges, model_ids=mids, options=d.get("options"), stats=d.get("stats"),
-                         encoder=d.get("encoder", "rank"), flags=flags, extra=d.get("extra"))
-    if d["algo"] == "scaffold":
-        try:
-            table = tok.demolition()
-        except ValueError as e:
-            bad(str(e))
-        stored = (d.get("extra") or {}).get("demolition")
-        try:
-            stored = None if stored is None else sorted([int(t), [int(x) for x in p]] for t, p in stored)
-        except (TypeError, ValueError):
-            bad("malformed demolition table")
-        if stored is not None and stored != [[t, p] for t, p in sorted(table.items())]:
-            bad("the stored demolition table differs from the one the merges and flags give")
-    return tok
+    """Strict model.json validation (newbpe/modelfile.py): every problem is a one-line ModelFileError."""
+    from .modelfile import validate
+    return validate(d, source)
