@@ -58,8 +58,10 @@ def unknown_pretokenizer(spec):
     """The one-line error for a pre-tokenizer name that is neither a preset nor regex:PATTERN."""
     near = nearest_preset(spec) if isinstance(spec, str) and spec else None
     hint = f"did you mean {near}? " if near else ""
+    looks_like_regex = isinstance(spec, str) and any(c in spec for c in "\\[](){}|*+?^$")
+    example = f" ({REGEX_PREFIX}{spec})" if looks_like_regex and len(spec) <= 60 else ""
     return NewbpeError(f"unknown pre-tokenizer {spec!r}: {hint}presets: {', '.join(PRESETS)} "
-                      f"(aliases: {', '.join(ALIASES)}); a custom regex is written {REGEX_PREFIX}PATTERN")
+                       f"(aliases: {', '.join(ALIASES)}); a custom regex is written {REGEX_PREFIX}PATTERN{example}")
 
 
 class PreTokenizer:
