@@ -54,7 +54,7 @@ def validate(d, source):
     if missing:
         bad("missing field(s) " + ", ".join(missing))
     from .trainers import ALGORITHMS
-    if d["algo"] not in ALGORITHMS:
+    if not isinstance(d["algo"], str) or d["algo"] not in ALGORITHMS:
         bad(f"unknown algorithm {str(d['algo'])[:40]!r} (known: {', '.join(sorted(ALGORITHMS))})")
     algo, units = d["algo"], d["units"]
     if units not in ("bytes", "chars"):
