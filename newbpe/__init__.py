@@ -50,13 +50,9 @@ def count(source, pretokenizer="gpt2", units="bytes", special_tokens=(), split="
     element is an existing file. `transform`: a text preprocessor (e.g. a `Splinter`) applied to every
     sequence, outside special tokens, before pre-tokenization (in the counting workers for files).
     """
-    from .checks import check_special_tokens, check_threads
     from .counting import WordCounts
     from .errors import NewbpeError
-    special_tokens = check_special_tokens(special_tokens)
-    check_threads(threads)
-    if split not in ("line", "document"):
-        raise NewbpeError(f"split must be 'line' or 'document', not {split!r}")
+    special_tokens = _check_common(special_tokens, threads, split, progress)
     if isinstance(source, WordCounts) or isinstance(source, dict):
         if transform is not None:
             raise NewbpeError("a text transform needs text: this source is already counted")
@@ -90,17 +86,19 @@ def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="by
     splinter: run SPLINTER before the trainer: a language code ("he", "ar", "ms": the map is learned
     from `source` itself), a `Splinter`, or the path of a saved map. The model applies the transform
     in `encode` and inverts it in `decode`."""
-    from .checks import check_special_tokens, check_threads
     from .errors import NewbpeError
     from .counting import WordCounts
-    special_tokens = check_special_tokens(special_tokens)
-    check_threads(threads)
+    special_tokens = _check_common(special_tokens, threads, split, progress)
     if isinstance(source, WordCounts):
         if splinter is not None:
             raise NewbpeError("SPLINTER needs text: a word-count table was counted without the transform")
         units = source.units                    # a ready table brings its own units
     from .encoders import ENCODER_OPTIONS, check_encoder
     trainer = _precheck(algo, vocab_size, units, special_tokens, options, encoder)
+    if not isinstance(source, WordCounts):
+        from .pretokenizers import PreTokenizer
+        if not isinstance(pretokenizer, PreTokenizer):
+            PreTokenizer(pretokenizer)            # a bad name fails now, before SPLINTER learns or counting
     if splinter is not None:
         from .preprocessors.splinter import resolve_splinter
         splinter = resolve_splinter(splinter, source, split, column)
@@ -126,6 +124,9 @@ def load(path):
     """Load a model directory (or its model.json), or an HF byte-level BPE `tokenizer.json` (a file
     of that name, or a directory holding one and no model.json)."""
     from .model import MODEL_FILE, Tokenizer
+    if not isinstance(path, (str, os.PathLike)):
+        from .errors import NewbpeError
+        raise NewbpeError(f"load() takes a path, not {type(path).__name__}")
     p = os.fspath(path)
     hf_dir = os.path.isdir(p) and not os.path.exists(os.path.join(p, MODEL_FILE)) \
         and os.path.exists(os.path.join(p, "tokenizer.json"))
@@ -133,6 +134,19 @@ def load(path):
         from .export.hf import load_hf
         return load_hf(p)
     return Tokenizer.load(p)
+
+
+def _check_common(special_tokens, threads, split, progress):
+    """The arguments `count` and `train` share, checked before any work; returns the special
+    tokens as a list (a single str is one token)."""
+    from .checks import check_special_tokens, check_threads
+    from .counting import check_split
+    from .errors import NewbpeError
+    check_threads(threads)
+    check_split(split)
+    if progress is not None and not callable(progress):
+        raise NewbpeError(f"progress must be a callable(stage, current, total) or None, not {type(progress).__name__}")
+    return check_special_tokens(special_tokens)
 
 
 def _precheck(algo, vocab_size, units, special_tokens, options, encoder=None):
@@ -156,6 +170,8 @@ def _precheck(algo, vocab_size, units, special_tokens, options, encoder=None):
                               f"(use {own!r} or 'lbpe')" if encoder in ENCODERS else
                               f"unknown encoder {encoder!r} (available: {', '.join(ENCODERS)})")
     options.update(check_all(options))
+    if units not in ("bytes", "chars"):
+        raise NewbpeError(f"unknown units {str(units)[:40]!r} (use 'bytes' or 'chars')")
     if vocab_size is None:
         raise NewbpeError("vocab_size is required")
     vocab_size = check("vocab_size", vocab_size)

@@ -21,7 +21,7 @@ from collections import Counter
 
 import numpy as np
 
-from .errors import NewbpeError
+from .errors import ModelFileError, NewbpeError
 from .io import atomic_write, read_npz
 from .pretokenizers import PreTokenizer, split_specials
 
@@ -61,6 +61,12 @@ def count_sequences(seqs, pretok: PreTokenizer, units: str, specials=(), transfo
         else:
             counter.update(split(seq))
     return Counter({_encode(w, units): c for w, c in counter.items()})
+
+
+def check_split(split):
+    if split not in ("line", "document"):
+        raise NewbpeError(f"split must be 'line' or 'document', not {str(split)[:40]!r}")
+    return split
 
 
 def _count_chunk(args):
@@ -219,9 +225,9 @@ class WordCounts:
     def add_files(self, paths, split="line", threads=None, progress=None):
         """Count files. Preset patterns stream chunks through the numba scanner (parallel over
         lines); other pre-tokenizers count chunks in `threads` worker processes."""
-        if split not in ("line", "document"):
-            raise NewbpeError(f"split must be 'line' or 'document', not {split!r}")
-        self.split = split
+        self.split = check_split(split)
+        from .checks import check_threads
+        check_threads(threads)
         paths = [os.fspath(p) for p in paths]
         if not paths:
             raise NewbpeError("no input files given")
@@ -369,10 +375,16 @@ class WordCounts:
             path = os.path.join(path, "word_counts.npz")
         meta, (data, offsets, counts) = read_npz(path, ("data", "offsets", "counts"), FORMAT, FORMAT_VERSION,
                                                  "newbpe word-count file")
-        if len(offsets) != len(counts) + 1 or offsets[-1] != len(data) or counts.dtype != np.int64 \
-                or (len(counts) and counts.min() < 0):
-            raise NewbpeError(f"corrupt word-count file {path}: inconsistent arrays")
-        wc = cls(PreTokenizer.from_dict(meta["pretokenizer"]), meta["units"], meta.get("special_tokens", ()))
-        wc.split = meta.get("split", "line")
+        if data.dtype != np.uint8 or offsets.dtype != np.int64 or counts.dtype != np.int64 \
+                or data.ndim != 1 or offsets.ndim != 1 or counts.ndim != 1 \
+                or len(offsets) != len(counts) + 1 or offsets[0] != 0 or offsets[-1] != len(data) \
+                or (len(counts) and (counts.min() < 0 or np.diff(offsets).min() < 0)):
+            raise ModelFileError(f"corrupt word-count file {path}: inconsistent arrays")
+        try:
+            wc = cls(PreTokenizer.from_dict(meta.get("pretokenizer")), meta.get("units"),
+                     meta.get("special_tokens", ()))
+            wc.split = check_split(meta.get("split", "line"))
+        except NewbpeError as e:
+            raise ModelFileError(f"corrupt word-count file {path}: {e}") from None
         wc._table.add_pieces(data, offsets, counts)
         return wc

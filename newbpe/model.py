@@ -239,12 +239,11 @@ class Tokenizer:
         """allowed_special as a list of special tokens: "all", a single token (a str), or a collection."""
         if allowed_special == "all":
             return list(self.special_tokens)
-        if isinstance(allowed_special, str):
-            return [allowed_special] if allowed_special else []
         try:
-            allowed = list(allowed_special or ())
+            allowed = [allowed_special] if isinstance(allowed_special, str) else list(allowed_special or ())
         except TypeError:
             raise NewbpeError(f"allowed_special must be 'all' or special tokens, got {allowed_special!r}") from None
+        allowed = [s for s in allowed if s != ""]
         unknown = {str(s) for s in allowed if not isinstance(s, str) or s not in self._special_id}
         if unknown:
             raise NewbpeError(f"not special tokens of this model: {', '.join(sorted(unknown))}")

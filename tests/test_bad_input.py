@@ -311,3 +311,52 @@ def test_closed_stdout_exits_quietly_with_141(model_dir):
     assert p.wait(timeout=120) == 141, err
     assert first.split() and err == b""
 
+
+
+# ------------------------------------------------------------------------------------------ beyond the list
+def test_corrupt_count_files(tmp_path):
+    import numpy as np
+    from newbpe.counting import FORMAT
+
+    def write(meta, offsets=(0,)):
+        path = tmp_path / "c.npz"
+        np.savez(path, data=np.zeros(0, np.uint8), offsets=np.array(offsets, np.int64), counts=np.zeros(
+            len(offsets) - 1, np.int64), meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+        return path
+    good = {"format": FORMAT, "version": 1, "units": "bytes", "pretokenizer": {"name": "gpt2", "pattern": None}}
+    assert len(newbpe.WordCounts.load(write(good))) == 0
+    for meta, expect in (({**good, "pretokenizer": None}, "pre-tokenizer"), ({**good, "version": "1"}, "version"),
+                         ({**good, "units": "x"}, "unknown units"), ({**good, "split": 3}, "split"),
+                         ({**good, "special_tokens": 5}, "special_tokens")):
+        with pytest.raises(ModelFileError, match=expect):
+            newbpe.WordCounts.load(write(meta))
+    with pytest.raises(ModelFileError, match="inconsistent arrays"):
+        newbpe.WordCounts.load(write(good, offsets=(0, 3, 0)))
+
+
+def test_other_library_arguments(no_counting, lines):
+    with pytest.raises(NewbpeError, match="progress must be a callable"):
+        newbpe.train(lines, vocab_size=500, progress="tqdm")
+    with pytest.raises(NewbpeError, match="unknown units 'byte'"):
+        newbpe.train(lines, vocab_size=500, units="byte")
+    with pytest.raises(NewbpeError, match="split must be 'line' or 'document'"):
+        newbpe.count(lines, split="lines")
+    with pytest.raises(NewbpeError, match="load\\(\\) takes a path"):
+        newbpe.load(None)
+    with pytest.raises(NewbpeError, match="word counts map"):
+        newbpe.count({"a": "3"})
+
+
+def test_encode_arguments(tok):
+    with pytest.raises(NewbpeError, match="threads must be an integer >= 1"):
+        tok.encode_batch(["a"], threads=0)
+    with pytest.raises(NewbpeError, match="takes a list of texts"):
+        tok.encode_batch("abc")
+    with pytest.raises(NewbpeError, match="takes str or bytes"):
+        tok.encode_batch([3])
+    with pytest.raises(NewbpeError, match="not special tokens of this model: <x>"):
+        tok.encode("a", allowed_special="<x>")
+
+
+def test_cli_info_examples_range(model_dir):
+    assert "--examples" in cli_error(["info", "-m", model_dir, "--examples", -1])
