@@ -28,6 +28,15 @@ class Checked(click.ParamType):
         self.option = option
         self.kind = RULES[option][0]
         self.name = "integer" if self.kind == "int" else "float"
+        rule = RULES[option]
+        if self.kind == "int":
+            self.metavar = f"INTEGER>={rule[1]}" if rule[2] is None else f"INTEGER {rule[1]}..{rule[2]}"
+        else:
+            low = f"{'(' if rule[3] else '['}{rule[1]:g}"
+            self.metavar = f"FLOAT>{'' if rule[3] else '='}{rule[1]:g}" if rule[2] is None else f"FLOAT {low}, {rule[2]:g}]"
+
+    def get_metavar(self, *args, **kwargs):
+        return self.metavar
 
     def convert(self, value, param, ctx):
         from .checks import check
@@ -186,8 +195,8 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
 @click.option("--byte-alphabet", type=click.Choice(["full", "observed"]), default=None)
 @click.option("--limit-alphabet", type=Checked("limit_alphabet"), default=None,
               help="Char units: keep the N most frequent characters.")
-@click.option("--coverage", type=Checked("coverage"), default=None, help="Char units: character coverage in (0, 1] (Picky style).")
-@click.option("--threshold", type=Checked("threshold"), default=None, help="Picky: IoS threshold T in (0, 1] (default 0.9).")
+@click.option("--coverage", type=Checked("coverage"), default=None, help="Char units: character coverage (Picky style).")
+@click.option("--threshold", type=Checked("threshold"), default=None, help="Picky: IoS threshold T (default 0.9).")
 @click.option("--reference-compat", is_flag=True, help="Reproduce the method's reference code (all quirks).")
 @click.option("--encoder", type=click.Choice(ENCODERS), default=None,
               help="Default encoder of the model (default: the algorithm's own; lbpe fits every algorithm).")
