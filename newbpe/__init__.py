@@ -57,6 +57,7 @@ def count(source, pretokenizer="gpt2", units="bytes", special_tokens=(), split="
     sequence, outside special tokens, before pre-tokenization (in the counting workers for files).
     """
     from .corpus import Corpus
+    special_tokens = _check_common(special_tokens, threads, split, progress)
     corpus = Corpus(source, split=split, column=column, threads=threads, progress=progress)
     return corpus.counts(pretokenizer, units, special_tokens, transform)
 
@@ -74,6 +75,7 @@ def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="by
     in `encode` and inverts it in `decode`."""
     from .corpus import Corpus
     from .errors import NewbpeError
+    special_tokens = _check_common(special_tokens, threads, split, progress)
     corpus = Corpus.of(source, split=split, column=column, threads=threads, progress=progress)
     if corpus.units is not None:
         if splinter is not None:
@@ -81,6 +83,10 @@ def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="by
         units = corpus.units                    # a ready table brings its own units
     from .encoders import ENCODER_OPTIONS, check_encoder
     method = _precheck(algo, vocab_size, units, special_tokens, options, encoder)
+    if corpus.units is None:
+        from .pretokenizers import PreTokenizer
+        if not isinstance(pretokenizer, PreTokenizer):
+            PreTokenizer(pretokenizer)            # a bad name fails now, before SPLINTER learns or counting
     if splinter is not None:
         from .preprocessors.splinter_source import resolve_splinter
         splinter = resolve_splinter(splinter, corpus)
@@ -103,8 +109,10 @@ def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="by
 def load(path):
     """Load a model directory (or its model.json), or an HF byte-level BPE `tokenizer.json` (a file
     of that name, or a directory holding one and no model.json)."""
-    from .modelfile import MODEL_FILE
-    from .model import Tokenizer
+    from .model import MODEL_FILE, Tokenizer
+    if not isinstance(path, (str, os.PathLike)):
+        from .errors import NewbpeError
+        raise NewbpeError(f"load() takes a path, not {type(path).__name__}")
     p = os.fspath(path)
     hf_dir = os.path.isdir(p) and not os.path.exists(os.path.join(p, MODEL_FILE)) \
         and os.path.exists(os.path.join(p, "tokenizer.json"))
@@ -114,9 +122,24 @@ def load(path):
     return Tokenizer.load(p)
 
 
+def _check_common(special_tokens, threads, split, progress):
+    """The arguments `count` and `train` share, checked before any work; returns the special
+    tokens as a list (a single str is one token)."""
+    from .checks import check_special_tokens, check_threads
+    from .counting import check_split
+    from .errors import NewbpeError
+    check_threads(threads)
+    check_split(split)
+    if progress is not None and not callable(progress):
+        raise NewbpeError(f"progress must be a callable(stage, current, total) or None, not {type(progress).__name__}")
+    return check_special_tokens(special_tokens)
+
+
 def _precheck(algo, vocab_size, units, special_tokens, options, encoder=None):
     """Reject bad arguments before spending time on counting (the trainer checks sizes again
-    exactly). Returns the method's registry entry."""
+    exactly); `options` values are checked (newbpe.checks) and normalised in place. Returns the
+    method's registry entry."""
+    from .checks import check, check_all, check_special_tokens
     from .encoders import ENCODER_OPTIONS, ENCODERS
     from .errors import NewbpeError
     from .methods import get_method
@@ -132,8 +155,13 @@ def _precheck(algo, vocab_size, units, special_tokens, options, encoder=None):
         if encoder not in method.encoders:
             raise NewbpeError(f"encoder {encoder!r} does not fit algorithm {algo} "
                               f"(use {' or '.join(repr(e) for e in method.encoders)})")
-    if not isinstance(vocab_size, int) or isinstance(vocab_size, bool) or vocab_size <= 0:
-        raise NewbpeError(f"vocab_size must be a positive integer, got {vocab_size!r}")
+    options.update(check_all(options))
+    if units not in ("bytes", "chars"):
+        raise NewbpeError(f"unknown units {str(units)[:40]!r} (use 'bytes' or 'chars')")
+    if vocab_size is None:
+        raise NewbpeError("vocab_size is required")
+    vocab_size = check("vocab_size", vocab_size)
+    special_tokens = check_special_tokens(special_tokens)
     if units == "bytes" and options.get("byte_alphabet", "full") == "full":
         base = len(set(special_tokens)) + 256
         if vocab_size <= base:

@@ -16,12 +16,63 @@ from .encoders import ENCODERS
 from .methods import METHODS
 
 PRETOKENIZER_HELP = ("gpt2, cl100k (gpt4, llama3), o200k, superbpe_stage1, superbpe_stage2, whitespace "
-                     "(▁-prefixed words, lossy), none, or any regex")
+                     "(▁-prefixed words, lossy), none, or regex:PATTERN (a custom regex)")
+
+
+class Checked(click.ParamType):
+    """A number option checked by the library's own check (newbpe.checks.RULES), so the CLI and
+    the library give the same message for the same bad value, before any work."""
+
+    def __init__(self, option):
+        from .checks import RULES
+        self.option = option
+        self.kind = RULES[option][0]
+        self.name = "integer" if self.kind == "int" else "float"
+        rule = RULES[option]
+        if self.kind == "int":
+            self.metavar = f"INTEGER>={rule[1]}" if rule[2] is None else f"INTEGER {rule[1]}..{rule[2]}"
+        else:
+            low = f"{'(' if rule[3] else '['}{rule[1]:g}"
+            self.metavar = f"FLOAT>{'' if rule[3] else '='}{rule[1]:g}" if rule[2] is None else f"FLOAT {low}, {rule[2]:g}]"
+
+    def get_metavar(self, *args, **kwargs):
+        return self.metavar
+
+    def convert(self, value, param, ctx):
+        from .checks import check
+        from .errors import NewbpeError
+        if isinstance(value, str):
+            try:
+                value = int(value) if self.kind == "int" else float(value)
+            except ValueError:
+                pass                                    # check() names the option and what it takes
+        try:
+            return check(self.option, value)
+        except NewbpeError as e:
+            self.fail(str(e), param, ctx)
 
 
 def _fail(msg, code=1):
-    click.echo(f"newbpe: error: {msg}", err=True)
+    try:
+        click.echo(f"newbpe: error: {msg}", err=True)
+    except OSError:                 # stderr itself is gone: the exit status still tells
+        pass
     sys.exit(code)
+
+
+SIGPIPE_EXIT = 141                  # 128 + SIGPIPE: what cat, yes, grep ... report when the reader goes away
+
+
+def _broken_pipe():
+    """stdout's reader went away (`newbpe encode ... | head -1`): exit quietly with status 141, as
+    the standard tools do when SIGPIPE ends them. Points stdout at /dev/null first, so the
+    interpreter's final flush does not complain either."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    sys.exit(SIGPIPE_EXIT)
 
 
 def friendly(fn):
@@ -35,6 +86,8 @@ def friendly(fn):
         warnings.showwarning = show
         try:
             return fn(*args, **kwargs)
+        except BrokenPipeError:
+            _broken_pipe()
         except NewbpeError as e:
             _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
         except (OSError, UnicodeError) as e:
@@ -78,6 +131,9 @@ class OneLineErrors(click.Group):
         kwargs["standalone_mode"] = False
         try:
             rv = super().main(*args, **kwargs)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _broken_pipe()
         except click.exceptions.Abort:
             _fail("aborted", 1)
         except click.ClickException as e:
@@ -103,7 +159,7 @@ def input_options(fn):
         click.option("--special-tokens", multiple=True,
                      help="Special tokens (repeat or comma-separate): ids 0..k-1, never split, not counted."),
         click.option("--split", type=click.Choice(["line", "document"]), default="line", show_default=True),
-        click.option("--threads", type=int, default=None, help="Threads/processes (default: all cores)."),
+        click.option("--threads", type=Checked("threads"), default=None, help="Threads/processes (default: all cores)."),
         click.option("--progress", type=click.Choice(["tqdm", "json", "none"]), default="tqdm", show_default=True),
     ]):
         fn = option(fn)
@@ -129,17 +185,18 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
 @main.command()
 @click.argument("files", nargs=-1)
 @click.option("--algo", type=click.Choice(sorted(METHODS)), default="bpe", show_default=True)
-@click.option("--vocab-size", type=int, required=True)
+@click.option("--vocab-size", type=Checked("vocab_size"), required=True)
 @click.option("-o", "--output", required=True, help="Output directory (model.json, tokenizer.json).")
 @click.option("--counts", "counts_file", default=None, help="Train on a saved word-count table instead of FILES.")
 @input_options
-@click.option("--min-frequency", type=int, default=None)
-@click.option("--max-token-length", type=int, default=None)
+@click.option("--min-frequency", type=Checked("min_frequency"), default=None)
+@click.option("--max-token-length", type=Checked("max_token_length"), default=None)
 @click.option("--max-token-length-mode", type=click.Choice(["exact", "hf"]), default=None)
 @click.option("--byte-alphabet", type=click.Choice(["full", "observed"]), default=None)
-@click.option("--limit-alphabet", type=int, default=None, help="Char units: keep the N most frequent characters.")
-@click.option("--coverage", type=float, default=None, help="Char units: character coverage (Picky style).")
-@click.option("--threshold", type=float, default=None, help="Picky: IoS threshold T (default 0.9).")
+@click.option("--limit-alphabet", type=Checked("limit_alphabet"), default=None,
+              help="Char units: keep the N most frequent characters.")
+@click.option("--coverage", type=Checked("coverage"), default=None, help="Char units: character coverage (Picky style).")
+@click.option("--threshold", type=Checked("threshold"), default=None, help="Picky: IoS threshold T (default 0.9).")
 @click.option("--reference-compat", is_flag=True, help="Reproduce the method's reference code (all quirks).")
 @click.option("--encoder", type=click.Choice(ENCODERS), default=None,
               help="Default encoder of the model (default: the algorithm's own; lbpe fits every algorithm).")
@@ -191,14 +248,15 @@ def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, spe
 
 
 def _splinter_arg(lang, map_path):
+    """--splinter LANG learns the map from FILES; --splinter-map MAP uses a saved one: one or the other."""
     if map_path is None:
         return lang
-    from .preprocessors.splinter_source import load_map
-    sp = load_map(map_path)
-    if lang is not None and lang != sp.lang:
+    if lang is not None:
         from .errors import NewbpeError
-        raise NewbpeError(f"--splinter {lang} but the map {map_path} is for {sp.lang}")
-    return sp
+        raise NewbpeError(f"give --splinter {lang} (learn the map from FILES) or --splinter-map {map_path} "
+                          "(use a saved map), not both")
+    from .preprocessors.splinter_source import load_map
+    return load_map(map_path)
 
 
 def _train(files, counts_file, algo, vocab_size, pretokenizer, units, special_tokens, split, threads, prog,
@@ -253,11 +311,15 @@ def decode(files, model_dir):
     tok = _load(model_dir)
     out = sys.stdout.buffer
     for name, n, line in _read_lines(files):
+        where = "<stdin>" if name == "-" else name
         try:
             seq = [int(x) for x in line.split()]
         except ValueError:
-            raise NewbpeError(f"{name}:{n}: not a line of integer ids") from None
-        out.write(tok.decode_bytes(seq))
+            raise NewbpeError(f"{where}:{n}: not a line of integer ids") from None
+        try:
+            out.write(tok.decode_bytes(seq))
+        except NewbpeError as e:
+            raise NewbpeError(f"{where}:{n}: {e}") from None
     out.flush()
 
 
@@ -304,7 +366,8 @@ def export(model_dir, fmt, output, approximate, agreement_text, expanded, name, 
 @main.command()
 @click.option("-m", "--model", "model_dir", required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print tok.info() as JSON.")
-@click.option("--examples", default=10, show_default=True, help="How many longest tokens to show.")
+@click.option("--examples", type=click.IntRange(min=0), default=10, show_default=True,
+              help="How many longest tokens to show.")
 @friendly
 def info(model_dir, as_json, examples):
     """Summarise a model's vocabulary and training."""
@@ -352,16 +415,19 @@ def eval_(files, model_dir, as_json):
 @click.option("-m", "--model", "model_dir", required=True, help="Model directory (or model.json).")
 @click.option("-o", "--output", required=True,
               help="OUT.npy or OUT.bin (flat uint16/uint32 ids + OUT.idx: int64 document offsets) or OUT.jsonl.")
-@click.option("--p", "p", type=float, default=0.1, show_default=True, help="Attempts per original token.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Global seed (document d uses (seed, d)).")
-@click.option("--max-num-to-expand", type=int, default=None, help="Cap on successful splits per document.")
-@click.option("--epoch", type=int, default=None, help="Per-epoch resampling: seed documents from (seed, epoch, d).")
+@click.option("--p", "p", type=Checked("p"), default=0.1, show_default=True, help="Attempts per original token.")
+@click.option("--seed", type=Checked("seed"), default=0, show_default=True, help="Global seed (document d uses (seed, d)).")
+@click.option("--max-num-to-expand", type=Checked("max_num_to_expand"), default=None,
+              help="Cap on successful splits per document.")
+@click.option("--epoch", type=Checked("epoch"), default=None,
+              help="Per-epoch resampling: seed documents from (seed, epoch, d).")
 @click.option("--split", type=click.Choice(["line", "document"]), default="line", show_default=True,
               help="Documents: each line with its newline, or each whole file.")
 @click.option("--allowed-special", default="", help="'all' or comma-separated special tokens to recognise in text.")
 @click.option("--append-special", default=None, help="Append this special token to every document (e.g. <|endoftext|>).")
 @click.option("--table", default=None, help="A saved split table (.npz, or the reference's .json) to use.")
-@click.option("--threads", type=int, default=None, help="Threads (default: all cores); output is the same for any.")
+@click.option("--threads", type=Checked("threads"), default=None,
+              help="Threads (default: all cores); output is the same for any.")
 @friendly
 def stochastok(files, model_dir, output, p, seed, max_num_to_expand, epoch, split, allowed_special,
                append_special, table, threads):
@@ -398,7 +464,7 @@ def splinter():
 @click.option("--wordlist", default="best", show_default=True, help="wordfreq list name.")
 @click.option("-o", "--output", required=True, help="Output map (JSON).")
 @click.option("--letters", default="all", show_default=True, help="all, servile (Hebrew subset), or a string of letters.")
-@click.option("--min-count", type=int, default=10, show_default=True)
+@click.option("--min-count", type=click.IntRange(min=0), default=10, show_default=True)
 @click.option("--iterations", type=click.Choice(["1", "2"]), default="2", show_default=True)
 @click.option("--no-final-letters", is_flag=True, help="Hebrew: do not swap final/regular forms of the last letter.")
 @click.option("--keep-diacritics-in-counts", is_flag=True, help="Count FILES without removing diacritics.")

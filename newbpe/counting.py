@@ -21,7 +21,7 @@ from collections import Counter
 
 import numpy as np
 
-from .errors import NewbpeError
+from .errors import ModelFileError, NewbpeError
 from .io import atomic_write, read_npz
 from .pretokenizers import PreTokenizer, split_specials
 
@@ -61,6 +61,12 @@ def count_sequences(seqs, pretok: PreTokenizer, units: str, specials=(), transfo
         else:
             counter.update(split(seq))
     return Counter({_encode(w, units): c for w, c in counter.items()})
+
+
+def check_split(split):
+    if split not in ("line", "document"):
+        raise NewbpeError(f"split must be 'line' or 'document', not {str(split)[:40]!r}")
+    return split
 
 
 def _count_chunk(args):
@@ -135,7 +141,8 @@ class WordCounts:
             raise NewbpeError(f"unknown units {units!r} (use 'bytes' or 'chars')")
         self.pretokenizer = pretokenizer if isinstance(pretokenizer, PreTokenizer) else PreTokenizer(pretokenizer)
         self.units = units
-        self.special_tokens = list(special_tokens)
+        from .checks import check_special_tokens
+        self.special_tokens = check_special_tokens(special_tokens)
         self.transform = transform
         self.split = "line"
         self.had_invalid_utf8 = False
@@ -154,10 +161,16 @@ class WordCounts:
         """Add a {word: count} mapping (words as str or bytes)."""
         words, weights = [], []
         for w, c in counter.items():
+            if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not isinstance(w, (str, bytes)):
+                raise NewbpeError(f"word counts map str or bytes words to integer counts, got {w!r}: {c!r}"[:120])
             if c < 0:
                 raise NewbpeError(f"negative count {c} for word {w!r}")
             if c:
-                words.append(w if isinstance(w, bytes) else _encode(w, self.units))
+                try:
+                    words.append(w if isinstance(w, bytes) else _encode(w, self.units))
+                except UnicodeEncodeError as e:
+                    from .checks import text_error
+                    raise text_error(e) from None
                 weights.append(int(c))
         if words:
             bounds = np.zeros(len(words) + 1, dtype=np.int64)
@@ -169,15 +182,19 @@ class WordCounts:
     def add_texts(self, texts):
         """Each str of the iterable is one sequence. Streams in batches (never a list of all)."""
         batch = []
-        for t in texts:
-            if not isinstance(t, str):
-                raise NewbpeError(f"expected str sequences, got {type(t).__name__}")
-            batch.append(t)
-            if len(batch) >= 4096:
+        try:
+            for t in texts:
+                if not isinstance(t, str):
+                    raise NewbpeError(f"expected str sequences, got {type(t).__name__}")
+                batch.append(t)
+                if len(batch) >= 4096:
+                    self._add_batch(batch)
+                    batch = []
+            if batch:
                 self._add_batch(batch)
-                batch = []
-        if batch:
-            self._add_batch(batch)
+        except UnicodeEncodeError as e:
+            from .checks import text_error
+            raise text_error(e) from None
         return self
 
     def _add_batch(self, seqs):
@@ -208,9 +225,9 @@ class WordCounts:
     def add_files(self, paths, split="line", threads=None, progress=None):
         """Count files. Preset patterns stream chunks through the numba scanner (parallel over
         lines); other pre-tokenizers count chunks in `threads` worker processes."""
-        if split not in ("line", "document"):
-            raise NewbpeError(f"split must be 'line' or 'document', not {split!r}")
-        self.split = split
+        self.split = check_split(split)
+        from .checks import check_threads
+        check_threads(threads)
         paths = [os.fspath(p) for p in paths]
         if not paths:
             raise NewbpeError("no input files given")
@@ -358,10 +375,16 @@ class WordCounts:
             path = os.path.join(path, "word_counts.npz")
         meta, (data, offsets, counts) = read_npz(path, ("data", "offsets", "counts"), FORMAT, FORMAT_VERSION,
                                                  "newbpe word-count file")
-        if len(offsets) != len(counts) + 1 or offsets[-1] != len(data) or counts.dtype != np.int64 \
-                or (len(counts) and counts.min() < 0):
-            raise NewbpeError(f"corrupt word-count file {path}: inconsistent arrays")
-        wc = cls(PreTokenizer.from_dict(meta["pretokenizer"]), meta["units"], meta.get("special_tokens", ()))
-        wc.split = meta.get("split", "line")
+        if data.dtype != np.uint8 or offsets.dtype != np.int64 or counts.dtype != np.int64 \
+                or data.ndim != 1 or offsets.ndim != 1 or counts.ndim != 1 \
+                or len(offsets) != len(counts) + 1 or offsets[0] != 0 or offsets[-1] != len(data) \
+                or (len(counts) and (counts.min() < 0 or np.diff(offsets).min() < 0)):
+            raise ModelFileError(f"corrupt word-count file {path}: inconsistent arrays")
+        try:
+            wc = cls(PreTokenizer.from_dict(meta.get("pretokenizer")), meta.get("units"),
+                     meta.get("special_tokens", ()))
+            wc.split = check_split(meta.get("split", "line"))
+        except NewbpeError as e:
+            raise ModelFileError(f"corrupt word-count file {path}: {e}") from None
         wc._table.add_pieces(data, offsets, counts)
         return wc

@@ -44,7 +44,10 @@ def read_npz(path, names, fmt, max_version, what):
         raise ModelFileError(f"corrupt {what} {path}: {type(e).__name__}: {e}") from None
     if not isinstance(meta, dict) or meta.get("format") != fmt:
         raise ModelFileError(f"{path} is not a {what}")
-    if meta.get("version", 0) > max_version:
+    version = meta.get("version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ModelFileError(f"{path}: malformed format version {str(version)[:20]!r}")
+    if version > max_version:
         raise ModelFileError(f"{path} has format version {meta['version']}, newer than this newbpe reads "
                              f"({max_version}); upgrade newbpe")
     return meta, arrays

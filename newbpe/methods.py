@@ -31,6 +31,7 @@ class Method:
     encoders: tuple          # encoders its models may use
     hf_export: str           # one of HF_EXPORT_KINDS
     summary: str
+    remerges: bool = False   # a pair may be merged again (after its token was removed)
 
     @property
     def trainer(self):
@@ -54,7 +55,7 @@ METHODS = {m.name: m for m in (
     Method("bpe", "newbpe.trainers.bpe", "rank", ("rank", "lbpe"), "exact",
            "classic byte-level BPE, HF BpeTrainer parity"),
     Method("picky", "newbpe.trainers.picky", "replay", ("replay", "lbpe"), "approximate",
-           "Picky BPE: removes intermediate tokens during training"),
+           "Picky BPE: removes intermediate tokens during training", remerges=True),
     Method("scaffold", "newbpe.trainers.scaffold", "scaffold", ("scaffold", "lbpe"), "expanded",
            "Scaffold-BPE: scaffold tokens demolished at encoding"),
 )}

@@ -106,7 +106,28 @@ class Tokenizer:
         return self.vocabulary.model_id_of((0, data))
 
     def id_to_token(self, i):
-        return self.vocabulary.tokens[self.vocabulary.model_ids[i]]
+        return self.vocabulary.tokens[self._internal([i])[0]]
+
+    def _internal(self, ids):
+        """Internal ids (a list) of a sequence of model ids; anything that is not an integer in
+        0..vocab_size-1 (a negative id too, which Python indexing would silently accept) is a
+        one-line NewbpeError."""
+        if not isinstance(ids, (list, tuple, np.ndarray)):
+            ids = list(ids)
+        try:
+            arr = np.asarray(ids)
+        except (OverflowError, ValueError, TypeError):
+            arr = np.asarray(ids, dtype=object)
+        if arr.size == 0:
+            return []
+        if arr.ndim != 1 or arr.dtype.kind not in "iu":
+            bad = [i for i in (ids if arr.ndim == 1 else [ids]) if isinstance(i, bool) or not isinstance(
+                i, (int, np.integer)) or not 0 <= i < self.vocab_size]
+            raise NewbpeError(f"ids must be integers in 0..{self.vocab_size - 1}, got {str(bad[:5])[:80]}")
+        bad = (arr < 0) | (arr >= self.vocab_size)
+        if bad.any():
+            raise NewbpeError(f"ids out of range 0..{self.vocab_size - 1}: {arr[bad][:5].tolist()}")
+        return self.vocabulary.to_internal[arr].tolist()
 
     # ------------------------------------------------------------------ encoding
     def _encoder(self, name=None):
@@ -154,13 +175,8 @@ class Tokenizer:
             text = text.decode("utf-8", "surrogateescape" if self.units == "bytes" else "replace")
         if not isinstance(text, str):
             raise NewbpeError(f"encode() takes str or bytes, not {type(text).__name__}")
-        if allowed_special == "all":
-            allowed_special = self.special_tokens
         if allowed_special:
-            unknown = set(allowed_special) - set(self.special_tokens)
-            if unknown:
-                raise NewbpeError(f"not special tokens of this model: {', '.join(sorted(unknown))}")
-            return split_specials(text, list(allowed_special))
+            return split_specials(text, allowed_special)
         return [(False, text)] if text else []
 
     def encode(self, text, allowed_special=(), encoder=None):
@@ -176,16 +192,38 @@ class Tokenizer:
         """Encode many texts: batches of about 4 MB go through one pre-tokenization pass and one
         call into the numba encoder each (parallel over `threads`, default all cores), so memory
         stays bounded; results are identical for any thread count."""
+        from .checks import check_threads, text_error
+        check_threads(threads)
+        if isinstance(texts, (str, bytes)):
+            raise NewbpeError("encode_batch() takes a list of texts; use encode() for one text")
+        allowed_special = self._allowed(allowed_special)
         results, group, size = [], [], 0
-        for text in texts:
-            group.append(text)
-            size += len(text)
-            if size >= BATCH_CHARS:
+        try:
+            for text in texts:
+                group.append(text)
+                size += len(text) if isinstance(text, (str, bytes)) else 0
+                if size >= BATCH_CHARS:
+                    results.extend(self._encode_group(group, allowed_special, encoder, threads))
+                    group, size = [], 0
+            if group:
                 results.extend(self._encode_group(group, allowed_special, encoder, threads))
-                group, size = [], 0
-        if group:
-            results.extend(self._encode_group(group, allowed_special, encoder, threads))
+        except UnicodeEncodeError as e:
+            raise text_error(e) from None
         return results
+
+    def _allowed(self, allowed_special):
+        """allowed_special as a list of special tokens: "all", a single token (a str), or a collection."""
+        if allowed_special == "all":
+            return list(self.special_tokens)
+        try:
+            allowed = [allowed_special] if isinstance(allowed_special, str) else list(allowed_special or ())
+        except TypeError:
+            raise NewbpeError(f"allowed_special must be 'all' or special tokens, got {allowed_special!r}") from None
+        allowed = [s for s in allowed if s != ""]
+        unknown = {str(s) for s in allowed if not isinstance(s, str) or s not in self._special_id}
+        if unknown:
+            raise NewbpeError(f"not special tokens of this model: {', '.join(sorted(unknown))}")
+        return allowed
 
     def _encode_group(self, texts, allowed_special, encoder, threads):
         enc = self._encoder(encoder)
@@ -239,13 +277,8 @@ class Tokenizer:
     # ------------------------------------------------------------------ decoding
     def decode_bytes(self, ids):
         """Exact bytes of a sequence of model ids."""
-        tokens, model_ids = self.vocabulary.tokens, self.vocabulary.model_ids
-        try:
-            data = b"".join(tokens[model_ids[i]] for i in ids)
-        except (IndexError, TypeError):
-            bad = [i for i in ids if not (isinstance(i, (int, np.integer)) and 0 <= i < self.vocab_size)]
-            raise NewbpeError(f"ids out of range 0..{self.vocab_size - 1}: {bad[:5]}") from None
-        data = self.decoder.decode(data)
+        tokens = self.vocabulary.tokens
+        data = self.decoder.decode(b"".join([tokens[i] for i in self._internal(ids)]))
         for transform in reversed(self.transforms):
             data = transform.invert(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
         return data
@@ -258,8 +291,7 @@ class Tokenizer:
         """Readable strings of tokens (GPT-2 byte mapping in byte mode, text in char mode)."""
         v = self.vocabulary
         out = []
-        for i in ids:
-            internal = v.model_ids[i]
+        for internal in self._internal(ids):
             t = v.tokens[internal]
             if v.is_special(internal) or self.units == "chars":
                 out.append(t.decode("utf-8", "replace"))
@@ -274,7 +306,7 @@ class Tokenizer:
             "algorithm": self.algo,
             "vocab_size": self.vocab_size,
             "units": self.units,
-            "pretokenizer": self.pretokenizer.label,
+            "pretokenizer": self.pretokenizer.spec,
             "special_tokens": self.special_tokens,
             "alphabet_size": self.n_alphabet,
             "num_merges": len(self.vocabulary.merges),

@@ -1,4 +1,4 @@
-"""model.json: the schema and its strict generic validation (the Tokenizer saves the directory).
+"""model.json: the schema and its strict validation (the Tokenizer saves the directory).
 
 Format "newbpe-model", version 2:
 
@@ -10,20 +10,42 @@ Format "newbpe-model", version 2:
     merges ([left, right, out] internal ids, rank order), model_ids, flags (engine bits).
 
 Version 1 files (pre-tokenizer, encoder and SPLINTER map at the top level / in `extra`) still load
-and encode identically (fixtures in tests/fixtures/models/). Loading refuses newer versions. Every
-problem is a one-line `ModelFileError` naming the file; the method's own data is checked by the
-encoders that read it (encoders/__init__.py, `validate_model_data`).
+and encode identically (fixtures in tests/fixtures/models/). Loading refuses newer versions.
+
+Every problem is a one-line `ModelFileError` naming the file and the field. What is checked is what
+encoding and decoding rely on, so a model that loads encodes without a crash and only emits ids it
+can decode (a hypothesis fuzz of every field checks this, tests/test_model_fuzz.py):
+
+- the header, `algo` (a registered method), `units`, the default encoder (one the method allows);
+- `tokens`: base64, the specials' UTF-8 bytes first, then the alphabet (distinct single units), then
+  non-empty tokens made only of alphabet units; no two non-special tokens with the same identity
+  (flag, bytes); `idents` one non-negative int per token;
+- `merges`: [left, right, out] ids of non-special tokens, out spelled by left + right, not a base unit,
+  with the left part's identity flag; a pair at most once unless the method merges again (Picky);
+- `model_ids`: distinct ids covering the specials and the alphabet; `flags` ints; `options` (the
+  options encoding reads are checked by newbpe.checks), `stats`, `extra` objects; the pipeline stages.
+The data a method's encoders read (an event log, a demolition table, merge outputs with model ids) is
+checked by those encoders (encoders/__init__.py, `validate_model_data`).
 """
 import base64
 import binascii
 import json
 import os
 
+from .checks import check, check_special_tokens
 from .errors import ModelFileError, NewbpeError
 
 FORMAT = "newbpe-model"
 FORMAT_VERSION = 2
 MODEL_FILE = "model.json"
+# Options that encoding reads (the others only record how the model was trained).
+ENCODING_OPTIONS = ("ignore_merges", "whole_word_shortcut", "lbpe_ties", "scaffold_mode", "demolition",
+                    "unknown_chars", "unk_token")
+MAX_FLAG = 2**31
+
+
+def _int(x):
+    return isinstance(x, int) and not isinstance(x, bool)
 
 
 def model_to_dict(tok):
@@ -78,7 +100,7 @@ def _upgrade_v1(d):
 
 
 def read_fields(d, source):
-    """Validate model.json content generically and return the Tokenizer's keyword arguments."""
+    """Validate model.json content and return the Tokenizer's keyword arguments."""
     from .decoders import decoder_from_dict
     from .methods import METHODS
     from .pretokenizers import PreTokenizer
@@ -89,8 +111,8 @@ def read_fields(d, source):
     if not isinstance(d, dict) or d.get("format") != FORMAT:
         bad("not a newbpe model file")
     v = d.get("format_version")
-    if not isinstance(v, int) or isinstance(v, bool):
-        bad("missing format_version")
+    if not _int(v) or v < 1:
+        bad("missing or malformed format_version")
     if v > FORMAT_VERSION:
         bad(f"format version {v} is newer than this newbpe supports ({FORMAT_VERSION}); upgrade newbpe")
     if v < 2:
@@ -99,73 +121,135 @@ def read_fields(d, source):
     missing = [k for k in required if k not in d]
     if missing:
         bad("missing field(s) " + ", ".join(missing))
-    if d["algo"] not in METHODS:
-        bad(f"unknown algorithm {d['algo']!r} (known: {', '.join(sorted(METHODS))})")
+    if not isinstance(d["algo"], str) or d["algo"] not in METHODS:
+        bad(f"unknown algorithm {str(d['algo'])[:40]!r} (known: {', '.join(sorted(METHODS))})")
     method = METHODS[d["algo"]]
-    if d["units"] not in ("bytes", "chars"):
-        bad(f"unknown units {d['units']!r}")
+    units = d["units"]
+    if units not in ("bytes", "chars"):
+        bad(f"unknown units {str(units)[:40]!r}")
+    for name in ("options", "stats", "extra"):
+        if d.get(name) is not None and not isinstance(d[name], dict):
+            bad(f"{name} must be an object")
+    options = d.get("options") or {}
+    for name in ENCODING_OPTIONS:
+        try:
+            check(name, options.get(name), none_ok=True)
+        except NewbpeError as e:
+            bad(f"options: {e}")
+
+    # tokens, identity flags, specials, alphabet
+    if not isinstance(d["tokens"], list) or not all(isinstance(t, str) for t in d["tokens"]):
+        bad("tokens must be a list of base64 strings")
     try:
         tokens = [base64.b64decode(t, validate=True) for t in d["tokens"]]
-    except Exception:  # noqa: BLE001 - any undecodable entry is the same one-line error
+    except (binascii.Error, ValueError):
         bad("tokens are not valid base64")
     n = len(tokens)
-    specials = d["special_tokens"]
-    if not isinstance(specials, list) or not all(isinstance(s, str) and s for s in specials):
-        bad("special_tokens must be a list of non-empty strings")
+    idents = d.get("idents")
+    if idents is None:
+        idents = [0] * n
+    if not isinstance(idents, list) or len(idents) != n or not all(_int(x) and 0 <= x < MAX_FLAG for x in idents):
+        bad("idents must be one non-negative integer per token")
+    if not isinstance(d["special_tokens"], list):
+        bad("special_tokens must be a list")
+    try:
+        specials = check_special_tokens(d["special_tokens"])
+    except NewbpeError as e:
+        bad(str(e))
     k = len(specials)
-    n_alphabet = d["n_alphabet"]
-    if not (isinstance(n_alphabet, int) and 0 <= n_alphabet and k + n_alphabet <= n):
+    n_alpha = d["n_alphabet"]
+    if not _int(n_alpha) or not (1 <= n_alpha and k + n_alpha <= n):
         bad("n_alphabet inconsistent with the token list")
     for i, s in enumerate(specials):
         if tokens[i] != s.encode("utf-8"):
             bad(f"special token {i} does not match its token bytes")
-    idents = d.get("idents") or [0] * n
-    if not isinstance(idents, list) or len(idents) != n or not all(isinstance(x, int) and x >= 0 for x in idents):
-        bad("idents must be one non-negative integer per token")
+    _check_units(tokens, idents, k, n_alpha, units, bad)
+
+    # merges, model ids, flags
     merges = d["merges"]
     if not isinstance(merges, list):
         bad("merges must be a list")
+    seen = set()
     for r, m in enumerate(merges):
-        if not (isinstance(m, list) and len(m) == 3 and all(isinstance(x, int) and 0 <= x < n for x in m)):
-            bad(f"merge {r} is malformed: {m!r}")
+        if not (isinstance(m, list) and len(m) == 3 and all(_int(x) and k <= x < n for x in m)) \
+                or m[2] < k + n_alpha:
+            bad(f"merge {r} is malformed: {str(m)[:60]}")
         if tokens[m[0]] + tokens[m[1]] != tokens[m[2]]:
             bad(f"merge {r} does not spell its output token")
         if idents[m[2]] != idents[m[0]]:
             bad(f"merge {r}: the output token's identity flag differs from its left part's")
+        if not method.remerges:
+            if (m[0], m[1]) in seen:
+                bad(f"merge {r} repeats the pair ({m[0]}, {m[1]})")
+            seen.add((m[0], m[1]))
     mids = d["model_ids"]
-    if not isinstance(mids, list) or any(not isinstance(i, int) or not 0 <= i < n for i in mids) \
+    if not isinstance(mids, list) or any(not _int(i) or not 0 <= i < n for i in mids) \
             or len(set(mids)) != len(mids):
         bad("model_ids are malformed")
-    seen = set()
-    for i in mids:
-        if i >= k:
-            key = (idents[i], tokens[i])
-            if key in seen:
-                bad(f"token {i} repeats another emittable token's (identity flag, bytes)")
-            seen.add(key)
-    flags = d.get("flags") or [0] * n
-    if not isinstance(flags, list) or len(flags) != n or not all(isinstance(f, int) for f in flags):
-        bad("flags must be one integer per token")
+    if len(set(mids) & set(range(k + n_alpha))) != k + n_alpha:
+        bad("model_ids miss a special token or a base unit")
+    flags = d.get("flags")
+    if flags is None:
+        flags = [0] * n
+    if not isinstance(flags, list) or len(flags) != n or not all(_int(f) and 0 <= f < MAX_FLAG for f in flags):
+        bad("flags must be one non-negative integer per token")
+
+    # the pipeline stages
     pipeline = d["pipeline"]
     if not isinstance(pipeline, dict):
         bad("pipeline must be an object")
     try:
         pretok = PreTokenizer.from_dict(pipeline.get("pretokenizer"))
-    except Exception as e:  # noqa: BLE001
+    except NewbpeError as e:
         bad(f"bad pre-tokenizer: {e}")
-    encoder = (pipeline.get("encoder") or {}).get("type", method.encoder) \
-        if isinstance(pipeline.get("encoder"), (dict, type(None))) else None
+    encoder = pipeline.get("encoder")
+    encoder = encoder.get("type", method.encoder) if isinstance(encoder, dict) else method.encoder if encoder is None else None
     if encoder not in method.encoders:
-        bad(f"encoder {encoder!r} does not fit a {d['algo']} model (allowed: {', '.join(method.encoders)})")
+        bad(f"encoder {str(encoder)[:40]!r} does not fit a {d['algo']} model (allowed: {', '.join(method.encoders)})")
+    transforms = pipeline.get("transforms") or []
+    if not isinstance(transforms, list):
+        bad("pipeline.transforms must be a list")
     try:
-        transforms = [transform_from_dict(t, f"{source}: transform") for t in pipeline.get("transforms") or []]
+        transforms = [transform_from_dict(t, "transform") for t in transforms]
         decoder = decoder_from_dict(pipeline["decoder"]) if pipeline.get("decoder") else pretok.decoder()
     except NewbpeError as e:
-        bad(str(e).removeprefix(f"{source}: "))
-    for name in ("options", "stats", "extra"):
-        if not isinstance(d.get(name) or {}, dict):
-            bad(f"{name} must be an object")
-    return dict(algo=d["algo"], units=d["units"], pretokenizer=pretok, special_tokens=specials,
-                n_alphabet=n_alphabet, tokens=tokens, merges=merges, model_ids=mids, options=d.get("options"),
-                stats=d.get("stats"), encoder=encoder, flags=flags, extra=d.get("extra"), idents=idents,
-                transforms=transforms, decoder=decoder)
+        bad(str(e))
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:
+        bad(f"a pipeline stage is malformed ({type(e).__name__})")
+    return dict(algo=d["algo"], units=units, pretokenizer=pretok, special_tokens=specials, n_alphabet=n_alpha,
+                tokens=tokens, merges=merges, model_ids=mids, options=options, stats=d.get("stats"),
+                encoder=encoder, flags=flags, extra=d.get("extra"), idents=idents, transforms=transforms,
+                decoder=decoder)
+
+
+def _check_units(tokens, idents, k, n_alpha, units, bad):
+    """The alphabet is distinct single units (per identity flag); every other non-special token is
+    non-empty, made of alphabet units, and unique by (identity flag, bytes)."""
+    alphabet = tokens[k:k + n_alpha]
+    alpha_keys = list(zip(idents[k:k + n_alpha], alphabet))
+    if units == "bytes":
+        if any(len(t) != 1 for t in alphabet) or len(set(alpha_keys)) != n_alpha:
+            bad("the alphabet must be distinct single bytes")
+        allowed = set(b[0] for b in alphabet)
+        for i in range(k + n_alpha, len(tokens)):
+            t = tokens[i]
+            if not t or not allowed.issuperset(t):
+                bad(f"token {i} is empty or has a byte outside the alphabet")
+    else:
+        try:
+            chars = [t.decode("utf-8", "surrogatepass") for t in alphabet]
+        except UnicodeDecodeError:
+            bad("the alphabet must be single characters (UTF-8)")
+        if any(len(c) != 1 for c in chars) or len(set(zip(idents[k:k + n_alpha], chars))) != n_alpha:
+            bad("the alphabet must be distinct single characters")
+        allowed = set(chars)
+        for i in range(k + n_alpha, len(tokens)):
+            try:
+                text = tokens[i].decode("utf-8", "surrogatepass")
+            except UnicodeDecodeError:
+                text = None
+            if not text or not allowed.issuperset(text):
+                bad(f"token {i} is empty, not UTF-8, or has a character outside the alphabet")
+    keys = set(zip(idents[k:], tokens[k:]))
+    if len(keys) != len(tokens) - k:
+        bad("two tokens have the same identity (flag, bytes)")

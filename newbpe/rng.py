@@ -175,6 +175,5 @@ def resolve_seed(seed):
     """A fixed non-negative int seed; None draws fresh OS entropy (NumPy's SeedSequence())."""
     if seed is None:
         return int(np.random.SeedSequence().entropy)
-    if isinstance(seed, (bool, float)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise NewbpeError(f"seed must be a non-negative integer or None, got {seed!r}")
-    return int(seed)
+    from .checks import check
+    return check("seed", seed)

@@ -48,11 +48,11 @@ def test_numba_counting_equals_python_regex_counting(tmp_path):
     for preset in ("gpt2", "cl100k", "o200k"):
         for split in ("line", "document"):
             fast = newbpe.WordCounts.from_files([path], preset, split=split, threads=2)
-            slow = newbpe.WordCounts.from_files([path], PATTERNS[preset], split=split, threads=1)
+            slow = newbpe.WordCounts.from_files([path], "regex:" + PATTERNS[preset], split=split, threads=1)
             assert fast.pretokenizer.name == preset and slow.pretokenizer.name == "regex"
             assert fast.table == slow.table
     lines = data.decode("utf-8", "surrogateescape").split("\n")
-    assert newbpe.count(iter(lines)).table == newbpe.count(iter(lines), pretokenizer=PATTERNS["gpt2"]).table
+    assert newbpe.count(iter(lines)).table == newbpe.count(iter(lines), pretokenizer="regex:" + PATTERNS["gpt2"]).table
 
 
 def test_count_files_are_identical_for_any_thread_count(tmp_path):

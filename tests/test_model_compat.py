@@ -69,8 +69,8 @@ def test_identity_flags_make_distinct_tokens_in_the_model_file(tmp_path):
     assert d["idents"] == [0, 0, 0, 1, 0, 1]
     back = newbpe.Tokenizer.from_dict(d)
     assert back.vocabulary.idents == v.idents and back.tokens == tok.tokens
-    dup = dict(d, idents=[0, 0, 0, 0, 0, 1])          # now two emittable (0, b"a") tokens
-    with pytest.raises(newbpe.ModelFileError, match="identity flag"):
+    dup = dict(d, idents=[0, 0, 0, 0, 0, 1])          # now two (0, b"a") tokens
+    with pytest.raises(newbpe.ModelFileError, match="identity"):
         newbpe.Tokenizer.from_dict(dup)
     wrong = dict(d, idents=[0, 0, 0, 1, 1, 1])        # merge 0's output flag differs from its left part's
     with pytest.raises(newbpe.ModelFileError, match="identity flag"):

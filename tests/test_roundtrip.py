@@ -16,7 +16,7 @@ mixed_text = st.lists(st.one_of(any_text, st.sampled_from(SPECIALS + ["\r\n", " 
 def byte_models(shakespeare):
     lines = lines_of(shakespeare)
     return {p: newbpe.train(lines, vocab_size=1200, pretokenizer=p, special_tokens=SPECIALS)
-            for p in ["gpt2", "cl100k", "o200k", "none", r"\w+|\W"]}
+            for p in ["gpt2", "cl100k", "o200k", "none", r"regex:\w+|\W"]}
 
 
 @pytest.fixture(scope="module")

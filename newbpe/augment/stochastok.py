@@ -26,10 +26,11 @@ import warnings
 
 import numpy as np
 
+from ..checks import check
 from ..errors import ModelFileError, NewbpeError
 from ..io import read_documents
 from ..rng import resolve_seed
-from .stochastok_expand import check_p, expand_flat
+from .stochastok_expand import check_cap, check_p, expand_flat
 from .stochastok_table import (TABLE_FILE, build_split_table, read_table, save_table, split_depth, table_path,
                                vocab_fingerprint)
 from .stochastok_vocab import read_reference_table, tiktoken_vocab, vocab_of
@@ -366,6 +367,10 @@ def expand_files(tok, st, files, output, p, *, seed=None, max_num_to_expand=None
     are numbered across files in order, so document d's expansion depends only on (seed, [epoch,] d),
     its ids, p and the cap, whatever the batching. Returns (n_docs, ids in, ids out, successes, files)."""
     check_output_path(output)
+    check_p(p)                               # every option before the first batch is encoded
+    check_cap(max_num_to_expand)
+    for name, value in (("seed", seed), ("epoch", epoch), ("threads", threads)):
+        check(name, value)
     eot = None
     if append_special is not None:
         if append_special not in tok.special_tokens:

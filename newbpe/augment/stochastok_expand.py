@@ -20,6 +20,7 @@ import numpy as np
 
 from .._jit import njit, prange
 from .._threads import threads_limit
+from ..checks import check
 from ..errors import NewbpeError
 from ..rng import below, document_seeds, resolve_seed, seed_state
 
@@ -142,23 +143,13 @@ def _gather_chunks(out, chunk_start, chunk_end, dst_start, dst):
 
 
 def check_p(p):
-    """p as a float, refused unless finite and >= 0."""
-    try:
-        p = float(p)
-    except (TypeError, ValueError):
-        raise NewbpeError(f"p must be a number, got {p!r}") from None
-    if not (p >= 0 and np.isfinite(p)):
-        raise NewbpeError(f"p must be a finite number >= 0, got {p}")
-    return p
+    """p as a float, refused unless finite and >= 0 (newbpe.checks)."""
+    return check("p", p)
 
 
 def check_cap(cap):
     """max_num_to_expand as the kernels take it: -1 for no cap."""
-    if cap is None:
-        return -1
-    if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 0:
-        raise NewbpeError(f"max_num_to_expand must be a non-negative integer or None, got {cap!r}")
-    return int(cap)
+    return -1 if cap is None else check("max_num_to_expand", cap)
 
 
 def _plan(work, threads):
@@ -198,9 +189,7 @@ def expand_flat(ids, offsets, p, split_offset, split_left, split_right, vocab_si
     if indices.shape[0] != n_docs:
         raise NewbpeError(f"{indices.shape[0]} indices for {n_docs} documents")
     seeds = document_seeds(resolve_seed(seed), indices, epoch)
-    threads = int(threads or os.cpu_count() or 1)
-    if threads < 1:
-        raise NewbpeError("threads must be >= 1")
+    threads = check("threads", threads) or os.cpu_count() or 1
     out_len = np.zeros(n_docs, np.int64)
     successes = np.zeros(n_docs, np.int64)
     args = (ids, offsets, n_att, cap, seeds, split_offset, split_left, split_right, vocab_size, max_depth)

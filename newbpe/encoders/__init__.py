@@ -110,25 +110,43 @@ def validate_model_data(tok, source):
             check(tok, bad)
 
 
+def _check_merge_outputs(tok, bad):
+    """The rank encoder emits every merge output: each needs a model id."""
+    v = tok.vocabulary
+    hidden = {c for _, _, c in v.merges if v.to_model[c] < 0}
+    if hidden:
+        bad(f"merge output {min(hidden)} has no model id")
+
+
 def _check_events(tok, bad):
-    """The replay encoder's event log: MERGE [M, a, b, out] spells out, SPLIT [S, t, pieces] spells t."""
+    """The replay encoder's event log: MERGE [M, a, b, out] spells out, SPLIT [S, t, pieces] (pieces
+    non-empty) spells t; every token alive at the end of the log has a model id."""
     events = tok.extra.get("events")
     if not isinstance(events, list):
         bad("a replay model needs an event log (extra.events)")
-    tokens = tok.vocabulary.tokens
-    n = len(tokens)
+    v = tok.vocabulary
+    tokens, k, n = v.tokens, v.n_specials, len(v)
 
     def is_id(x):
-        return isinstance(x, int) and not isinstance(x, bool) and 0 <= x < n
+        return isinstance(x, int) and not isinstance(x, bool) and k <= x < n
+    alive = set()
     for i, ev in enumerate(events):
         ok = isinstance(ev, list) and len(ev) >= 3 and ev[0] in ("M", "S")
         if ok and ev[0] == "M":
             ok = len(ev) == 4 and all(is_id(x) for x in ev[1:]) and tokens[ev[1]] + tokens[ev[2]] == tokens[ev[3]]
+            if ok:
+                alive.add(ev[3])
         elif ok:
-            ok = len(ev) == 3 and is_id(ev[1]) and isinstance(ev[2], list) and all(is_id(x) for x in ev[2]) \
-                and b"".join(tokens[x] for x in ev[2]) == tokens[ev[1]]
+            ok = len(ev) == 3 and is_id(ev[1]) and isinstance(ev[2], list) and ev[2] \
+                and all(is_id(x) for x in ev[2]) and b"".join(tokens[x] for x in ev[2]) == tokens[ev[1]]
+            if ok:
+                alive.discard(ev[1])
+                alive.update(ev[2])
         if not ok:
             bad(f"event {i} is malformed: {str(ev)[:80]}")
+    hidden = {t for t in alive if v.to_model[t] < 0}
+    if hidden:
+        bad(f"token {min(hidden)} is present after the event log but has no model id")
 
 
 def _check_demolition(tok, bad):
@@ -146,8 +164,8 @@ def _check_demolition(tok, bad):
         bad("a base unit or special token is flagged scaffold")
     try:
         table = demolition_table(v.merges, flags, tok.options.get("demolition", "first_merge"))
-    except ValueError as e:
-        bad(str(e))
+    except (ValueError, RecursionError) as e:
+        bad(f"demolition: {e}")
     computed = [[t, p] for t, p in sorted(table.items())]
     stored = tok.extra.get("demolition")
     if stored is not None:
@@ -160,4 +178,4 @@ def _check_demolition(tok, bad):
     tok.extra["demolition"] = computed
 
 
-DATA_CHECKS = {"replay": _check_events, "scaffold": _check_demolition}
+DATA_CHECKS = {"rank": _check_merge_outputs, "replay": _check_events, "scaffold": _check_demolition}

@@ -34,14 +34,21 @@ def _k():
     return _KERNELS
 
 
-def drive_merge_loop(step, grow, visible, target, progress, merge_events):
+def output_rows(target, visible, max_merges):
+    """Initial rows of a merge loop's output array: the merges the target asks for, but no more
+    than the word table can give (`max_merges`), so a huge vocab size allocates nothing extra; the
+    drivers grow the array on demand."""
+    return max(min(target - visible, max_merges), 1) + 1024
+
+
+def drive_merge_loop(step, grow, visible, target, progress, merge_events, max_merges):
     """The Python side of a numba merge loop (`Engine.run_bpe`, `PartitionedEngine.run_bpe`):
     call step(visible, out, n_out) -> (status, visible, n_out) until it is done; on STOP_ROOM grow
     the output or call grow() (the pools) and go on; report progress every STOP_STEPS. Appends the
     (a, b, new, F) rows to merge_events. Returns (visible, stop) with stop in {'done', 'empty',
     'min_frequency'}."""
     k = _k()
-    out = np.zeros((max(target - visible, 1) + 1024, 4), dtype=np.int64)
+    out = np.zeros((output_rows(target, visible, max_merges), 4), dtype=np.int64)
     n_out = 0
     start = visible
     while True:
@@ -296,7 +303,7 @@ class Engine:
 
         def grow():
             self._ensure(k.merge_room(self.st, k.queue_head(self.st, False)[2]))
-        return drive_merge_loop(step, grow, visible, target, progress, self.merge_events)
+        return drive_merge_loop(step, grow, visible, target, progress, self.merge_events, self.max_merges)
 
     def run_scaffold(self, visible, target, min_count=1, head_after=True, progress=None,
                      report_every=1000, max_steps=None):
@@ -306,7 +313,7 @@ class Engine:
         merge index), kind in {'flag': 1, 'unflag_pop': 2, 'rederive': 3}; stop in {'done',
         'empty', 'min_frequency', 'steps'}."""
         k = _k()
-        out = np.zeros((max(target - visible, 1) + 1024, 4), dtype=np.int64)
+        out = np.zeros((output_rows(target, visible, self.max_merges), 4), dtype=np.int64)
         log = np.zeros((2 * len(out), 5), dtype=np.int64)
         n_out = n_log = 0
         start = visible
@@ -379,6 +386,12 @@ class Engine:
     @property
     def n_tokens(self):
         return int(self.st.meta[S.M_TOKENS])
+
+    @property
+    def max_merges(self):
+        """An upper bound on the merges left without re-merges (Picky): each merge shortens some
+        word of the table by at least one unit, so at most (units - words) of them."""
+        return max(len(self.st.words.sym) - 2 * len(self.st.words.word_count), 0)
 
     def token_freq(self, t):
         return int(self.st.tokens.tok_freq[t])

@@ -125,7 +125,8 @@ class PartitionedEngine:
                 self._grow_queue(int(need[1]))
             else:
                 self.parts[int(need[0])]._ensure(tuple(int(x) for x in need[1:7]))
-        return drive_merge_loop(step, grow, visible, target, progress, self.merge_events)
+        return drive_merge_loop(step, grow, visible, target, progress, self.merge_events,
+                                sum(p.max_merges for p in self.parts))
 
     # ------------------------------------------------------------------ read access
     @property

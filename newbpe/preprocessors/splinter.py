@@ -384,6 +384,10 @@ class Splinter:
         return swap_last("".join(out), self._finals)
 
     # ------------------------------------------------------------------ persistence
+    def info(self):
+        """What `newbpe info` shows of this transform."""
+        return {"lang": self.lang, "symbols": len(self.keys), "options": self.options}
+
     def to_dict(self):
         return {"format": FORMAT, "version": FORMAT_VERSION, "lang": self.lang, "options": dict(self.options),
                 "reductions_map": {str(n): m for n, m in self.map.items()},

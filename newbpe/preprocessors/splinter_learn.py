@@ -140,7 +140,7 @@ def count_words(texts, lang, strip_diacritics=True):
     from ..pretokenizers import PreTokenizer
     language = get_language(lang)
     strip = re.compile("[" + re.escape(language.diacritics) + "]") if strip_diacritics and language.diacritics else None
-    pretok = PreTokenizer(f'[^{REFERENCE_DELIMITERS}]+')
+    pretok = PreTokenizer(f'regex:[^{REFERENCE_DELIMITERS}]+')
 
     def cleaned():
         for t in texts:

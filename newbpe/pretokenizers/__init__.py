@@ -11,44 +11,64 @@ too, so splitting never loses text):
   every word with ``▁`` (U+2581), as SentencePiece and the Picky BPE reference do. **Lossy**: the
   whitespace layout is not kept (decoding joins words with single spaces);
 - ``none``: the whole text is one piece;
-- any other string is used as a custom regex (Python ``regex`` module).
+- ``regex:PATTERN``: a custom regex (Python ``regex`` module). The prefix is required, so a typo in a
+  preset name is an error (with the nearest preset) instead of a literal pattern. Model and count
+  files store custom patterns as ``{"name": "regex", "pattern": PATTERN}`` and load as before.
 
 Invalid UTF-8: byte-level models decode input with ``surrogateescape`` so every byte survives the
 regex and maps back exactly; the escaped code points U+DC80–U+DCFF count as "other" characters.
 """
 import regex
 
+from ..errors import NewbpeError
 from ..units import METASPACE  # noqa: F401  (re-exported)
+from .presets import ALIASES, PATTERNS, PRESETS  # noqa: F401  (re-exported)
 
-from .presets import ALIASES, PATTERNS, PRESETS  # noqa: E402,F401  (re-exported)
 SCANNER_PRESETS = ("gpt2", "cl100k", "o200k")     # split by the numba scanner (scanner.py)
 _HF_BYTE_LEVEL = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}
+REGEX_PREFIX = "regex:"
+
+
+def nearest_preset(name):
+    """The preset or alias closest to `name` (difflib ratio >= 0.6; presets win ties), or None."""
+    from difflib import SequenceMatcher
+    best, best_ratio = None, 0.6
+    for cand in PRESETS + tuple(ALIASES):
+        r = SequenceMatcher(None, name.lower(), cand).ratio()
+        if r > best_ratio or (r == best_ratio and best is None):
+            best, best_ratio = cand, r
+    return best
+
+
+def unknown_pretokenizer(spec):
+    """The one-line error for a pre-tokenizer name that is neither a preset nor regex:PATTERN."""
+    near = nearest_preset(spec) if isinstance(spec, str) and spec else None
+    hint = f"did you mean {near}? " if near else ""
+    looks_like_regex = isinstance(spec, str) and any(c in spec for c in "\\[](){}|*+?^$")
+    example = f" ({REGEX_PREFIX}{spec})" if looks_like_regex and len(spec) <= 60 else ""
+    return NewbpeError(f"unknown pre-tokenizer {spec!r}: {hint}presets: {', '.join(PRESETS)} "
+                       f"(aliases: {', '.join(ALIASES)}); a custom regex is written {REGEX_PREFIX}PATTERN{example}")
 
 
 class PreTokenizer:
-    """Splits a str into pieces. `name` is a preset name or 'regex' (then `pattern` is the regex)."""
+    """Splits a str into pieces. `name` is a preset name or 'regex' (then `pattern` is the regex).
+
+    spec: a preset name or alias, or "regex:PATTERN"; anything else is a ValueError naming the
+    nearest preset."""
 
     def __init__(self, spec="gpt2"):
+        if not isinstance(spec, str):
+            raise NewbpeError(f"a pre-tokenizer is a preset name or {REGEX_PREFIX}PATTERN, not {type(spec).__name__}")
         spec = ALIASES.get(spec, spec)
         if spec in PATTERNS:
             self.name, self.pattern = spec, PATTERNS[spec]
         elif spec in ("whitespace", "none"):
             self.name, self.pattern = spec, None
+        elif spec.startswith(REGEX_PREFIX):
+            self.name, self.pattern = "regex", _compile_check(spec[len(REGEX_PREFIX):])
         else:
-            if not isinstance(spec, str) or not spec:
-                raise ValueError(f"unknown pre-tokenizer {spec!r}")
-            try:
-                regex.compile(spec)
-            except regex.error as e:
-                raise ValueError(f"pre-tokenizer {spec!r} is neither a preset ({', '.join(PRESETS)}) "
-                                 f"nor a valid regex: {e}") from None
-            self.name, self.pattern = "regex", spec
+            raise unknown_pretokenizer(spec)
         self._compiled = regex.compile(self.pattern) if self.pattern else None
-
-    @property
-    def label(self):
-        """A preset's name, or a custom pattern itself (for `info`)."""
-        return self.pattern if self.name == "regex" else self.name
 
     @property
     def lossless(self):
@@ -73,6 +93,11 @@ class PreTokenizer:
         if pos < len(text):
             pieces.append(text[pos:])
         return pieces
+
+    @property
+    def spec(self):
+        """The string that builds this pre-tokenizer again: the preset name, or regex:PATTERN."""
+        return REGEX_PREFIX + self.pattern if self.name == "regex" else self.name
 
     # ------------------------------------------------------------------ what other stages ask
     @property
@@ -144,18 +169,34 @@ class PreTokenizer:
 
     @classmethod
     def from_dict(cls, d):
-        """Reads `to_dict`'s form and the version-1 form {"name", "pattern"}."""
+        """Reads `to_dict`'s form and the version-1 form {"name", "pattern"}; a bad entry is a
+        one-line NewbpeError."""
+        if not isinstance(d, dict):
+            raise NewbpeError(f"a pre-tokenizer entry is an object, got {str(d)[:60]}")
         kind = d.get("type")
         if kind is None:                                   # model.json / count files of version 1
-            return cls._regex(d["pattern"]) if d["name"] == "regex" else cls(d["name"])
+            if not isinstance(d.get("name"), str):
+                raise NewbpeError(f"a pre-tokenizer entry is {{\"name\": ..., \"pattern\": ...}}, got {str(d)[:60]}")
+            if d["name"] == "regex":
+                return cls._regex(d.get("pattern"))
+            if d["name"].startswith(REGEX_PREFIX):
+                raise unknown_pretokenizer(d["name"])
+            return cls(d["name"])
         if kind == "regex":
-            return cls._regex(d["pattern"])
+            return cls._regex(d.get("pattern"))
         if kind == "preset":
-            preset = cls(d["name"])
-            return preset if d.get("pattern", preset.pattern) == preset.pattern else cls._regex(d["pattern"])
+            preset = cls(d.get("name"))
+            return preset if d.get("pattern", preset.pattern) == preset.pattern else cls._regex(d.get("pattern"))
         if kind in ("whitespace", "none"):
             return cls(kind)
-        raise ValueError(f"unknown pre-tokenizer type {kind!r}")
+        raise NewbpeError(f"unknown pre-tokenizer type {str(kind)[:40]!r}")
+
+    @classmethod
+    def _regex(cls, pattern):
+        """A custom regex stored in a file (without the regex: prefix)."""
+        if not isinstance(pattern, str):
+            raise NewbpeError("a regex pre-tokenizer needs its pattern (a string)")
+        return cls(REGEX_PREFIX + pattern)
 
     @classmethod
     def from_hf(cls, spec):
@@ -176,19 +217,19 @@ class PreTokenizer:
         raise ValueError("unsupported HF pre_tokenizer (newbpe imports byte-level BPE: ByteLevel, or "
                          "Split(regex, Isolated) + ByteLevel(use_regex=False))")
 
-    @classmethod
-    def _regex(cls, pattern):
-        """A custom regex, even one that spells a preset's name."""
-        tok = cls.__new__(cls)
-        try:
-            compiled = regex.compile(pattern)
-        except (regex.error, TypeError) as e:
-            raise ValueError(f"invalid pre-tokenizer regex: {e}") from None
-        tok.name, tok.pattern, tok._compiled = "regex", pattern, compiled
-        return tok
-
     def __repr__(self):
         return f"PreTokenizer({self.name!r})"
+
+
+def _compile_check(pattern):
+    """`pattern` if it compiles as a non-empty `regex` pattern, else a one-line ValueError."""
+    if not pattern:
+        raise NewbpeError(f"{REGEX_PREFIX}PATTERN needs a pattern")
+    try:
+        regex.compile(pattern)
+    except regex.error as e:
+        raise NewbpeError(f"pre-tokenizer {REGEX_PREFIX}{pattern} is not a valid regex: {e}") from None
+    return pattern
 
 
 def split_specials(text, specials):

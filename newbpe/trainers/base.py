@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..checks import check, check_all, check_special_tokens
 from ..errors import NewbpeError
 from ..units import gpt2_byte_order
 
@@ -40,14 +41,8 @@ class BaseLayout:
 
 
 def check_specials(special_tokens):
-    specials = list(special_tokens or [])
-    for s in specials:
-        if not isinstance(s, str) or not s:
-            raise NewbpeError(f"special tokens must be non-empty strings, got {s!r}")
-    if len(set(specials)) != len(specials):
-        raise NewbpeError("special tokens contain duplicates: " + ", ".join(sorted(
-            {s for s in specials if specials.count(s) > 1})))
-    return specials
+    """Special tokens as a list (checks.check_special_tokens: a single str is one token)."""
+    return check_special_tokens(special_tokens)
 
 
 def layout(word_counts, special_tokens=(), *, byte_alphabet="full", limit_alphabet=None,
@@ -70,8 +65,7 @@ def layout(word_counts, special_tokens=(), *, byte_alphabet="full", limit_alphab
     data, offsets, counts = word_counts.arrays()
     units = word_counts.units
     if units == "bytes":
-        if byte_alphabet not in ("full", "observed"):
-            raise NewbpeError(f"byte_alphabet must be 'full' or 'observed', not {byte_alphabet!r}")
+        check("byte_alphabet", byte_alphabet)
         order = list(gpt2_byte_order())
         if byte_alphabet == "observed":
             seen = set(np.unique(data).tolist())
@@ -107,8 +101,7 @@ def layout(word_counts, special_tokens=(), *, byte_alphabet="full", limit_alphab
             dropped += c
             del keep[ch]
     alphabet = sorted(set(keep) | forced, key=ord)
-    if unknown_chars not in ("drop", "unk"):
-        raise NewbpeError(f"unknown_chars must be 'drop' or 'unk', not {unknown_chars!r}")
+    check("unknown_chars", unknown_chars)
     if unknown_chars == "unk" and unk_token not in specials:
         specials = specials + [unk_token]
     index = {ch: i + len(specials) for i, ch in enumerate(alphabet)}
@@ -150,6 +143,7 @@ def prepare(word_counts, vocab_size, special_tokens, opts, partitions=1, **engin
     partitions > 1: a `PartitionedEngine` (plain BPE's `run_bpe` only; engine_options then take
     its `parallel_threshold`). Returns (base, engine)."""
     from ..engine import Engine, PartitionedEngine
+    opts = {**opts, **check_all(opts)}
     base = layout(word_counts, special_tokens, byte_alphabet=opts["byte_alphabet"],
                   limit_alphabet=opts["limit_alphabet"], initial_alphabet=opts["initial_alphabet"],
                   coverage=opts["coverage"], unknown_chars=opts["unknown_chars"], unk_token=opts["unk_token"])
@@ -165,8 +159,10 @@ def prepare(word_counts, vocab_size, special_tokens, opts, partitions=1, **engin
 def check_vocab_size(vocab_size, base):
     if vocab_size is None:
         raise NewbpeError("vocab_size is required")
-    if int(vocab_size) != vocab_size or vocab_size <= 0:
-        raise NewbpeError(f"vocab_size must be a positive integer, got {vocab_size!r}")
+    check("vocab_size", vocab_size)
+    if not base.alphabet:
+        raise NewbpeError("the alphabet is empty: no character of the corpus is kept "
+                          "(check limit_alphabet, coverage and initial_alphabet)")
     if base.n_base >= vocab_size:
         raise NewbpeError(f"vocab_size {vocab_size} is not above the base vocabulary "
                           f"({base.n_specials} special tokens + {len(base.alphabet)} {base.units} = {base.n_base})")

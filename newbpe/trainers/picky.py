@@ -21,6 +21,7 @@ import warnings
 
 import numpy as np
 
+from ..checks import check_all
 from ..engine import FLAG_ABSENT, FLAG_ATOMIC
 from ..errors import NewbpeError
 from . import bpe
@@ -40,23 +41,12 @@ OPTIONS = {**bpe.OPTIONS, "threshold": 0.9, "compat": "recommended", "reference_
 
 def resolve_options(options):
     """Apply the compat preset, then the user's explicit quirk options."""
-    compat = "reference" if options.get("reference_compat") else options.get("compat", "recommended")
-    if compat not in ("recommended", "reference"):
-        raise NewbpeError(f"compat must be 'recommended' or 'reference', not {compat!r}")
+    options = check_all(options)
+    compat = "reference" if options.get("reference_compat") else (options.get("compat") or "recommended")
     opts = {**OPTIONS, **options, "compat": compat}
     for name, (recommended, reference) in QUIRKS.items():
         if opts[name] is None:
             opts[name] = reference if compat == "reference" else recommended
-    if opts["ios_comparison"] not in ("gt", "ge"):
-        raise NewbpeError(f"ios_comparison must be 'gt' or 'ge', not {opts['ios_comparison']!r}")
-    if opts["self_pair_ios"] not in ("paper", "reference", "occupancy"):
-        raise NewbpeError(f"self_pair_ios must be 'paper', 'reference' or 'occupancy'")
-    if opts["check_order"] not in ("sequential", "simultaneous"):
-        raise NewbpeError(f"check_order must be 'sequential' or 'simultaneous'")
-    if opts["ios_numerator"] not in ("merge_count", "child_total"):
-        raise NewbpeError(f"ios_numerator must be 'merge_count' or 'child_total'")
-    if not 0.0 < float(opts["threshold"]) <= 1.0:
-        raise NewbpeError(f"threshold must be in (0, 1], got {opts['threshold']!r}")
     return opts
 
 

@@ -33,8 +33,8 @@ import warnings
 
 import numpy as np
 
+from ..checks import check_all
 from ..engine import FLAG_ATOMIC, FLAG_SCAFFOLD
-from ..errors import NewbpeError
 from . import bpe
 from .base import Progress, count_words, prepare
 
@@ -45,13 +45,7 @@ EVENT_KINDS = {1: "flag", 2: "unflag_pop", 3: "rederive"}
 
 
 def resolve_options(options):
-    opts = {**OPTIONS, **options}
-    for name, allowed in (("scaffold_tie", ("token_first", "pair_first")),
-                          ("head_timing", ("after_updates", "before_updates")),
-                          ("demolition", ("first_merge", "fewest_pieces"))):
-        if opts[name] not in allowed:
-            raise NewbpeError(f"{name} must be one of {', '.join(allowed)}, not {opts[name]!r}")
-    return opts
+    return {**OPTIONS, **check_all(options)}
 
 
 def fit(word_counts, vocab_size, special_tokens=(), progress=None, **options):
