@@ -214,7 +214,7 @@ def test_unknown_pretokenizer_names_the_nearest(no_counting, lines, tmp_path):
 def test_custom_regex_is_explicit(lines, tmp_path):
     tok = newbpe.train(lines[:500], vocab_size=300, pretokenizer=r"regex:\w+|\W+")
     assert tok.pretokenizer.name == "regex" and tok.pretokenizer.pattern == r"\w+|\W+"
-    assert tok.to_dict()["pretokenizer"] == {"name": "regex", "pattern": r"\w+|\W+"}
+    assert tok.to_dict()["pipeline"]["pretokenizer"] == {"type": "regex", "pattern": r"\w+|\W+"}
     assert tok.info()["pretokenizer"] == r"regex:\w+|\W+"
     tok.save(tmp_path / "m")
     assert newbpe.load(tmp_path / "m").encode("Hello, world") == tok.encode("Hello, world")
@@ -243,17 +243,27 @@ def _write(tmp_path, d):
     ({"special_tokens": None}, "special_tokens must be a list"),
     ({"algo": "wordpiece"}, "unknown algorithm 'wordpiece'"),
     ({"n_alphabet": "256"}, "n_alphabet"),
-    ({"pretokenizer": "gpt2"}, "bad pre-tokenizer"),
-    ({"pretokenizer": {"name": "gpt5", "pattern": None}}, "did you mean gpt2"),
+    ({"pipeline.pretokenizer": "gpt2"}, "bad pre-tokenizer"),
+    ({"pipeline.pretokenizer": {"name": "gpt5", "pattern": None}}, "did you mean gpt2"),
+    ({"pipeline.pretokenizer": {"type": "preset", "name": "gpt5"}}, "did you mean gpt2"),
+    ({"pipeline.decoder": {"type": "wordpiece"}}, "unknown decoder"),
+    ({"pipeline.transforms": [{"type": "nfkc"}]}, "unknown text transform"),
+    ({"pipeline": None}, "pipeline must be an object"),
     ({"options": [1]}, "options must be an object"),
     ({"options": {"ignore_merges": "yes"}}, "ignore_merges must be true or false"),
     ({"flags": [0]}, "flags"),
-    ({"encoder": "replay"}, "event log"),
+    ({"pipeline.encoder": {"type": "replay"}}, "does not fit a bpe model"),
     ({"format_version": True}, "format_version"),
 ])
 def test_model_file_fields(tok, tmp_path, change, expect):
+    d = json.loads(json.dumps(tok.to_dict()))
+    for key, value in change.items():
+        if key.startswith("pipeline."):
+            d["pipeline"][key.split(".", 1)[1]] = value
+        else:
+            d[key] = value
     with pytest.raises(ModelFileError, match=expect):
-        newbpe.load(_write(tmp_path, {**tok.to_dict(), **change}))
+        newbpe.load(_write(tmp_path, d))
 
 
 def test_model_file_truncated_model_ids(tok, tmp_path):

@@ -69,10 +69,14 @@ def test_identity_flags_make_distinct_tokens_in_the_model_file(tmp_path):
     assert d["idents"] == [0, 0, 0, 1, 0, 1]
     back = newbpe.Tokenizer.from_dict(d)
     assert back.vocabulary.idents == v.idents and back.tokens == tok.tokens
-    dup = dict(d, idents=[0, 0, 0, 0, 0, 1])          # now two (0, b"a") tokens
-    with pytest.raises(newbpe.ModelFileError, match="identity"):
+    dup = dict(d, idents=[0, 0, 0, 0, 0, 1])          # now two (0, b"a") base units
+    with pytest.raises(newbpe.ModelFileError, match="distinct single bytes"):
         newbpe.Tokenizer.from_dict(dup)
-    wrong = dict(d, idents=[0, 0, 0, 1, 1, 1])        # merge 0's output flag differs from its left part's
+    dup = dict(d, tokens=d["tokens"][:5] + [d["tokens"][4]], idents=[0, 0, 0, 1, 0, 0],
+               merges=[[1, 3, 4], [1, 3, 5]])                   # two (0, b"aa") tokens
+    with pytest.raises(newbpe.ModelFileError, match="same identity"):
+        newbpe.Tokenizer.from_dict(dup)
+    wrong = dict(d, idents=[0, 0, 0, 1, 1, 0])        # merge 0's output flag differs from its left part's
     with pytest.raises(newbpe.ModelFileError, match="identity flag"):
         newbpe.Tokenizer.from_dict(wrong)
     with pytest.raises(newbpe.NewbpeError, match="identity flags"):

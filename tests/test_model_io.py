@@ -70,7 +70,7 @@ def test_save_is_atomic(tok, tmp_path, monkeypatch):
     target = tmp_path / "m"
     tok.save(target)
     before = (target / "model.json").read_bytes()
-    import json as model
+    import newbpe.modelfile as model          # its `json` is the json module Tokenizer.save uses
 
     def boom(*a, **k):
         raise RuntimeError("crash while serialising")

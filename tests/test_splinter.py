@@ -348,7 +348,7 @@ def test_splinter_counting_is_the_same_in_workers_and_in_process(he_sp, tmp_path
 
 
 @settings(max_examples=150)
-@given(text=st.one_of(st.text(), HEBREW_MIX.map(lambda t: t.replace("\udc80", ""))))
+@given(text=st.one_of(st.text(), HEBREW_MIX.map(lambda t: "".join(c for c in t if not 0xD800 <= ord(c) <= 0xDFFF))))
 def test_model_roundtrip(he_model, text):
     """§10.8: transform + tokenizer round-trips losslessly through save/load (byte units: no UNK).
     (Lone surrogates are not valid text for any byte-level model; the transform itself keeps them.)"""
