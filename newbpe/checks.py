@@ -2,7 +2,8 @@
 `Tokenizer` loading) and the CLI (whose click types call the same check, `ClickCheck` in cli.py),
 so a bad value gives the same one-line `NewbpeError` wherever it comes in, before any counting.
 
-`RULES` maps an option name to its rule: ("int", lo, hi) — an int (not a bool) in lo..hi (hi None:
+`RULES` maps an option name shared by the BPE family, the encoders or StochasTok to its rule (a
+method's own options have their rules in its registry entry, methods.py): ("int", lo, hi) — an int (not a bool) in lo..hi (hi None:
 unbounded); ("float", lo, hi, lo_open) — a finite number in [lo, hi] (lo excluded when lo_open; hi None:
 unbounded);
 ("bool",); ("choice", values); ("str",) — a non-empty str;
@@ -24,25 +25,11 @@ RULES = {
     "max_token_length": ("int", 1, None),
     "limit_alphabet": ("int", 1, None),
     "coverage": ("float", 0.0, 1.0, True),
-    "threshold": ("float", 0.0, 1.0, True),
-    "max_events": ("int", 1, None),
     "max_token_length_mode": ("choice", ("exact", "hf")),
     "byte_alphabet": ("choice", ("full", "observed")),
     "unknown_chars": ("choice", ("unk", "drop")),
     "unk_token": ("str",),
     "initial_alphabet": ("chars",),
-    "compat": ("choice", ("recommended", "reference")),
-    "reference_compat": ("bool",),
-    "ios_comparison": ("choice", ("gt", "ge")),
-    "ios_numerator": ("choice", ("merge_count", "child_total")),
-    "self_pair_ios": ("choice", ("paper", "reference", "occupancy")),
-    "check_order": ("choice", ("sequential", "simultaneous")),
-    "count_duplicate_merges": ("bool",),
-    "whole_word_shortcut": ("bool",),
-    "scaffold_tie": ("choice", ("token_first", "pair_first")),
-    "head_timing": ("choice", ("after_updates", "before_updates")),
-    "demolition": ("choice", ("first_merge", "fewest_pieces")),
-    "debug": ("bool",),
     "lbpe_ties": ("choice", ("leftmost", "rank")),
     "scaffold_mode": ("choice", ("visible", "expanded_then_demolish")),
     "ignore_merges": ("bool",),
@@ -53,14 +40,29 @@ RULES = {
     "epoch": ("int", 0, None),
 }
 
-NULLABLE = {"threads", "max_token_length", "limit_alphabet", "max_events", "ios_comparison", "ios_numerator",
-            "self_pair_ios", "check_order", "count_duplicate_merges", "whole_word_shortcut",
-            "seed", "max_num_to_expand", "epoch"}
+NULLABLE = {"threads", "max_token_length", "limit_alphabet", "seed", "max_num_to_expand", "epoch"}
+
+
+def rule_of(name):
+    """The rule of option `name`: the shared ones above, or a method's own (its registry entry in
+    methods.py, `option_rules`), or None."""
+    rule = RULES.get(name)
+    if rule is None:
+        from .methods import METHODS
+        rule = next((m.option_rules[name] for m in METHODS.values() if name in m.option_rules), None)
+    return rule
+
+
+def is_nullable(name):
+    if name in NULLABLE:
+        return True
+    from .methods import METHODS
+    return any(name in m.nullable for m in METHODS.values())
 
 
 def describe(name):
     """What `name` takes, in words (for error messages and CLI metavars)."""
-    rule = RULES[name]
+    rule = rule_of(name)
     kind = rule[0]
     if kind == "int":
         lo, hi = rule[1], rule[2]
@@ -83,9 +85,9 @@ def check(name, value, none_ok=None):
     """`value` if it is valid for option `name` (ints as int, numbers as float), else a one-line
     NewbpeError naming the option, what it takes and what it got. Options without a rule pass.
     none_ok: whether None passes (default: for the options in NULLABLE)."""
-    rule = RULES.get(name)
+    rule = rule_of(name)
     if none_ok is None:
-        none_ok = name in NULLABLE
+        none_ok = is_nullable(name)
     if rule is None or (value is None and none_ok):
         return value
     kind = rule[0]

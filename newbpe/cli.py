@@ -24,11 +24,11 @@ class Checked(click.ParamType):
     the library give the same message for the same bad value, before any work."""
 
     def __init__(self, option):
-        from .checks import RULES
+        from .checks import rule_of
         self.option = option
-        self.kind = RULES[option][0]
+        rule = rule_of(option)
+        self.kind = rule[0]
         self.name = "integer" if self.kind == "int" else "float"
-        rule = RULES[option]
         if self.kind == "int":
             self.metavar = f"INTEGER>={rule[1]}" if rule[2] is None else f"INTEGER {rule[1]}..{rule[2]}"
         else:

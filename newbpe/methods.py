@@ -16,7 +16,7 @@ Adding a method = one trainer module (or package) + one entry below (+ its encod
 `newbpe/encoders/__init__.py`'s registry).
 """
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import NewbpeError
 
@@ -32,6 +32,8 @@ class Method:
     hf_export: str           # one of HF_EXPORT_KINDS
     summary: str
     remerges: bool = False   # a pair may be merged again (after its token was removed)
+    option_rules: dict = field(default_factory=dict)   # the method's own options (newbpe.checks rules)
+    nullable: tuple = ()     # its options that may be None (unset)
 
     @property
     def trainer(self):
@@ -55,9 +57,21 @@ METHODS = {m.name: m for m in (
     Method("bpe", "newbpe.trainers.bpe", "rank", ("rank", "lbpe"), "exact",
            "classic byte-level BPE, HF BpeTrainer parity"),
     Method("picky", "newbpe.trainers.picky", "replay", ("replay", "lbpe"), "approximate",
-           "Picky BPE: removes intermediate tokens during training", remerges=True),
+           "Picky BPE: removes intermediate tokens during training", remerges=True,
+           option_rules={"threshold": ("float", 0.0, 1.0, True), "max_events": ("int", 1, None),
+                         "compat": ("choice", ("recommended", "reference")), "reference_compat": ("bool",),
+                         "ios_comparison": ("choice", ("gt", "ge")),
+                         "ios_numerator": ("choice", ("merge_count", "child_total")),
+                         "self_pair_ios": ("choice", ("paper", "reference", "occupancy")),
+                         "check_order": ("choice", ("sequential", "simultaneous")),
+                         "count_duplicate_merges": ("bool",), "whole_word_shortcut": ("bool",)},
+           nullable=("max_events", "ios_comparison", "ios_numerator", "self_pair_ios", "check_order",
+                     "count_duplicate_merges", "whole_word_shortcut")),
     Method("scaffold", "newbpe.trainers.scaffold", "scaffold", ("scaffold", "lbpe"), "expanded",
-           "Scaffold-BPE: scaffold tokens demolished at encoding"),
+           "Scaffold-BPE: scaffold tokens demolished at encoding",
+           option_rules={"scaffold_tie": ("choice", ("token_first", "pair_first")),
+                         "head_timing": ("choice", ("after_updates", "before_updates")),
+                         "demolition": ("choice", ("first_merge", "fewest_pieces")), "debug": ("bool",)}),
 )}
 
 
