@@ -1,16 +1,16 @@
 """The method registry: the one place that names an algorithm.
 
 Each entry says, for one training method: its trainer module, the encoder its models use by
-default, the encoders its models may use, and how exactly stock HF `tokenizers` can express its
-models ("exact", "expanded" = exact over a larger vocabulary plus a sidecar, "approximate",
-"none"). The trainer module holds the rest of the method:
+default, the encoders its models may use (their model-data checks run when a model.json of the
+method is loaded: encoders/__init__.py, DATA_CHECKS), how exactly stock HF `tokenizers` can express
+its models ("exact", "expanded" = exact over a larger vocabulary plus a sidecar, "approximate",
+"none"), whether its merge list may repeat a pair, and the rules of its own options (newbpe.checks).
+The trainer module holds the rest of the method:
 
 - ``OPTIONS``: the method's options and their defaults;
-- ``train(corpus, vocab_size, special_tokens, progress, *, pipeline, **options) -> Tokenizer``:
-  the method's algorithm box; it asks the `Corpus` for what it needs (newbpe/corpus.py);
-- optionally ``validate_model(tok, fields, bad)``: checks of the method's own model data when a
-  model.json is loaded (`bad(msg)` raises the one-line ModelFileError);
-- optionally ``model_info(tok) -> dict``: statistics `newbpe info` shows for its models.
+- ``train(corpus, vocab_size, special_tokens, progress, *, pretokenizer, units, transform,
+  **options) -> Tokenizer``: the method's algorithm box; it asks the `Corpus` (newbpe/corpus.py)
+  for what it needs, and records its statistics in the model's `stats` (what `newbpe info` shows).
 
 Adding a method = one trainer module (or package) + one entry below (+ its encoder, if new, in
 `newbpe/encoders/__init__.py`'s registry).
@@ -43,14 +43,6 @@ class Method:
     def options(self):
         return self.trainer.OPTIONS
 
-    def validate_model(self, tok, fields, bad):
-        hook = getattr(self.trainer, "validate_model", None)
-        if hook is not None:
-            hook(tok, fields, bad)
-
-    def model_info(self, tok):
-        hook = getattr(self.trainer, "model_info", None)
-        return hook(tok) if hook is not None else {}
 
 
 METHODS = {m.name: m for m in (
