@@ -9,7 +9,7 @@ model.json (format "newbpe-model", version 1) holds: algorithm, units, pre-token
 tokens, the alphabet size, every option, the default encoder, `tokens` (base64 bytes in internal-id
 order), `merges` ([left, right, out] internal ids, rank order), `model_ids`, per-token `flags`,
 method-specific `extra` (e.g. Picky's event log) and training `stats`. Loading validates every field
-and refuses newer versions; saving is atomic.
+and refuses newer versions; saving is all-or-nothing (newbpe/atomic.py).
 """
 import base64
 import binascii
@@ -21,7 +21,7 @@ import numpy as np
 
 from .engine.state import FLAG_SCAFFOLD
 from .errors import ModelFileError, NewbpeError
-from .io import atomic_write_text, read_json
+from .io import read_json
 from .pretokenizers import METASPACE, PreTokenizer, split_specials
 from .units import bytes_to_token_string
 
@@ -31,6 +31,11 @@ BATCH_CHARS = 4 << 20          # encode_batch works through groups of about this
 FORMAT = "newbpe-model"
 FORMAT_VERSION = 1
 MODEL_FILE = "model.json"
+# Every file newbpe may write into a model directory: a save deletes the ones it does not write, so
+# nothing of an earlier model survives (HF export, its sidecars, StochasTok's table, a tiktoken
+# export under its default name).
+MODEL_DIR_FILES = (MODEL_FILE, "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "splinter.json",
+                   "scaffold_demolition.json", "stochastok.npz", "newbpe.tiktoken", "newbpe.tiktoken.json")
 
 
 class Tokenizer:
@@ -331,21 +336,18 @@ class Tokenizer:
 
     def save(self, out_dir, hf=None):
         """Write OUT_DIR/model.json (and tokenizer.json where the method is exactly expressible in
-        HF, unless hf=False). Every file is written atomically."""
-        out_dir = os.fspath(out_dir)
-        if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-            raise NewbpeError(f"output path exists and is not a directory: {out_dir}")
-        os.makedirs(out_dir, exist_ok=True)
+        HF, unless hf=False). All-or-nothing (`newbpe.atomic.write_dir`): after an error or a kill
+        OUT_DIR holds the complete old model or the complete new one; no file an earlier model left
+        (MODEL_DIR_FILES) survives a save; other files in OUT_DIR are kept."""
         from ._gc import gc_paused
+        from .atomic import write_dir
         with gc_paused():
-            atomic_write_text(os.path.join(out_dir, MODEL_FILE),
-                              json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n")
-            written = [os.path.join(out_dir, MODEL_FILE)]
+            files = {MODEL_FILE: json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n"}
             if hf is not False:
-                from .export.hf import hf_exact, save_hf
+                from .export.hf import hf_exact, hf_files
                 if hf_exact(self):
-                    written += save_hf(self, out_dir)
-        return written
+                    files.update(hf_files(self))
+        return write_dir(out_dir, files, owned=MODEL_DIR_FILES)
 
     def to_hf(self, approximate=False, expanded=False, inner=False):
         """The HF `tokenizer.json` content as a string: exact for rank-BPE models; other methods
@@ -365,6 +367,8 @@ class Tokenizer:
     @classmethod
     def load(cls, path):
         path = os.fspath(path)
+        from .atomic import recover
+        recover(path)                       # a commit a killed process left half-done is completed
         file = os.path.join(path, MODEL_FILE) if os.path.isdir(path) else path
         if not os.path.exists(file) and not (path.endswith(".json") or os.path.isdir(path)):
             raise ModelFileError(f"model directory not found: {path}")

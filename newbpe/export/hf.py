@@ -22,7 +22,6 @@ import json
 import os
 
 from ..errors import NewbpeError
-from ..io import atomic_write_text
 from ..units import bytes_to_token_string
 
 _BYTE_LEVEL = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}
@@ -186,18 +185,17 @@ def to_hf_json(tok, approximate=False, expanded=False, inner=False):
     return json.dumps(to_hf_dict(tok, approximate, expanded, inner), ensure_ascii=False, separators=(",", ":"))
 
 
-def save_hf(tok, out_dir, approximate=False, agreement_texts=None, expanded=False, inner=False):
-    """Write tokenizer.json, tokenizer_config.json and special_tokens_map.json (so that
-    `transformers.AutoTokenizer.from_pretrained(out_dir)` works). Returns the paths written.
-    For an approximate export, `agreement_texts` (an iterable of str) measures how closely HF
-    reproduces our encoder; the result is recorded in tokenizer_config.json and in `tok.stats`."""
-    os.makedirs(out_dir, exist_ok=True)
+HF_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "splinter.json",
+            "scaffold_demolition.json")     # every file an HF export may write (an export owns them all)
+
+
+def hf_files(tok, approximate=False, agreement_texts=None, expanded=False, inner=False):
+    """{file name: content} of the HF export (see save_hf), tokenizer.json first."""
     measured = None
     if approximate and not hf_exact(tok) and agreement_texts is not None:
         measured = agreement(tok, agreement_texts)
         tok.stats["hf_approximation_agreement"] = measured
-    paths = [os.path.join(out_dir, n) for n in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")]
-    atomic_write_text(paths[0], to_hf_json(tok, approximate, expanded, inner) + "\n")
+    files = {"tokenizer.json": to_hf_json(tok, approximate, expanded, inner) + "\n"}
     special_map = {"additional_special_tokens": list(tok.special_tokens)}
     if tok.units == "chars" and getattr(tok, "_unk", None) is not None:
         special_map["unk_token"] = tok.special_tokens[tok._unk]
@@ -215,15 +213,26 @@ def save_hf(tok, out_dir, approximate=False, agreement_texts=None, expanded=Fals
             "agreement": measured}
     if "splinter" in tok.extra:
         config["newbpe_splinter"] = {"note": SPLINTER_NOTE, "map": "splinter.json"}
-        atomic_write_text(os.path.join(out_dir, "splinter.json"),
-                          json.dumps(tok.extra["splinter"], ensure_ascii=False, indent=1) + "\n")
-        paths.append(os.path.join(out_dir, "splinter.json"))
-    atomic_write_text(paths[1], json.dumps(config, ensure_ascii=False, indent=2) + "\n")
-    atomic_write_text(paths[2], json.dumps(special_map, ensure_ascii=False, indent=2) + "\n")
+    files["tokenizer_config.json"] = json.dumps(config, ensure_ascii=False, indent=2) + "\n"
+    files["special_tokens_map.json"] = json.dumps(special_map, ensure_ascii=False, indent=2) + "\n"
+    if "splinter" in tok.extra:
+        files["splinter.json"] = json.dumps(tok.extra["splinter"], ensure_ascii=False, indent=1) + "\n"
     if expanded:
-        paths.append(os.path.join(out_dir, "scaffold_demolition.json"))
-        atomic_write_text(paths[-1], json.dumps(demolition_sidecar(tok)) + "\n")
-    return paths
+        files["scaffold_demolition.json"] = json.dumps(demolition_sidecar(tok)) + "\n"
+    return files
+
+
+def save_hf(tok, out_dir, approximate=False, agreement_texts=None, expanded=False, inner=False):
+    """Write tokenizer.json, tokenizer_config.json and special_tokens_map.json (so that
+    `transformers.AutoTokenizer.from_pretrained(out_dir)` works), plus splinter.json or
+    scaffold_demolition.json where they apply. Returns the paths written. All-or-nothing
+    (`newbpe.atomic.write_dir`): an HF file of an earlier export that this one does not write is
+    deleted; other files in out_dir (model.json, a user's config.json) are kept.
+    For an approximate export, `agreement_texts` (an iterable of str) measures how closely HF
+    reproduces our encoder; the result is recorded in tokenizer_config.json and in `tok.stats`."""
+    from ..atomic import write_dir
+    files = hf_files(tok, approximate, agreement_texts, expanded, inner)
+    return write_dir(out_dir, files, owned=HF_FILES)
 
 
 def hf_untrained(pretokenizer="gpt2", units="bytes"):
