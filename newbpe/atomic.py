@@ -1,41 +1,37 @@
-"""All-or-nothing outputs: every newbpe output (model directory, export, count file, StochasTok ids,
-split table, SPLINTER map) is, after an exception, a full disk, SIGINT, SIGKILL or a crash after
-the final fsync, either complete and new or exactly what was there before. Two mechanisms:
+"""All-or-nothing outputs: after an exception, a full disk, SIGINT, SIGKILL or a crash, every newbpe
+output (model directory, export, count file, StochasTok ids, split table, SPLINTER map) is either
+complete and new or exactly what was there before. Two mechanisms:
 
-**A directory newbpe writes as a whole** (`write_dir`: `tok.save`, `save_hf`, the tiktoken export).
-The new directory is staged whole in a sibling directory of the same parent and swapped in with one
-`renameat2(RENAME_EXCHANGE)` (Linux >= 3.15, glibc >= 2.28, through ctypes); the old contents are
-deleted after the swap. When the target does not exist, a plain rename (RENAME_NOREPLACE) moves
-the staged directory in. Any reader (newbpe, HF `tokenizers`, a shell) sees the old directory or the
-new one, never a mix. Files in the target that this output does not own (a user's config.json,
-weights, subfolders) are carried into the staging directory as hard links before the swap, under an
-flock of the parent so two concurrent saves each carry a complete directory; names the output owns
-(`owned`: every file an earlier model or export could have left) are not carried, so nothing of an
-earlier model survives a save. Files are carried by copy where the file system refuses hard links.
+**A directory newbpe writes as a whole** (`write_dir`: `tok.save`, `save_hf`, the tiktoken export)
+is staged in a sibling directory of the same parent and swapped in with one
+`renameat2(RENAME_EXCHANGE)` (Linux >= 3.15, glibc >= 2.28, via ctypes; RENAME_NOREPLACE when the
+target does not exist); the old contents are deleted after the swap. Any reader (newbpe, HF
+`tokenizers`, a shell) sees the old directory or the new one, never a mix. Entries of the target
+this output does not own (a user's config.json, weights, subfolders) are carried into the staging
+directory as hard links (copies where links are refused) under an flock of the parent, so two
+concurrent saves each carry a complete directory; the names in `owned` (every file an earlier
+model or export may have left) are not carried, so nothing of an earlier model survives.
 
 **Files beside other files** (`Output(directory)`: a count file, OUT.bin + OUT.bin.idx, a table
-saved into a model directory). Each file is written to a temp file beside it and renamed over it;
-one file is atomic by rename. A group cannot be replaced atomically on POSIX, so a group commit
-keeps hard-link backups of the old files and writes a journal (its commit point) before renaming:
-an error during the renames (ENOSPC, EIO) restores the old files at once; a kill during the renames
-leaves the journal, and the next write into that directory, or `newbpe.load` of it, completes the
-renames (roll forward). Until that recovery a reader other than newbpe may see a mix of the group.
-This is the documented best effort, also used for directories that cannot be swapped: the kernel or
-file system lacks RENAME_EXCHANGE (non-Linux, old glibc, NFS), the target is a mount point or holds
-this process's working directory (a swap would strand the shell there in a deleted directory), or
-its parent is not writable. SIGINT, SIGTERM and SIGHUP are deferred (main thread) while a commit
-runs, so only SIGKILL or a crash can stop it half-way.
+saved into a model directory) are written to temp files beside them and renamed over them: one
+file is atomic by rename. A group cannot be replaced atomically on POSIX, so a group commit keeps
+hard-link backups and writes a journal (the commit point) before renaming: an error during the
+renames restores the old files at once; a kill leaves the journal, and the next write into that
+directory, or `newbpe.load` of it, completes the renames (roll forward). Until then a reader other
+than newbpe may see a mix of the group. This best effort is also the fallback for directories that
+cannot be swapped: no RENAME_EXCHANGE (non-Linux, old glibc, NFS), a target that is a mount point or
+holds this process's working directory (a swap would strand a shell in a deleted directory), or a
+parent that is not writable. SIGINT, SIGTERM and SIGHUP wait (main thread) while a commit runs.
 
 Temp names carry their owner, `.<name>.newbpe-<host>-<pid>-<random>.<kind>`: every write first
-sweeps the temps of processes that are dead on this host (journals first: those are completed, not
-deleted), so the temp of a live save, in this process or another, is never touched.
+sweeps the temps of processes that are provably dead on this host (journals are completed first),
+so the temp of a live save, in this process or another, is never touched.
 
-Permissions follow the umask: files 0666 & ~umask, new directories 0777 & ~umask. A swapped-in
-directory takes the mode (and, where permitted, the owner) of the one it replaces; ACLs and
-extended attributes of that directory itself are not copied.
+Permissions follow the umask (files 0666 & ~umask, new directories 0777 & ~umask); a swapped-in
+directory takes the mode (and, where permitted, the owner) of the one it replaces, not its ACLs.
 
-Every step that can fail with ENOSPC or EIO (create, write, fsync, rename, link, mkdir) first calls
-`_step(kind)`, a no-op unless the fault-injection tests (tests/test_faults.py) set `_fault_hook`.
+Every step that can fail with ENOSPC or EIO (create, write, fsync, rename, link, mkdir, a group
+commit's unlinks) first calls `_step(kind)`: a no-op unless tests/test_faults.py sets `_fault_hook`.
 """
 import contextlib
 import errno
@@ -79,16 +75,16 @@ def _temp_name(name, kind, tag):
 
 
 def _owner_dead(m):
-    """True only when the temp's owner provably no longer runs: same host, and no such process."""
-    pid = int(m["pid"])
-    if m["host"] != _HOST or pid == os.getpid():
+    """True only when the temp's owner provably no longer runs: same host, and no such process
+    (EPERM means alive under another user; a reused pid only delays the sweep)."""
+    if m["host"] != _HOST or int(m["pid"]) == os.getpid():
         return False
     try:
-        os.kill(pid, 0)
+        os.kill(int(m["pid"]), 0)
     except ProcessLookupError:
         return True
-    except OSError:                 # EPERM: alive under another user
-        return False
+    except OSError:
+        pass
     return False
 
 
@@ -106,40 +102,27 @@ def sweep(directory, journals_only=False):
         if m["kind"] == "journal":
             try:
                 _roll_forward(directory, n)
-            except (OSError, ValueError):
-                stuck.add(m["rand"])            # keep its temps: a later sweep may still complete it
+            except Exception:                   # noqa: BLE001 - keep its temps: a later sweep may finish it
+                stuck.add(m["rand"])
     if journals_only:
         return
     for n, m in dead:
         if m["kind"] != "journal" and m["rand"] not in stuck:
-            _remove_tree(os.path.join(directory, n))
+            _discard(os.path.join(directory, n))
 
 
 def recover(path):
-    """Complete commits that a killed process left half-done in directory `path` (newbpe.load
-    calls this: a read then sees the complete new state). Never raises."""
-    if os.path.isdir(path):
-        sweep(path, journals_only=True)
+    """Complete the commits a killed process left half-done in directory `path` (or the directory
+    of file `path`): newbpe.load calls this, so it reads the complete new state. Never raises."""
+    sweep(path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path)), journals_only=True)
 
 
 # ---------------------------------------------------------------------------------------------- small helpers
-def _remove_tree(path):
-    """Delete a file or a directory tree, ignoring errors (swept later if anything remains)."""
-    try:
-        if os.path.isdir(path) and not os.path.islink(path):
-            import shutil
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            os.unlink(path)
-    except OSError:
-        pass
-
-
-def _unlink(path):
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+def _discard(path):
+    """Delete a file or a directory tree, ignoring errors (a later sweep gets what remains)."""
+    import shutil
+    with contextlib.suppress(OSError):
+        shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
 
 
 def _fsync_dir(path):
@@ -192,32 +175,22 @@ def _create(path, binary):
 
 
 def _finish(path, f):
-    """Flush and fsync a temp file (reopened if the caller closed it), then close it."""
-    if f.closed:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            _step("fsync")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        return
-    try:
+    """Flush, fsync and close a temp file (reopened when the caller closed it already)."""
+    if not f.closed:
         f.flush()
+    fd = os.open(path, os.O_RDONLY) if f.closed else f.fileno()
+    try:
         _step("fsync")
-        os.fsync(f.fileno())
+        os.fsync(fd)
     finally:
-        _close_quietly(f)
+        os.close(fd) if f.closed else _close_quietly(f)
 
 
 def _close_quietly(f):
-    """Close without raising: an abort on a full disk must still get to the unlinks."""
-    try:
+    """Close without raising (the fd is released even when the final flush fails): an abort on a
+    full disk must still get to the unlinks."""
+    with contextlib.suppress(OSError):
         f.close()
-    except OSError:
-        try:
-            f.close()
-        except OSError:
-            pass
 
 
 @contextlib.contextmanager
@@ -228,14 +201,11 @@ def _signals_deferred():
         yield
         return
     got, old = [], {}
-    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
-        sig = getattr(signal, name, None)
-        try:
+    try:
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            sig = getattr(signal, name, None)
             if sig is not None and signal.getsignal(sig) is not None:
                 old[sig] = signal.signal(sig, lambda s, _frame: got.append(s))
-        except (ValueError, OSError):
-            pass
-    try:
         yield
     finally:
         for sig, handler in old.items():
@@ -258,10 +228,8 @@ def _locked(directory):
         yield
         return
     try:
-        try:
+        with contextlib.suppress(OSError):
             fcntl.flock(fd, fcntl.LOCK_EX)
-        except OSError:
-            pass
         yield
     finally:
         os.close(fd)                             # releases the lock
@@ -272,9 +240,8 @@ _RENAME_NOREPLACE, _RENAME_EXCHANGE = 1, 2
 _renameat2 = False                              # not looked up yet; None: unavailable
 
 
-def _rename2(src, dst, flags):
-    """renameat2(src, dst, flags) through glibc; without it NOREPLACE falls back to rename (which
-    may replace an empty directory) and EXCHANGE raises ENOSYS."""
+def _have_renameat2():
+    """glibc's renameat2 (looked up once), or None."""
     global _renameat2
     if _renameat2 is False:
         _renameat2 = None
@@ -287,12 +254,18 @@ def _rename2(src, dst, flags):
                 _renameat2 = fn
             except (OSError, AttributeError):
                 pass
+    return _renameat2
+
+
+def _rename2(src, dst, flags):
+    """renameat2(src, dst, flags); without it NOREPLACE falls back to rename (which may replace an
+    empty directory) and EXCHANGE raises ENOSYS."""
+    _have_renameat2()
     _step("rename")
     if _renameat2 is None:
         if flags == _RENAME_EXCHANGE:
             raise OSError(errno.ENOSYS, "renameat2(RENAME_EXCHANGE) is not available", src)
-        os.rename(src, dst)
-        return
+        return os.rename(src, dst)
     if _renameat2(-100, os.fsencode(src), -100, os.fsencode(dst), flags) != 0:   # -100: AT_FDCWD
         import ctypes
         code = ctypes.get_errno()
@@ -328,10 +301,11 @@ def _commit_group(directory, temps, remove, tag):
             _fsync_dir(directory)                       # the commit point
         for name, temp in temps.items():
             _step("rename")
-            os.rename(temp, path(name))
+            os.replace(temp, path(name))
             applied.append(name)
         for name in remove:
-            _unlink(path(name))
+            _step("unlink")
+            _discard(path(name))
             applied.append(name)
         _fsync_dir(directory)
     except BaseException:
@@ -340,9 +314,9 @@ def _commit_group(directory, temps, remove, tag):
     finally:
         for b in j["backup"].values():
             if b:
-                _unlink(path(b))
+                _discard(path(b))
     if journal:
-        _unlink(journal)
+        _discard(journal)
 
 
 def _undo(directory, j, applied, journal):
@@ -362,7 +336,7 @@ def _undo(directory, j, applied, journal):
                 os.link(path(name), path(temps[name]), follow_symlinks=False)
             backup = j["backup"].get(name)
             if backup:
-                os.rename(path(backup), path(name))
+                os.replace(path(backup), path(name))
             elif name in temps:
                 os.unlink(path(name))
         if journal:
@@ -372,7 +346,7 @@ def _undo(directory, j, applied, journal):
     except OSError:
         return                                          # the journal (if any) completes it later
     for temp in temps.values():
-        _unlink(path(temp))
+        _discard(path(temp))
 
 
 def _roll_forward(directory, journal_name):
@@ -383,29 +357,26 @@ def _roll_forward(directory, journal_name):
         with open(path(journal_name), encoding="utf-8") as f:
             j = json.load(f)
     except ValueError:                                      # torn before its fsync: never committed
-        _unlink(path(journal_name))
+        _discard(path(journal_name))
         return
     for name, temp in j["replace"]:
         if os.path.lexists(path(temp)):
             _step("rename")
-            os.rename(path(temp), path(name))
+            os.replace(path(temp), path(name))
     for name in j["remove"]:
-        _unlink(path(name))
+        _discard(path(name))
     _fsync_dir(directory)
     for b in j["backup"].values():
         if b:
-            _unlink(path(b))
+            _discard(path(b))
     os.unlink(path(journal_name))
 
 
 # ---------------------------------------------------------------------------------------------- carrying user files
-class _CannotSwap(Exception):
-    """The directory cannot be swapped whole (a nested mount point): commit in place instead."""
-
-
 def _carry(src, dst, skip=()):
     """Recreate the entries of `src` (except the names in `skip`) in `dst`: files and symlinks as
-    hard links (copies where links are refused), directories recursively with their modes."""
+    hard links (copies where links are refused), directories recursively with their modes. A mount
+    point inside raises EXDEV: such a directory cannot move whole, it is committed in place."""
     dev = os.stat(src).st_dev
     with os.scandir(src) as entries:
         for e in entries:
@@ -414,7 +385,7 @@ def _carry(src, dst, skip=()):
             s, d = os.path.join(src, e.name), os.path.join(dst, e.name)
             if e.is_dir(follow_symlinks=False):
                 if e.stat(follow_symlinks=False).st_dev != dev:
-                    raise _CannotSwap(s)
+                    raise OSError(errno.EXDEV, "a mount point inside the output directory", s)
                 _step("mkdir")
                 os.mkdir(d, 0o700)
                 _carry(s, d)
@@ -439,10 +410,8 @@ def _take_mode(src, dst):
     os.chmod(dst, stat.S_IMODE(st.st_mode))
     here = os.stat(dst)
     if (here.st_uid, here.st_gid) != (st.st_uid, st.st_gid) and hasattr(os, "chown"):
-        try:
+        with contextlib.suppress(OSError):
             os.chown(dst, st.st_uid, st.st_gid)
-        except OSError:
-            pass
 
 
 # ---------------------------------------------------------------------------------------------- outputs
@@ -474,12 +443,12 @@ class Output:
             if os.path.isdir(self.path):
                 sweep(self.path)                       # temps and journals of dead in-place commits
             if whole_dir and self._swappable(parent):
-                stage = os.path.join(parent, _temp_name(os.path.basename(self.path), "stage", self._tag))
+                self._stage = os.path.join(parent, _temp_name(os.path.basename(self.path), "stage", self._tag))
                 try:
                     _step("mkdir")
-                    os.mkdir(stage, 0o777)
-                    self._stage = stage
+                    os.mkdir(self._stage, 0o777)
                 except OSError as e:
+                    self._stage = None
                     if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
                         raise
             if self._stage is None:
@@ -519,16 +488,16 @@ class Output:
     def commit(self):
         """Make the staged files the output's content, all at once. Returns the paths written.
         Signals that arrive meanwhile are delivered once the output is in place."""
-        with _signals_deferred():
-            try:
+        try:
+            with _signals_deferred():
                 for temp, f in self._files.values():
                     _finish(temp, f)
                 if not (self._stage and self._swap()):
                     self._commit_in_place()
-            except BaseException:
-                self.abort()
-                raise
-            self._done = True
+                self._done = True          # a signal held meanwhile is raised after this, not aborted
+        except BaseException:
+            self.abort()
+            raise
         return self.written
 
     def _swap(self):
@@ -537,6 +506,8 @@ class Output:
         with _locked(parent):
             for _ in range(3):                           # the target may appear or go meanwhile
                 exists = os.path.isdir(self.path)
+                if exists and _have_renameat2() is None:
+                    return False                         # no exchange here: commit in place
                 try:
                     if exists:
                         _carry(self.path, self._stage, skip=self.owned | set(self._files))
@@ -544,8 +515,6 @@ class Output:
                     _fsync_dir(self._stage)
                     _rename2(self._stage, self.path, _RENAME_EXCHANGE if exists else _RENAME_NOREPLACE)
                     break
-                except _CannotSwap:
-                    return self._unstage_carried()
                 except OSError as e:
                     if e.errno in _NO_SWAP:
                         return self._unstage_carried()
@@ -564,14 +533,14 @@ class Output:
                 raise
             old, self._stage = self._stage, None
             if exists:
-                _remove_tree(old)
+                _discard(old)
         return True
 
     def _unstage_carried(self):
         """Remove what _carry put into the staging directory (before a retry or a fallback)."""
         for e in os.listdir(self._stage):
             if e not in self._files:
-                _remove_tree(os.path.join(self._stage, e))
+                _discard(os.path.join(self._stage, e))
         return False
 
     def _commit_in_place(self):
@@ -581,7 +550,7 @@ class Output:
             for name, entry in self._files.items():
                 temp = os.path.join(directory, _temp_name(name, "tmp", self._tag))
                 _step("rename")
-                os.rename(entry[0], temp)
+                os.replace(entry[0], temp)
                 entry[0] = temp
             os.rmdir(self._stage)
             self._stage = None
@@ -591,16 +560,16 @@ class Output:
 
     def abort(self):
         """Remove every temp file, the staging directory and the directories this output created."""
-        if self._done:
-            return
-        self._done = True
         with _signals_deferred():
+            if self._done:
+                return
+            self._done = True
             for temp, f in self._files.values():
                 if f is not None:
                     _close_quietly(f)
-                _unlink(temp)
+                _discard(temp)
             if self._stage:
-                _remove_tree(self._stage)
+                _discard(self._stage)
             for d in reversed(self._made):
                 try:
                     os.rmdir(d)
