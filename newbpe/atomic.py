@@ -8,9 +8,9 @@ is staged in a sibling directory of the same parent and swapped in with one
 target does not exist); the old contents are deleted after the swap. Any reader (newbpe, HF
 `tokenizers`, a shell) sees the old directory or the new one, never a mix. Entries of the target
 this output does not own (a user's config.json, weights, subfolders) are carried into the staging
-directory as hard links (copies where links are refused) under an flock of the parent, so two
-concurrent saves each carry a complete directory; the names in `owned` (every file an earlier
-model or export may have left) are not carried, so nothing of an earlier model survives.
+directory as hard links under an flock of the parent, so two concurrent saves each carry a complete
+directory; the names in `owned` (every file an earlier model or export may have left) are not
+carried, so nothing of an earlier model survives.
 
 **Files beside other files** (`Output(directory)`: a count file, OUT.bin + OUT.bin.idx, a table
 saved into a model directory) are written to temp files beside them and renamed over them: one
@@ -19,9 +19,10 @@ hard-link backups and writes a journal (the commit point) before renaming: an er
 renames restores the old files at once; a kill leaves the journal, and the next write into that
 directory, or `newbpe.load` of it, completes the renames (roll forward). Until then a reader other
 than newbpe may see a mix of the group. This best effort is also the fallback for directories that
-cannot be swapped: no RENAME_EXCHANGE (non-Linux, old glibc, NFS), a target that is a mount point or
-holds this process's working directory (a swap would strand a shell in a deleted directory), or a
-parent that is not writable. SIGINT, SIGTERM and SIGHUP wait (main thread) while a commit runs.
+cannot be swapped: no RENAME_EXCHANGE (non-Linux, old glibc, NFS), no hard links, a target that is
+a mount point or holds this process's working directory (a swap would strand a shell in a deleted
+directory), or a parent that is not writable. SIGINT, SIGTERM and SIGHUP wait (main thread) while
+a commit runs.
 
 Temp names carry their owner, `.<name>.newbpe-<host>-<pid>-<random>.<kind>`: every write first
 sweeps the temps of processes that are provably dead on this host (journals are completed first),
@@ -76,8 +77,9 @@ def _temp_name(name, kind, tag):
 
 def _owner_dead(m):
     """True only when the temp's owner provably no longer runs: same host, and no such process
-    (EPERM means alive under another user; a reused pid only delays the sweep)."""
-    if m["host"] != _HOST or int(m["pid"]) == os.getpid():
+    (EPERM means alive under another user; a reused pid only delays the sweep). Never on Windows,
+    where os.kill(pid, 0) would terminate the process."""
+    if m["host"] != _HOST or int(m["pid"]) == os.getpid() or os.name == "nt":
         return False
     try:
         os.kill(int(m["pid"]), 0)
@@ -114,7 +116,8 @@ def sweep(directory, journals_only=False):
 def recover(path):
     """Complete the commits a killed process left half-done in directory `path` (or the directory
     of file `path`): newbpe.load calls this, so it reads the complete new state. Never raises."""
-    sweep(path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path)), journals_only=True)
+    if os.path.exists(path):
+        sweep(path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path)), journals_only=True)
 
 
 # ---------------------------------------------------------------------------------------------- small helpers
@@ -139,6 +142,13 @@ def _fsync_dir(path):
             raise
     finally:
         os.close(fd)
+
+
+def _link(src, dst):
+    """A hard link to `src` itself (a symlink stays a symlink) where the platform can say so."""
+    if os.link in os.supports_follow_symlinks:
+        return os.link(src, dst, follow_symlinks=False)
+    return os.link(src, dst)
 
 
 def _makedirs(path):
@@ -287,7 +297,7 @@ def _commit_group(directory, temps, remove, tag):
                 backup = _temp_name(name, "old", tag)
                 try:
                     _step("link")
-                    os.link(path(name), path(backup), follow_symlinks=False)
+                    _link(path(name), path(backup))
                     j["backup"][name] = backup
                 except OSError as e:
                     if e.errno not in _NO_LINKS:
@@ -333,7 +343,7 @@ def _undo(directory, j, applied, journal):
             return
         for name in reversed(applied):
             if journal and name in temps and not os.path.lexists(path(temps[name])):
-                os.link(path(name), path(temps[name]), follow_symlinks=False)
+                _link(path(name), path(temps[name]))
             backup = j["backup"].get(name)
             if backup:
                 os.replace(path(backup), path(name))
@@ -375,8 +385,9 @@ def _roll_forward(directory, journal_name):
 # ---------------------------------------------------------------------------------------------- carrying user files
 def _carry(src, dst, skip=()):
     """Recreate the entries of `src` (except the names in `skip`) in `dst`: files and symlinks as
-    hard links (copies where links are refused), directories recursively with their modes. A mount
-    point inside raises EXDEV: such a directory cannot move whole, it is committed in place."""
+    hard links, directories recursively with their modes. A mount point inside raises EXDEV, a
+    file that cannot be linked its error: the directory is then committed in place (copying a
+    user's weights on every save is not an option)."""
     dev = os.stat(src).st_dev
     with os.scandir(src) as entries:
         for e in entries:
@@ -393,15 +404,11 @@ def _carry(src, dst, skip=()):
                 continue
             try:
                 _step("link")
-                os.link(s, d, follow_symlinks=False)
+                _link(s, d)
             except OSError as err:
-                if err.errno not in _NO_LINKS:
-                    raise
-                if e.is_symlink():
-                    os.symlink(os.readlink(s), d)
-                else:
-                    import shutil
-                    shutil.copy2(s, d)
+                if err.errno not in _NO_LINKS or not e.is_symlink():
+                    raise                   # EPERM etc. on a file: commit in place, never copy weights
+                os.symlink(os.readlink(s), d)
 
 
 def _take_mode(src, dst):
@@ -516,7 +523,7 @@ class Output:
                     _rename2(self._stage, self.path, _RENAME_EXCHANGE if exists else _RENAME_NOREPLACE)
                     break
                 except OSError as e:
-                    if e.errno in _NO_SWAP:
+                    if e.errno in _NO_SWAP or e.errno in _NO_LINKS:
                         return self._unstage_carried()
                     if e.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOENT):
                         raise

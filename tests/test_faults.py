@@ -642,3 +642,27 @@ def test_symlinked_target_is_written_where_it_points(models, tmp_path):
     newbpe.WordCounts.from_texts(LINES[:30]).save(counts)
     assert os.path.islink(counts) and len(newbpe.WordCounts.load(tmp_path / "c0.npz")) == len(
         newbpe.WordCounts.from_texts(LINES[:30]))
+
+
+def test_working_directory_and_no_hard_links_commit_in_place(models, tmp_path, monkeypatch):
+    """A target holding the working directory is not swapped (a shell there would be left in a
+    deleted directory), nor one whose files cannot be hard-linked: both are committed in place,
+    with the same result."""
+    bpe, picky = models["bpe"], models["picky"]
+    target = tmp_path / "m"
+    user_model_dir(target, bpe)
+    inode = os.stat(target).st_ino
+    monkeypatch.chdir(target)
+    picky.save(".")
+    assert os.stat(target).st_ino == inode and os.getcwd() == str(target)
+    assert sorted(os.listdir(target)) == ["config.json", "link.json", "model.json", "weights"]
+    monkeypatch.chdir(tmp_path)
+
+    def refuse(src, dst):
+        raise OSError(errno.EPERM, "Operation not permitted (injected: no hard links)", src)
+    monkeypatch.setattr(atomic, "_link", refuse)
+    bpe.save(target)
+    assert os.stat(target).st_ino == inode and not temps(tmp_path)
+    assert sorted(os.listdir(target)) == ["config.json", "link.json", "model.json", "special_tokens_map.json",
+                                          "tokenizer.json", "tokenizer_config.json", "weights"]
+    loads_as(target, [bpe])
