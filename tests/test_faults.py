@@ -478,6 +478,7 @@ def test_cli_train_killed_at_random_moments(models, tmp_path):
         got = loads_as(target, [old, new])
         FIGURES["train_kill_new" if got is new else "train_kill_old"] += 1
         assert os.path.exists(target / "config.json") and os.path.exists(target / "weights" / "w.bin")
+        assert sig != signal.SIGINT or not temps(tmp_path), "an interrupted training left temp files"
         new.save(target)
         assert not temps(tmp_path), "temps of the killed run survived the next write"
 
