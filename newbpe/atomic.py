@@ -153,19 +153,26 @@ def _link(src, dst):
 
 def _makedirs(path):
     """os.makedirs with the umask's mode; returns the directories it created, outermost first."""
-    made = []
+    missing, made = [], []
     path = os.path.abspath(path)
     while not os.path.isdir(path):
-        made.append(path)
+        missing.append(path)
         path = os.path.dirname(path)
-    for d in reversed(made):
-        _step("mkdir")
-        try:
-            os.mkdir(d, 0o777)
-        except FileExistsError:
-            if not os.path.isdir(d):
-                raise
-    return made[::-1]
+    try:
+        for d in reversed(missing):
+            _step("mkdir")
+            try:
+                os.mkdir(d, 0o777)
+                made.append(d)
+            except FileExistsError:
+                if not os.path.isdir(d):
+                    raise
+    except BaseException:
+        for d in reversed(made):
+            with contextlib.suppress(OSError):
+                os.rmdir(d)
+        raise
+    return made
 
 
 class _Raw(io.FileIO):
