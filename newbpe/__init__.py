@@ -109,11 +109,13 @@ def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="by
 def load(path):
     """Load a model directory (or its model.json), or an HF byte-level BPE `tokenizer.json` (a file
     of that name, or a directory holding one and no model.json)."""
+    from .atomic import recover
     from .model import MODEL_FILE, Tokenizer
     if not isinstance(path, (str, os.PathLike)):
         from .errors import NewbpeError
         raise NewbpeError(f"load() takes a path, not {type(path).__name__}")
     p = os.fspath(path)
+    recover(p)                              # complete a commit a killed process left half-done
     hf_dir = os.path.isdir(p) and not os.path.exists(os.path.join(p, MODEL_FILE)) \
         and os.path.exists(os.path.join(p, "tokenizer.json"))
     if hf_dir or (os.path.basename(p) == "tokenizer.json" and os.path.isfile(p)):

@@ -6,6 +6,7 @@
 The stages are components that serialise with a {"type": ...} tag (modelfile.py); the tokenizer only
 composes them. Ids: every public id (`encode`, `vocab`, `merges`) is a model id; `vocabulary` (vocab.py)
 is the public internal-id table that encoders, exporters, the CLI and tests read.
+Saving is all-or-nothing (newbpe/atomic.py).
 """
 import os
 
@@ -326,24 +327,21 @@ class Tokenizer:
 
     def save(self, out_dir, hf=None):
         """Write OUT_DIR/model.json (and tokenizer.json + its config files where stock HF expresses
-        the model exactly, unless hf=False). Returns the paths written."""
+        the model exactly, unless hf=False). Returns the paths written. All-or-nothing
+        (`newbpe.atomic.write_dir`): after an error or a kill OUT_DIR holds the complete old model or
+        the complete new one; no file an earlier model left (`model_dir_files`) survives a save; other
+        files in OUT_DIR are kept."""
         import json
         from ._gc import gc_paused
-        from .io import atomic_write_text
-        from .modelfile import model_to_dict
-        out_dir = os.fspath(out_dir)
-        if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-            raise NewbpeError(f"output path exists and is not a directory: {out_dir}")
-        os.makedirs(out_dir, exist_ok=True)
+        from .atomic import write_dir
+        from .modelfile import model_dir_files, model_to_dict
         with gc_paused():
-            path = os.path.join(out_dir, MODEL_FILE)
-            atomic_write_text(path, json.dumps(model_to_dict(self), ensure_ascii=False, separators=(",", ":")) + "\n")
-            written = [path]
+            files = {MODEL_FILE: json.dumps(model_to_dict(self), ensure_ascii=False, separators=(",", ":")) + "\n"}
             if hf is not False:
-                from .export.hf import hf_exact, save_hf
+                from .export.hf import hf_exact, hf_files
                 if hf_exact(self):
-                    written += save_hf(self, out_dir)
-        return written
+                    files.update(hf_files(self))
+        return write_dir(out_dir, files, owned=model_dir_files())
 
     def to_hf(self, approximate=False, expanded=False, inner=False):
         """The HF `tokenizer.json` content as a string: exact for rank-BPE models; other methods
@@ -368,7 +366,9 @@ class Tokenizer:
 
     @classmethod
     def load(cls, path):
+        from .atomic import recover
         from .modelfile import read_model_file
+        recover(os.fspath(path))            # a commit a killed process left half-done is completed
         d, file = read_model_file(path)
         return cls.from_dict(d, file)
 

@@ -44,6 +44,14 @@ ENCODING_OPTIONS = ("ignore_merges", "whole_word_shortcut", "lbpe_ties", "scaffo
 MAX_FLAG = 2**31
 
 
+def model_dir_files():
+    """Every file newbpe may write into a model directory: a save deletes the ones it does not
+    write, so nothing of an earlier model survives (the HF export and its sidecars, StochasTok's
+    table, a tiktoken export under its default name)."""
+    from .export.hf import hf_file_names
+    return (MODEL_FILE,) + hf_file_names() + ("stochastok.npz", "newbpe.tiktoken", "newbpe.tiktoken.json")
+
+
 def _int(x):
     return isinstance(x, int) and not isinstance(x, bool)
 

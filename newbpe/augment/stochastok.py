@@ -20,6 +20,7 @@ Scaffold's visible tokens); specials and added tokens are never split and never 
 Randomness (§6): document d's stream comes from (seed, [epoch,] d) alone, so results depend only on
 (seed, epoch, document index, ids, p, cap): not on thread count, batch size, `num_proc` or order.
 """
+import io
 import itertools
 import os
 import warnings
@@ -280,35 +281,44 @@ def check_output_path(path):
 
 
 class IdsWriter:
-    """Streams documents of ids to PATH by extension, atomically (temp files renamed at `close`):
-    `.npy`: one flat array (uint16/uint32) + `PATH.idx`; `.bin`: the same array as raw little-endian
-    values + `PATH.idx`; `PATH.idx` holds the n_docs + 1 document offsets as raw little-endian int64
-    (`np.fromfile(PATH + ".idx", "<i8")`); `.jsonl`: one {"ids": [...]} line per document. Memory
-    holds one batch at a time; `.npy` gets its header (which needs the total length) at `close`."""
+    """Streams documents of ids to PATH by extension: `.npy`: one flat array (uint16/uint32) +
+    `PATH.idx`; `.bin`: the same array as raw little-endian values + `PATH.idx`; `PATH.idx` holds the
+    n_docs + 1 document offsets as raw little-endian int64 (`np.fromfile(PATH + ".idx", "<i8")`);
+    `.jsonl`: one {"ids": [...]} line per document. Memory holds one batch at a time. The files are
+    one all-or-nothing group (`newbpe.atomic.Output`): they appear, together, at `close`; `abort`
+    (or any error) leaves the old files, if any, and no temp file. `.npy` reserves its header at
+    the start and fills in the length at `close` (numpy's 1.0 header is 128 bytes for any length)."""
 
     def __init__(self, path, vocab_size):
-        import tempfile
+        from ..atomic import Output
         self.path = os.fspath(path)
         self.ext = check_output_path(self.path)
         self.dtype = np.dtype(ids_dtype(vocab_size)).newbyteorder("<")
-        directory = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(directory, exist_ok=True)
-        self._tmp = []
+        real = os.path.realpath(self.path)          # a symlinked output: written where it points
+        self._out = Output(os.path.dirname(real))
+        try:
+            self._data = self._out.open(os.path.basename(real), binary=True)
+            self._idx = self._out.open(os.path.basename(real) + ".idx", binary=True) if self.ext != ".jsonl" else None
+            self.n_ids = 0
+            self.n_docs = 0
+            if self._idx is not None:
+                self._idx.write(np.zeros(1, "<i8").tobytes())
+            if self.ext == ".npy":
+                self._header_size = self._write_header()
+        except BaseException:
+            self._out.abort()
+            raise
 
-        def temp():
-            fd, name = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(self.path), dir=directory)
-            self._tmp.append(name)
-            return os.fdopen(fd, "wb")
-        self._data = temp()
-        self._idx = temp() if self.ext != ".jsonl" else None
-        self._temp = temp
-        self.n_ids = 0
-        self.n_docs = 0
-        if self._idx is not None:
-            self._idx.write(np.zeros(1, "<i8").tobytes())
+    def _write_header(self):
+        """The .npy header for the ids written so far, at the start of the data file."""
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(header, {"descr": np.lib.format.dtype_to_descr(self.dtype),
+                                                      "fortran_order": False, "shape": (self.n_ids,)})
+        self._data.write(header.getvalue())
+        return len(header.getvalue())
 
     def write(self, ids, offsets):
-        """Append documents ids[offsets[d]:offsets[d+1]]."""
+        """Append documents ids[offsets[d]:offsets[d + 1]]."""
         n = len(offsets) - 1
         if self.ext == ".jsonl":
             self._data.write("".join('{"ids":[' + ",".join(map(str, ids[offsets[d]:offsets[d + 1]].tolist())) + "]}\n"
@@ -320,44 +330,17 @@ class IdsWriter:
         self.n_docs += n
 
     def close(self):
-        """Finish and rename into place; returns the files written."""
-        files = [(self._data, self.path)] + ([(self._idx, self.path + ".idx")] if self._idx else [])
-        for f, _ in files:
-            f.flush()
-            os.fsync(f.fileno())
-            f.close()
-        data_name = self._tmp[0]
-        idx_name = self._tmp[1] if self._idx else None
-        if self.ext == ".npy":                       # header first, then the streamed values
-            with self._temp() as out, open(data_name, "rb") as raw:
-                np.lib.format.write_array_header_1_0(out, {"descr": np.lib.format.dtype_to_descr(self.dtype),
-                                                           "fortran_order": False, "shape": (self.n_ids,)})
-                while True:
-                    block = raw.read(1 << 24)
-                    if not block:
-                        break
-                    out.write(block)
-                out.flush()
-                os.fsync(out.fileno())
-            os.unlink(data_name)
-            self._tmp.remove(data_name)
-            data_name = self._tmp[-1]
-        os.replace(data_name, self.path)
-        if idx_name:
-            os.replace(idx_name, self.path + ".idx")
-        self._tmp = []
-        return [name for _, name in files]
+        """Put the files in place (all of them or none); returns the files written."""
+        if self.ext == ".npy":
+            self._data.seek(0)
+            if self._write_header() != self._header_size:
+                self.abort()
+                raise NewbpeError(f"{self.path}: the .npy header changed size")
+        self._out.commit()
+        return [self.path] + ([self.path + ".idx"] if self._idx else [])
 
     def abort(self):
-        for f in (self._data, self._idx):
-            if f is not None and not f.closed:
-                f.close()
-        for name in self._tmp:
-            try:
-                os.unlink(name)
-            except OSError:
-                pass
-        self._tmp = []
+        self._out.abort()
 
 
 def expand_files(tok, st, files, output, p, *, seed=None, max_num_to_expand=None, epoch=None, split="line",

@@ -22,7 +22,6 @@ import json
 import os
 
 from ..errors import NewbpeError
-from ..io import atomic_write_text
 from ..units import bytes_to_token_string
 
 
@@ -172,14 +171,19 @@ def to_hf_json(tok, approximate=False, expanded=False, inner=False):
     return json.dumps(to_hf_dict(tok, approximate, expanded, inner), ensure_ascii=False, separators=(",", ":"))
 
 
-def save_hf(tok, out_dir, approximate=False, agreement=None, expanded=False, inner=False):
-    """Write tokenizer.json, tokenizer_config.json and special_tokens_map.json (so that
-    `transformers.AutoTokenizer.from_pretrained(out_dir)` works). Returns the paths written.
-    For an approximate export, `agreement` (what `newbpe.metrics.agreement` measured) is recorded in
-    tokenizer_config.json. The exporter only reads the model."""
-    os.makedirs(out_dir, exist_ok=True)
-    paths = [os.path.join(out_dir, n) for n in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")]
-    atomic_write_text(paths[0], to_hf_json(tok, approximate, expanded, inner) + "\n")
+def hf_file_names():
+    """Every file an HF export may write (an export owns them all): the three HF files, each text
+    transform's map and the expanded export's demolition sidecar."""
+    from ..preprocessors import TRANSFORMS
+    return ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "scaffold_demolition.json") \
+        + tuple(f"{name}.json" for name in TRANSFORMS)
+
+
+def hf_files(tok, approximate=False, agreement=None, expanded=False, inner=False):
+    """{file name: content} of the HF export (see save_hf), tokenizer.json first. The exporter only
+    reads the model; `agreement` (what `newbpe.metrics.agreement` measured) is recorded for an
+    approximate export."""
+    files = {"tokenizer.json": to_hf_json(tok, approximate, expanded, inner) + "\n"}
     special_map = {"additional_special_tokens": list(tok.special_tokens)}
     if tok.unk_token is not None:
         special_map["unk_token"] = tok.unk_token
@@ -196,17 +200,30 @@ def save_hf(tok, out_dir, approximate=False, agreement=None, expanded=False, inn
             "note": "approximate: stock HF cannot reproduce this method's encoding; use newbpe for exact ids",
             "agreement": agreement}
     from ..preprocessors import transform_to_dict, transform_type
+    maps = {}
     for transform in tok.transforms:
         name = transform_type(transform)
         config[f"newbpe_{name}"] = {"note": TRANSFORM_NOTE.format(name=name), "map": f"{name}.json"}
-        paths.append(os.path.join(out_dir, f"{name}.json"))
-        atomic_write_text(paths[-1], json.dumps(transform_to_dict(transform)["map"], ensure_ascii=False, indent=1) + "\n")
-    atomic_write_text(paths[1], json.dumps(config, ensure_ascii=False, indent=2) + "\n")
-    atomic_write_text(paths[2], json.dumps(special_map, ensure_ascii=False, indent=2) + "\n")
+        maps[f"{name}.json"] = json.dumps(transform_to_dict(transform)["map"], ensure_ascii=False, indent=1) + "\n"
+    files["tokenizer_config.json"] = json.dumps(config, ensure_ascii=False, indent=2) + "\n"
+    files["special_tokens_map.json"] = json.dumps(special_map, ensure_ascii=False, indent=2) + "\n"
+    files.update(maps)
     if expanded:
-        paths.append(os.path.join(out_dir, "scaffold_demolition.json"))
-        atomic_write_text(paths[-1], json.dumps(demolition_sidecar(tok)) + "\n")
-    return paths
+        files["scaffold_demolition.json"] = json.dumps(demolition_sidecar(tok)) + "\n"
+    return files
+
+
+def save_hf(tok, out_dir, approximate=False, agreement=None, expanded=False, inner=False):
+    """Write tokenizer.json, tokenizer_config.json and special_tokens_map.json (so that
+    `transformers.AutoTokenizer.from_pretrained(out_dir)` works), plus a text transform's map or
+    scaffold_demolition.json where they apply. Returns the paths written. All-or-nothing
+    (`newbpe.atomic.write_dir`): an HF file of an earlier export that this one does not write is
+    deleted; other files in out_dir (model.json, a user's config.json) are kept.
+    For an approximate export, `agreement` (what `newbpe.metrics.agreement` measured on some text)
+    is recorded in tokenizer_config.json."""
+    from ..atomic import write_dir
+    files = hf_files(tok, approximate, agreement, expanded, inner)
+    return write_dir(out_dir, files, owned=hf_file_names())
 
 
 def hf_untrained(pretokenizer="gpt2", units="bytes"):

@@ -14,7 +14,6 @@ import os
 import warnings
 
 from ..errors import ModelFileError, NewbpeError
-from ..io import atomic_write_text
 
 
 def _tiktoken_parts(data, rank, limit):
@@ -73,11 +72,10 @@ def save_tiktoken(tok, out_dir, name="newbpe", strict=True):
     n = len(v) - k
     meta = {"name": name, "pat_str": pat, "special_tokens": {s: n + i for i, s in enumerate(tok.special_tokens)},
             "explicit_n_vocab": n + k}
-    os.makedirs(out_dir, exist_ok=True)
-    p1, p2 = os.path.join(out_dir, f"{name}.tiktoken"), os.path.join(out_dir, f"{name}.tiktoken.json")
-    atomic_write_text(p1, "\n".join(lines) + "\n")
-    atomic_write_text(p2, json.dumps(meta, ensure_ascii=False, indent=2) + "\n")
-    return [p1, p2]
+    from ..atomic import write_dir
+    files = {f"{name}.tiktoken": "\n".join(lines) + "\n",
+             f"{name}.tiktoken.json": json.dumps(meta, ensure_ascii=False, indent=2) + "\n"}
+    return write_dir(out_dir, files)        # both files or neither; the rest of out_dir is kept
 
 
 def read_tiktoken_ranks(path):
