@@ -1,4 +1,4 @@
-"""Plain BPE over word partitions, one partition per thread (kernels.run_bpe_parts).
+"""Plain BPE over word partitions, one partition per thread (partition_kernels.run_bpe_parts).
 
 The word table is cut into P contiguous word ranges of about equal slot counts; each is an ordinary
 `EngineState` built by `Engine.build` (same base tokens, same veto) without a queue of its own. Every
@@ -14,7 +14,7 @@ Only plain BPE runs here: Picky and Scaffold drive the single engine step by ste
 """
 import numpy as np
 
-from . import Engine, _k, drive_merge_loop
+from .engine import Engine, _k, drive_merge_loop
 from . import state as S
 
 # Total occurrence-list length (slots, over all partitions) from which a merge rewrites its
@@ -78,7 +78,7 @@ class PartitionedEngine:
         gmeta = np.zeros(S.M_SIZE, dtype=np.int64)
         engine = cls(parts, len(base_tokens), gheap, gmeta,
                      NEVER if parallel_threshold is None else parallel_threshold)
-        _k().part_heapify(engine._states(), gheap, gmeta)
+        _k().parts.part_heapify(engine._states(), gheap, gmeta)
         return engine
 
     # ------------------------------------------------------------------ kernel arguments
@@ -113,11 +113,11 @@ class PartitionedEngine:
     def run_bpe(self, visible, target, min_count=1, progress=None, report_every=1000):
         """Plain greedy BPE until `visible` reaches `target`, exactly as `Engine.run_bpe`. Returns
         (visible, stop) with stop in {'done', 'empty', 'min_frequency'}."""
-        k = _k()
-        need = np.zeros(k.PART_NEED, dtype=np.int64)
+        K = _k()
+        need = np.zeros(K.parts.PART_NEED, dtype=np.int64)
 
         def step(visible, out, n_out):
-            return k.run_bpe_parts(self._states(), self._fields(), self.gheap, self.gmeta, visible, target,
+            return K.parts.run_bpe_parts(self._states(), self._fields(), self.gheap, self.gmeta, visible, target,
                                    min_count, report_every, self.parallel_threshold, out, n_out, need)
 
         def grow():

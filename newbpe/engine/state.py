@@ -1,4 +1,5 @@
-"""Array layout of the merge engine. Only `newbpe.engine` reads or writes these arrays.
+"""Array layout of the merge engine, and the status codes its kernels return. Only `newbpe.engine`
+reads or writes these arrays.
 
 The state is a namedtuple of numpy arrays (numba passes namedtuples of arrays into cached njit
 kernels; numba class objects cannot be cached). Kernels never allocate: when a pool is too small they return
@@ -43,6 +44,12 @@ Queue
 
 ``meta`` holds the scalar counters (indices M_*); ``veto`` the merge-veto parameters (V_*) and
 ``veto_bytes``/``veto_offsets`` the forbidden substrings.
+
+Status codes
+    A one-merge kernel returns NO_ROOM when a pool must grow first (it touched nothing); a merge
+    loop returns one of STOP_*: STOP_ROOM likewise asks the driver (driver.py) to grow a pool or an
+    output table and call again, STOP_STEPS hands back for a progress report, the others end the loop.
+    They live here, next to the layout, so that the driver reads them without loading numba.
 """
 from collections import namedtuple
 
@@ -73,6 +80,16 @@ M_ALLOW_REMERGE = 7  # 1: a merged pair may be selected again (Picky restoration
 M_TRACK_TOKENS = 8   # 1: keep per-token occurrence lists (needed by replace_token)
 M_TOKEN_LAST = 9     # 1: Scaffold token items sort after pairs of equal count (scaffold_tie='pair_first')
 M_SIZE = 16
+
+# status codes (see the module doc)
+NO_ROOM = -1         # a one-merge kernel (merge_step, merge_best_step): grow the pools, call again
+STOP_DONE = 0        # reached the target
+STOP_EMPTY = 1       # no eligible pair left
+STOP_MIN_FREQ = 2    # best count below min_frequency
+STOP_STEPS = 3       # did max_steps steps (progress report, or the caller's budget)
+STOP_ROOM = 4        # a pool or an output table must grow
+STOP_TOKEN_ITEM = 5  # a token item (Scaffold) heads the queue (merge_best_step)
+STOP_REMOVAL = 6     # Picky: a constituent of the last merge passes the IoS test (Python removes it)
 
 # veto indices
 V_MAX_LEN = 0        # 0 = no limit

@@ -64,7 +64,7 @@ class PickyRun:
     """The training state on top of the engine: present count, the event log, statistics.
 
     Merges, their accounting (new / restored / duplicate) and the IoS test run inside numba
-    (`Engine.run_picky`, kernels.run_picky/picky_ios); the kernel hands back after any merge that
+    (`Engine.run_picky`, loops.run_picky/picky_ios); the kernel hands back after any merge that
     leaves a constituent to remove, and `removals` does them here, reading like the algorithm box."""
 
     def __init__(self, engine, n_base, opts):
@@ -75,7 +75,7 @@ class PickyRun:
         self.stats = {"merge_events": 0, "removal_events": 0, "restorations": 0, "duplicate_merges": 0}
         self.packed = np.array([int(opts["ios_comparison"] == "ge"), int(opts["ios_numerator"] == "child_total"),
                                 {"paper": 0, "reference": 1, "occupancy": 2}[opts["self_pair_ios"]],
-                                int(bool(opts["count_duplicate_merges"]))], dtype=np.int64)   # kernels.P_*
+                                int(bool(opts["count_duplicate_merges"]))], dtype=np.int64)   # loops.P_*
         self.threshold = float(opts["threshold"])
 
     def passes(self, x, merged, new, self_pair):
