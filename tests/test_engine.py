@@ -188,3 +188,63 @@ def test_progress_reports_from_the_loop():
     e, alpha = build({"abcdefgh": 5, "bcdefgha": 3})
     e.run_bpe(len(alpha), len(alpha) + 6, progress=lambda *a: seen.append(a), report_every=2)
     assert seen and seen[-1] == ("merges", 6, 6)
+
+
+# ---------------------------------------------------------------------------------------------- driver
+# One grow-and-retry driver (engine/driver.py) runs every merge loop; its output tables start small.
+
+def run_all_loops(lines):
+    """Merge events (and Scaffold/Picky logs) of the four merge loops on one word table."""
+    import newbpe
+    from newbpe.trainers import bpe, picky, scaffold
+    wc = newbpe.count(lines, pretokenizer="gpt2")
+    out = {"bpe": bpe.train(wc, 1200, _partitions=1).merges,
+           "parts": bpe.train(wc, 1200, _partitions=2, _parallel_threshold=0).merges}
+    engine, _, events, _ = scaffold.fit(wc, 1200)
+    out["scaffold"] = (engine.merge_events, events.tolist())
+    run = picky.fit(wc, 1200, threshold=0.6)
+    out["picky"] = (run.engine.merge_events, run.events)
+    return out
+
+
+def test_output_tables_grow_on_demand(shakespeare, monkeypatch):
+    """With output tables of 2 rows every loop stops for room again and again: same results."""
+    from conftest import lines_of
+    from newbpe.engine import driver
+    lines = lines_of(shakespeare)[:1500]
+    expected = run_all_loops(lines)
+    grown = []
+    original = driver.Rows.grow
+
+    def spy(self):
+        grown.append(self.array.shape[1])
+        original(self)
+    monkeypatch.setattr(driver, "FIRST_ROWS", 2)
+    monkeypatch.setattr(driver.Rows, "grow", spy)
+    assert run_all_loops(lines) == expected
+    assert grown.count(5) >= 3 and grown.count(4) >= 4          # Scaffold's log and every merge table
+
+
+def test_huge_target_allocates_little():
+    """vocab_size=10**9 used to preallocate a (10**9, 4) int64 table (32 GB): now a few MB."""
+    import tracemalloc
+    from newbpe.engine import PartitionedEngine
+    words = {"abcabcab": 3, "bcaab": 2, "cabbage": 4}
+    for kind in ("bpe", "scaffold", "parts"):
+        e, alpha = build(words)
+        tracemalloc.start()
+        if kind == "bpe":
+            visible, stop = e.run_bpe(len(alpha), 10**9)
+        elif kind == "scaffold":
+            visible, stop, _ = e.run_scaffold(len(alpha), 10**9)
+        else:
+            alphabet = sorted(set("".join(words)))
+            units = [alphabet.index(ch) for w in words for ch in w]
+            offsets = np.cumsum([0] + [len(w) for w in words])
+            p = PartitionedEngine.build(np.array(units), offsets, np.array(list(words.values())),
+                                        [a.encode() for a in alphabet], partitions=2)
+            visible, stop = p.run_bpe(len(alphabet), 10**9)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert stop == "empty" and visible < 100
+        assert peak < 16 << 20, (kind, peak)

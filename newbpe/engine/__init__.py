@@ -21,5 +21,5 @@ Layout: state.py (arrays, flags, status codes), tables.py, queue.py, rewrite.py,
 partition_kernels.py (the numba kernels), engine.py (`Engine`), partitioned.py (`PartitionedEngine`).
 """
 from .state import FLAG_ATOMIC, FLAG_ABSENT, FLAG_SCAFFOLD, FLAG_SPECIAL  # noqa: F401
-from .engine import Engine, drive_merge_loop  # noqa: F401
+from .engine import Engine  # noqa: F401
 from .partitioned import PartitionedEngine, PARALLEL_THRESHOLD  # noqa: F401

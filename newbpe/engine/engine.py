@@ -8,6 +8,7 @@ import types
 import numpy as np
 
 from . import state as S
+from .driver import Rows, drive
 
 _KERNELS = None
 
@@ -21,32 +22,6 @@ def _k():
         _KERNELS = types.SimpleNamespace(tables=tables, queue=queue, rewrite=rewrite, loops=loops,
                                          parts=partition_kernels)
     return _KERNELS
-
-
-def drive_merge_loop(step, grow, visible, target, progress, merge_events):
-    """The Python side of a numba merge loop (`Engine.run_bpe`, `PartitionedEngine.run_bpe`):
-    call step(visible, out, n_out) -> (status, visible, n_out) until it is done; on STOP_ROOM grow
-    the output or call grow() (the pools) and go on; report progress every STOP_STEPS. Appends the
-    (a, b, new, F) rows to merge_events. Returns (visible, stop) with stop in {'done', 'empty',
-    'min_frequency'}."""
-    K = _k()
-    out = np.zeros((max(target - visible, 1) + 1024, 4), dtype=np.int64)
-    n_out = 0
-    start = visible
-    while True:
-        status, visible, n_out = step(visible, out, n_out)
-        if status == S.STOP_ROOM:
-            if n_out >= len(out):
-                out = np.concatenate([out, np.zeros_like(out)])
-            else:
-                grow()
-            continue
-        if progress:
-            progress("merges", visible - start, target - start)
-        if status != S.STOP_STEPS:
-            break
-    merge_events.extend(map(tuple, out[:n_out].tolist()))
-    return visible, {S.STOP_DONE: "done", S.STOP_EMPTY: "empty", S.STOP_MIN_FREQ: "min_frequency"}[status]
 
 
 class Engine:
@@ -145,13 +120,14 @@ class Engine:
 
     # ------------------------------------------------------------------ pools
     def _ensure(self, room):
-        """Grow every pool that cannot take `room` = (pairs, occ, tocc, heap, tokens, bytes) more."""
+        """Grow every pool that cannot take `room` = (pairs, occ, tocc, heap, tokens, bytes) more.
+        Returns whether anything grew."""
         K = _k()
         st = self.st
         m = st.meta
         n_pairs, n_occ, n_tocc, n_heap, n_tok, n_bytes = (int(x) for x in room)
         if K.rewrite.has_room(st, n_pairs, n_occ, n_tocc, n_heap, n_tok, n_bytes):
-            return
+            return False
 
         def cap(used, need, have):
             return max(2 * have, used + need + 1024)
@@ -176,6 +152,18 @@ class Engine:
         if int(m[S.M_POOL]) + n_bytes > len(st.tokens.pool):
             st = S.grow(st, ("pool",), cap(int(m[S.M_POOL]), n_bytes, len(st.tokens.pool)))
         self.st = st
+        return True
+
+    def _grow_for_head(self, extra_heap=0):
+        """Grow the pools for a merge of the valid head pair (`merge_room`, plus `extra_heap` queue
+        entries): what a loop kernel or `merge_best` that stopped for room needs. Returns whether
+        anything grew."""
+        K = _k()
+        kind, _, pid = K.queue.queue_head(self.st, False)
+        if kind != 1:
+            return False
+        r = K.rewrite.merge_room(self.st, pid)
+        return self._ensure((r[0], r[1], r[2], r[3] + extra_heap, r[4], r[5]))
 
     # ------------------------------------------------------------------ queue
     def head(self):
@@ -228,8 +216,8 @@ class Engine:
             if status != S.NO_ROOM:
                 break
             pid = K.tables.pair_find(self.st.pairs, a, b)
-            room = K.rewrite.merge_room(self.st, pid) if pid >= 0 else (0, 0, 0, 0, 1, 0)
-            self._ensure(tuple(room[:5]) + (int(self.st.tokens.tok_blen[a] + self.st.tokens.tok_blen[b]),))
+            nb = int(self.st.tokens.tok_blen[a] + self.st.tokens.tok_blen[b])
+            self._ensure(K.rewrite.merge_room(self.st, pid) if pid >= 0 else (0, 0, 0, 0, 1, nb))
         self.merge_events.append((a, b, int(out), int(merged)))
         return int(out), int(merged), bool(created)
 
@@ -242,10 +230,7 @@ class Engine:
             status, a, b, new, merged, created = K.loops.merge_best_step(self.st, int(min_count))
             if status != S.NO_ROOM:
                 break
-            h = K.queue.queue_head(self.st, False)
-            a0, b0 = int(self.st.pairs.pair_left[h[2]]), int(self.st.pairs.pair_right[h[2]])
-            room = K.rewrite.merge_room(self.st, h[2])
-            self._ensure(tuple(room[:5]) + (int(self.st.tokens.tok_blen[a0] + self.st.tokens.tok_blen[b0]),))
+            self._grow_for_head()
         if status != 0:
             return None
         self.merge_events.append((int(a), int(b), int(new), int(merged)))
@@ -276,16 +261,19 @@ class Engine:
         return out
 
     def run_bpe(self, visible, target, min_count=1, progress=None, report_every=1000):
-        """Plain greedy BPE inside numba until `visible` reaches `target` (duplicate-string merges
-        do not count). Returns (visible, stop) with stop in {'done', 'empty', 'min_frequency'}."""
+        """Plain greedy BPE inside numba (loops.run_bpe) until `visible` reaches `target`
+        (duplicate-string merges do not count). Returns (visible, stop) with stop in {'done',
+        'empty', 'min_frequency'}."""
         K = _k()
+        out = Rows(4, target - visible)
 
-        def step(visible, out, n_out):
-            return K.loops.run_bpe(self.st, visible, target, min_count, report_every, out, n_out)
-
-        def grow():
-            self._ensure(K.rewrite.merge_room(self.st, K.queue.queue_head(self.st, False)[2]))
-        return drive_merge_loop(step, grow, visible, target, progress, self.merge_events)
+        def step(visible, max_steps):
+            n = out.n
+            status, visible, out.n = K.loops.run_bpe(self.st, visible, target, min_count, max_steps, out.array, n)
+            return status, visible, out.n - n
+        visible, stop = drive(step, self._grow_for_head, visible, target, (out,), progress, report_every)
+        self.merge_events.extend(map(tuple, out.rows().tolist()))
+        return visible, stop
 
     def run_scaffold(self, visible, target, min_count=1, head_after=True, progress=None,
                      report_every=1000, max_steps=None):
@@ -295,40 +283,20 @@ class Engine:
         merge index), kind in {'flag': 1, 'unflag_pop': 2, 'rederive': 3}; stop in {'done',
         'empty', 'min_frequency', 'steps'}."""
         K = _k()
-        out = np.zeros((max(target - visible, 1) + 1024, 4), dtype=np.int64)
-        log = np.zeros((2 * len(out), 5), dtype=np.int64)
-        n_out = n_log = 0
-        start = visible
-        budget = max_steps
-        while True:
-            step = report_every if budget is None else min(report_every, budget)
-            status, visible, n_out, n_log = K.loops.run_scaffold(self.st, visible, target, min_count, step,
-                                                           bool(head_after), out, n_out, log, n_log)
-            if status == S.STOP_ROOM:
-                if n_out >= len(out):
-                    out = np.concatenate([out, np.zeros_like(out)])
-                if n_log + 3 > len(log):
-                    log = np.concatenate([log, np.zeros_like(log)])
-                h = K.queue.queue_head(self.st, False)
-                if h[0] == 1:
-                    r = K.rewrite.merge_room(self.st, h[2])
-                    self._ensure((r[0], r[1], r[2], r[3] + 4, r[4], r[5]))
-                continue
-            if progress:
-                progress("merges", max(visible - start, 0), target - start)
-            if status == S.STOP_STEPS:
-                if budget is not None:
-                    budget -= step
-                    if budget <= 0:
-                        break
-                continue
-            break
-        events = log[:n_log].copy()
+        out = Rows(4, target - visible)
+        log = Rows(5, 2 * (target - visible), need=3)      # <= 3 events per iteration
+
+        def step(visible, max_steps):
+            status, visible, out.n, log.n, done = K.loops.run_scaffold(
+                self.st, visible, target, min_count, max_steps, bool(head_after), out.array, out.n, log.array, log.n)
+            return status, visible, done
+        # a scaffold merge may push up to 4 token items besides the merge's pairs
+        visible, stop = drive(step, lambda: self._grow_for_head(extra_heap=4), visible, target, (out, log),
+                              progress, report_every, max_steps)
+        events = log.rows().copy()
         events[:, 4] += len(self.merge_events)          # merge index over the whole run
-        self.merge_events.extend(map(tuple, out[:n_out].tolist()))
-        stops = {S.STOP_DONE: "done", S.STOP_EMPTY: "empty", S.STOP_MIN_FREQ: "min_frequency",
-                 S.STOP_STEPS: "steps"}
-        return visible, stops[status], events
+        self.merge_events.extend(map(tuple, out.rows().tolist()))
+        return visible, stop, events
 
     def run_picky(self, present, target, picky, threshold, min_count=1, max_steps=1 << 62):
         """Picky BPE's merges inside numba (loops.run_picky) until `present` reaches `target`, a
@@ -337,23 +305,18 @@ class Engine:
         (a, b, new, merged) rows done and stats [merges, restorations, duplicates, a passed, b passed]
         (the last two: the removal test of the last merge's constituents, on stop 'removal')."""
         K = _k()
-        out = np.zeros((256, 4), dtype=np.int64)             # grown on demand (removals stop early)
+        out = Rows(4, 256)                  # a removal stops the loop early: most calls merge a few
         stats = np.zeros(5, dtype=np.int64)
-        n_out = 0
-        while True:
-            status, present, n_out = K.loops.run_picky(self.st, present, target, min_count, max_steps - n_out,
-                                                 picky, float(threshold), out, n_out, stats)
-            if status != S.STOP_ROOM:
-                break
-            if n_out >= len(out):
-                out = np.concatenate([out, np.zeros_like(out)])
-            h = K.queue.queue_head(self.st, False)
-            self._ensure(K.rewrite.merge_room(self.st, h[2]))
-        rows = list(map(tuple, out[:n_out].tolist()))
+
+        def step(present, max_steps):
+            n = out.n
+            status, present, out.n = K.loops.run_picky(self.st, present, target, min_count, max_steps, picky,
+                                                       float(threshold), out.array, n, stats)
+            return status, present, out.n - n
+        present, stop = drive(step, self._grow_for_head, present, target, (out,), None, None, max_steps)
+        rows = list(map(tuple, out.rows().tolist()))
         self.merge_events.extend(rows)
-        stops = {S.STOP_DONE: "done", S.STOP_EMPTY: "empty", S.STOP_MIN_FREQ: "min_frequency",
-                 S.STOP_STEPS: "steps", S.STOP_REMOVAL: "removal"}
-        return present, stops[status], rows, stats.tolist()
+        return present, stop, rows, stats.tolist()
 
     def picky_passes(self, x, merged, new, self_pair, picky, threshold):
         """Picky's removal test for constituent x after a merge (loops.picky_passes)."""

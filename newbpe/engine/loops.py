@@ -120,16 +120,16 @@ def run_scaffold(st, visible, target, min_count, max_steps, head_after, out, n_o
         (after those updates, or before the merge with head_after=False) and flags each constituent
         (a, then b) whose standalone frequency is now < h.
     Records merges in out (a, b, new, F) and events in log (kind, token, freq, h, merge index).
-    Returns (status, visible, n_out, n_log)."""
+    Returns (status, visible, n_out, n_log, steps) with steps the iterations done (merges and pops)."""
     steps = 0
     while visible < target:
         if steps >= max_steps:
-            return STOP_STEPS, visible, n_out, n_log
+            return STOP_STEPS, visible, n_out, n_log, steps
         kind, cnt, ident = queue_head(st, False)
         if kind == 0:
-            return STOP_EMPTY, visible, n_out, n_log
+            return STOP_EMPTY, visible, n_out, n_log, steps
         if n_log + 3 > len(log) or n_out >= len(out):
-            return STOP_ROOM, visible, n_out, n_log
+            return STOP_ROOM, visible, n_out, n_log, steps
         if kind == 2:                                   # a scaffold token's frequency beats every pair
             queue_head(st, True)
             st.tokens.tok_flags[ident] &= ~FLAG_SCAFFOLD
@@ -143,11 +143,11 @@ def run_scaffold(st, visible, target, min_count, max_steps, head_after, out, n_o
             steps += 1
             continue
         if cnt < min_count:
-            return STOP_MIN_FREQ, visible, n_out, n_log
+            return STOP_MIN_FREQ, visible, n_out, n_log, steps
         pid = ident
         r0, r1, r2, r3, r4, r5 = merge_room(st, pid)
         if not has_room(st, r0, r1, r2, r3 + 4, r4, r5):
-            return STOP_ROOM, visible, n_out, n_log
+            return STOP_ROOM, visible, n_out, n_log, steps
         queue_head(st, True)
         a = st.pairs.pair_left[pid]
         b = st.pairs.pair_right[pid]
@@ -181,7 +181,7 @@ def run_scaffold(st, visible, target, min_count, max_steps, head_after, out, n_o
                 visible -= 1
         n_out += 1
         steps += 1
-    return STOP_DONE, visible, n_out, n_log
+    return STOP_DONE, visible, n_out, n_log, steps
 
 
 # Picky options packed as ints: picky[P_*]

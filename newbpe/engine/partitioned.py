@@ -14,7 +14,8 @@ Only plain BPE runs here: Picky and Scaffold drive the single engine step by ste
 """
 import numpy as np
 
-from .engine import Engine, _k, drive_merge_loop
+from .driver import Rows, drive
+from .engine import Engine, _k
 from . import state as S
 
 # Total occurrence-list length (slots, over all partitions) from which a merge rewrites its
@@ -96,10 +97,11 @@ class PartitionedEngine:
         return tuple(out)
 
     def _grow_queue(self, need):
+        """Make the global queue take `need` more entries; returns whether it grew."""
         n = int(self.gmeta[S.M_HEAP])
         have = len(self.gheap.heap_count)
         if n + need <= have:
-            return
+            return False
         cap = max(2 * have, n + need + 1024)
         repl = {}
         for name in S.HEAP_ARRAYS:
@@ -108,6 +110,7 @@ class PartitionedEngine:
             new[:n] = old[:n]
             repl[name] = new
         self.gheap = self.gheap._replace(**repl)
+        return True
 
     # ------------------------------------------------------------------ the loop
     def run_bpe(self, visible, target, min_count=1, progress=None, report_every=1000):
@@ -115,17 +118,22 @@ class PartitionedEngine:
         (visible, stop) with stop in {'done', 'empty', 'min_frequency'}."""
         K = _k()
         need = np.zeros(K.parts.PART_NEED, dtype=np.int64)
+        out = Rows(4, target - visible)
 
-        def step(visible, out, n_out):
-            return K.parts.run_bpe_parts(self._states(), self._fields(), self.gheap, self.gmeta, visible, target,
-                                   min_count, report_every, self.parallel_threshold, out, n_out, need)
+        def step(visible, max_steps):
+            n = out.n
+            status, visible, out.n = K.parts.run_bpe_parts(
+                self._states(), self._fields(), self.gheap, self.gmeta, visible, target, min_count, max_steps,
+                self.parallel_threshold, out.array, n, need)
+            return status, visible, out.n - n
 
-        def grow():
+        def grow_pools():
             if need[0] < 0:
-                self._grow_queue(int(need[1]))
-            else:
-                self.parts[int(need[0])]._ensure(tuple(int(x) for x in need[1:7]))
-        return drive_merge_loop(step, grow, visible, target, progress, self.merge_events)
+                return self._grow_queue(int(need[1]))
+            return self.parts[int(need[0])]._ensure(tuple(int(x) for x in need[1:7]))
+        visible, stop = drive(step, grow_pools, visible, target, (out,), progress, report_every)
+        self.merge_events.extend(map(tuple, out.rows().tolist()))
+        return visible, stop
 
     # ------------------------------------------------------------------ read access
     @property
