@@ -9,6 +9,7 @@ for every loop, so it lives here once:
   the engine to grow its pools (`grow_pools`), and calls again;
 - STOP_STEPS: the kernel did the steps it was allowed: report progress and carry on, unless the
   caller's own step budget (`max_steps`) is spent;
+- STOP_LENGTH_CONFLICT: a merge spells an existing token of another length (tables.py): an error;
 - anything else ends the loop.
 
 Output tables start small and grow on demand, so a huge target (``vocab_size=10**9``) costs nothing
@@ -17,6 +18,10 @@ up front: the number of merges is bounded by the corpus, not by the target.
 import numpy as np
 
 from . import state as S
+from ..errors import NewbpeError
+
+LENGTH_CONFLICT = ("a merge spells an existing token that covers a different number of base units (a "
+                   "multi-character special or base token); build the engine with base_lengths")
 
 STOP_NAMES = {S.STOP_DONE: "done", S.STOP_EMPTY: "empty", S.STOP_MIN_FREQ: "min_frequency",
               S.STOP_STEPS: "steps", S.STOP_REMOVAL: "removal"}
@@ -61,6 +66,8 @@ def drive(step, grow_pools, visible, target, tables, progress=None, report_every
         status, visible, done = step(visible, budget)
         if left is not None:
             left -= done
+        if status == S.STOP_LENGTH_CONFLICT:
+            raise NewbpeError(LENGTH_CONFLICT)
         if status == S.STOP_ROOM:
             full = [t for t in tables if t.full()]
             for t in full:

@@ -8,7 +8,8 @@ import types
 import numpy as np
 
 from . import state as S
-from .driver import Rows, drive
+from ..errors import NewbpeError
+from .driver import LENGTH_CONFLICT, Rows, drive
 
 _KERNELS = None
 
@@ -34,14 +35,21 @@ class Engine:
     @classmethod
     def build(cls, units, offsets, counts, base_tokens, n_specials=0, *, max_token_length=None,
               max_token_length_mode="exact", max_words=None, forbid_substrings=(),
-              allow_remerge=False, track_tokens=False, token_items="first", queue=True):
+              allow_remerge=False, track_tokens=False, token_items="first", queue=True, base_idents=None,
+              base_lengths=None):
         """Build the engine over a word table.
 
         units/offsets: word w is ``units[offsets[w]:offsets[w+1]]`` (base-unit ids); counts: int64
         word counts. base_tokens: the bytes of ids 0 … n_base-1 (specials first, then the alphabet);
         specials are atomic and never appear in words. token_items: where Scaffold token items sort
         against pair items of equal count ("first" or "last"). queue=False leaves the queue empty
-        and tiny (a partition of `PartitionedEngine`, which keeps one global queue).
+        and tiny (a partition of `PartitionedEngine`, which keeps one global queue). base_idents:
+        the identity flag of each base token (int64; None: all 0). A token is (identity flag, bytes):
+        two base tokens may share bytes under different flags, and a merge's token takes the flag of
+        its left part (ByteSpan §6). base_lengths: how many slots of the word table each base token
+        covers (None: 1 each); give a base token spelled by several smaller units (ByteSpan's
+        "0x20 b", its seeded spans) its length in those units (bytes), so that a merge spelling it
+        can reuse it (tables.py, "Lengths").
         """
         K = _k()
         units = np.ascontiguousarray(units, dtype=np.int64)
@@ -51,11 +59,21 @@ class Engine:
             raise ValueError("word counts must be non-negative")
         n_words = len(counts)
         n_units = len(units)
-        n_slots = n_units + n_words
+        n_base = len(base_tokens)
+        if n_units and (units.min() < n_specials or units.max() >= n_base):
+            raise ValueError("word units must be ids of base (non-special) tokens")
+        idents = np.zeros(n_base, np.int64) if base_idents is None else \
+            np.ascontiguousarray(base_idents, dtype=np.int64)
+        if idents.shape != (n_base,):
+            raise ValueError(f"base_idents must have one flag per base token ({n_base}), not {len(idents)}")
+        lengths = np.ones(n_base, np.int64) if base_lengths is None else \
+            np.ascontiguousarray(base_lengths, dtype=np.int64)
+        if lengths.shape != (n_base,) or (n_base and lengths.min() < 1):
+            raise ValueError(f"base_lengths must be one length >= 1 per base token ({n_base})")
+        n_slots = (n_units if base_lengths is None else int(lengths[units].sum())) + n_words
         if n_slots >= 2**31 - 1:
             raise ValueError(f"word table too large ({n_slots} slots); split the corpus")
         n_adj = max(n_units - n_words, 0)
-        n_base = len(base_tokens)
         tok_cap = max(2 * n_base, 1024)
         pair_cap = min(n_adj, 2 * n_words) + 1024      # grown on demand while building
         pool_cap = sum(len(t) for t in base_tokens) * 4 + 4096
@@ -84,7 +102,8 @@ class Engine:
                           slot_word=np.empty(n_slots, i32), slot_pair=np.empty(n_slots, i32), word_count=counts),
             tokens=S.Tokens(tok_len=np.zeros(tok_cap, np.int64), tok_left=np.full(tok_cap, -1, np.int64),
                             tok_right=np.full(tok_cap, -1, np.int64), tok_freq=np.zeros(tok_cap, np.int64),
-                            tok_flags=np.zeros(tok_cap, np.int64), tok_boff=np.zeros(tok_cap, np.int64),
+                            tok_flags=np.zeros(tok_cap, np.int64), tok_ident=np.zeros(tok_cap, np.int64),
+                            tok_boff=np.zeros(tok_cap, np.int64),
                             tok_blen=np.zeros(tok_cap, np.int64), tok_occ_head=np.full(tok_cap, -1, np.int64),
                             pool=np.zeros(pool_cap, np.uint8),
                             strtab=np.full(S.pow2_at_least(4 * tok_cap), -1, np.int64),
@@ -103,13 +122,11 @@ class Engine:
         )
         for i, data in enumerate(base_tokens):
             flags = S.FLAG_ATOMIC | (S.FLAG_SPECIAL if i < n_specials else 0)
-            K.tables.add_base_token(st, np.frombuffer(bytes(data), dtype=np.uint8), flags)
-        if n_units and (units.min() < n_specials or units.max() >= n_base):
-            raise ValueError("word units must be ids of base (non-special) tokens")
+            K.tables.add_base_token(st, np.frombuffer(bytes(data), dtype=np.uint8), flags, idents[i], lengths[i])
         engine = cls(st, n_base)
-        w = 0
+        w = slot = 0
         while w < n_words:
-            w = K.rewrite.build_words(engine.st, units, offsets, counts, w)
+            w, slot = K.rewrite.build_words(engine.st, units, offsets, counts, w, slot)
             if w < n_words:
                 n = int(offsets[w + 1] - offsets[w])
                 engine._ensure((max(n, int(engine.st.meta[S.M_PAIRS]) // 2), n, 0, 0, 0, 0))
@@ -205,14 +222,16 @@ class Engine:
     # ------------------------------------------------------------------ operations
     def merge(self, a, b, new=None):
         """Merge every occurrence of (a, b). The output token is `new` if given (replay), else the
-        existing token with bytes(a)+bytes(b) if any (a duplicate-string merge), else a new token.
-        Returns (new_id, merged_count, created)."""
+        existing token (ident(a), bytes(a)+bytes(b)) if any (a duplicate-string merge), else a new
+        token with that identity. Returns (new_id, merged_count, created)."""
         K = _k()
         a, b = int(a), int(b)
         if new is not None and new > self.n_tokens:
             raise ValueError(f"replayed merge output {new} skips ids (next id is {self.n_tokens})")
         while True:
             status, out, merged, created = K.rewrite.merge_step(self.st, a, b, -1 if new is None else int(new))
+            if status == S.STOP_LENGTH_CONFLICT:
+                raise NewbpeError(f"merge ({a}, {b}): {LENGTH_CONFLICT}")
             if status != S.NO_ROOM:
                 break
             pid = K.tables.pair_find(self.st.pairs, a, b)
@@ -228,6 +247,8 @@ class Engine:
         K = _k()
         while True:
             status, a, b, new, merged, created = K.loops.merge_best_step(self.st, int(min_count))
+            if status == S.STOP_LENGTH_CONFLICT:
+                raise NewbpeError(f"merge ({a}, {b}): {LENGTH_CONFLICT}")
             if status != S.NO_ROOM:
                 break
             self._grow_for_head()
@@ -238,11 +259,13 @@ class Engine:
 
     def replace(self, token, pieces, check=True):
         """Replace every occurrence of `token` by `pieces` (token ids whose bytes concatenate to
-        the token's; check=False skips verifying that, for callers that derive the pieces from
-        the token's own parents). Needs track_tokens=True. Returns the number of occurrences replaced."""
+        the token's, the first with the token's identity flag; check=False skips verifying that, for
+        callers that derive the pieces from the token's own parents). Needs track_tokens=True.
+        Returns the number of occurrences replaced."""
         K = _k()
         pieces = np.asarray(pieces, dtype=np.int64)
-        if check and b"".join(self.token_bytes(p) for p in pieces) != self.token_bytes(token):
+        if check and (b"".join(self.token_bytes(p) for p in pieces) != self.token_bytes(token) or
+                      (len(pieces) and self.token_ident(pieces[0]) != self.token_ident(token))):
             raise ValueError(f"pieces {pieces.tolist()} do not spell token {token}")
         if not self.st.meta[S.M_TRACK_TOKENS]:
             raise RuntimeError("replace() needs an engine built with track_tokens=True")
@@ -341,6 +364,19 @@ class Engine:
     def token_bytes(self, t):
         off, n = int(self.st.tokens.tok_boff[t]), int(self.st.tokens.tok_blen[t])
         return bytes(self.st.tokens.pool[off:off + n])
+
+    def token_ident(self, t):
+        """The identity flag of token t (0 unless the base was built with `base_idents`)."""
+        return int(self.st.tokens.tok_ident[t])
+
+    def token_idents(self):
+        """Identity flags of every token (a list of int)."""
+        return self.st.tokens.tok_ident[:self.n_tokens].tolist()
+
+    def find_token(self, data, ident=0):
+        """Id of the token (ident, data), or None."""
+        t = int(_k().tables.find_bytes(self.st, np.frombuffer(bytes(data), dtype=np.uint8), int(ident)))
+        return None if t < 0 else t
 
     def token_len(self, t):
         return int(self.st.tokens.tok_len[t])

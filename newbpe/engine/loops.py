@@ -10,8 +10,8 @@ every loop — pop the valid head pair, find or create its token (tables.find_or
 import numpy as np
 from .._jit import njit
 
-from .state import (FLAG_ATOMIC, FLAG_ABSENT, FLAG_SCAFFOLD, NO_ROOM, STOP_DONE, STOP_EMPTY, STOP_MIN_FREQ,
-                    STOP_STEPS, STOP_ROOM, STOP_TOKEN_ITEM, STOP_REMOVAL)
+from .state import (FLAG_ATOMIC, FLAG_ABSENT, FLAG_SCAFFOLD, STOP_DONE, STOP_EMPTY, STOP_MIN_FREQ,
+                    STOP_STEPS, STOP_ROOM, STOP_TOKEN_ITEM, STOP_REMOVAL, STOP_LENGTH_CONFLICT)
 from .tables import LEAF, find_or_add_token
 from .queue import queue_head, push_pair, push_token
 from .rewrite import has_room, merge_room, merge_pair, merge_step
@@ -32,7 +32,7 @@ def merge_best_step(st, min_count):
     b = st.pairs.pair_right[pid]
     queue_head(st, True)                # pop before merging: merging pushes new entries
     status, new, merged, created = merge_step(st, a, b, -1)
-    if status == NO_ROOM:
+    if status != 0:
         push_pair(st.pairs, st.heap, st.meta, pid)      # put it back (the pop freed a heap slot)
     return status, a, b, new, merged, created
 
@@ -76,6 +76,9 @@ def run_bpe(st, visible, target, min_count, max_steps, out, n_out):
         a = st.pairs.pair_left[pid]
         b = st.pairs.pair_right[pid]
         new, created = find_or_add_token(st, a, b)
+        if new < 0:
+            push_pair(st.pairs, st.heap, st.meta, pid)  # untouched: put it back (the pop freed a heap slot)
+            return STOP_LENGTH_CONFLICT, visible, n_out
         if created:
             visible += 1
         _record_merge(out, n_out, a, b, new, merge_pair(st, pid, new))
@@ -155,6 +158,9 @@ def run_scaffold(st, visible, target, min_count, max_steps, head_after, out, n_o
         if not head_after:
             h_kind, h, h_ident = queue_head(st, False)
         new, created = find_or_add_token(st, a, b)
+        if new < 0:
+            push_pair(st.pairs, st.heap, st.meta, pid)
+            return STOP_LENGTH_CONFLICT, visible, n_out, n_log, steps
         if created:
             visible += 1
         elif (st.tokens.tok_flags[new] & FLAG_SCAFFOLD) != 0:
@@ -235,6 +241,9 @@ def run_picky(st, present, target, min_count, max_steps, picky, threshold, out, 
         a = st.pairs.pair_left[pid]
         b = st.pairs.pair_right[pid]
         new, created = find_or_add_token(st, a, b)
+        if new < 0:
+            push_pair(st.pairs, st.heap, st.meta, pid)
+            return STOP_LENGTH_CONFLICT, present, n_out
         if created:
             present += 1
         elif (st.tokens.tok_flags[new] & FLAG_ABSENT) != 0:

@@ -11,7 +11,7 @@ import numpy as np
 from .._jit import njit, prange
 
 from .state import (Words, Tokens, Pairs, PAIR_VETOED, PAIR_MERGED, M_PAIRS, M_HEAP, M_STAMP, STOP_DONE,
-                    STOP_EMPTY, STOP_MIN_FREQ, STOP_STEPS, STOP_ROOM)
+                    STOP_EMPTY, STOP_MIN_FREQ, STOP_STEPS, STOP_ROOM, STOP_LENGTH_CONFLICT)
 from .tables import LEAF, _pair_key, pair_find, find_concat, add_token
 from .queue import _sift_down, _heap_pop, heap_push, pair_allowed
 from .rewrite import _sorted_list, pair_occ_len, has_room, merge_rewrite
@@ -103,7 +103,8 @@ def _rewrite_part(st, pid, new, touched):
 
 @njit(cache=True, parallel=True)
 def _rewrite_parts_parallel(sym, prv, slot_word, slot_pair, word_count,
-                            tok_len, tok_left, tok_right, tok_freq, tok_flags, tok_boff, tok_blen, tok_occ_head,
+                            tok_len, tok_left, tok_right, tok_freq, tok_flags, tok_ident, tok_boff, tok_blen,
+                            tok_occ_head,
                             pool, strtab, tocc_slot, tocc_next,
                             ptab, pair_left, pair_right, pair_count, pair_flags, pair_occ_head, pair_occ_n,
                             pair_stamp, occ_slot, occ_next, meta, pids, new, offs, touched, res):
@@ -114,8 +115,9 @@ def _rewrite_parts_parallel(sym, prv, slot_word, slot_pair, word_count,
         pid = pids[p]
         if pid >= 0:
             words = Words(sym[p], prv[p], slot_word[p], slot_pair[p], word_count[p])
-            tokens = Tokens(tok_len[p], tok_left[p], tok_right[p], tok_freq[p], tok_flags[p], tok_boff[p],
-                            tok_blen[p], tok_occ_head[p], pool[p], strtab[p], tocc_slot[p], tocc_next[p])
+            tokens = Tokens(tok_len[p], tok_left[p], tok_right[p], tok_freq[p], tok_flags[p], tok_ident[p],
+                            tok_boff[p], tok_blen[p], tok_occ_head[p], pool[p], strtab[p], tocc_slot[p],
+                            tocc_next[p])
             pairs = Pairs(ptab[p], pair_left[p], pair_right[p], pair_count[p], pair_flags[p], pair_occ_head[p],
                           pair_occ_n[p], pair_stamp[p], occ_slot[p], occ_next[p])
             slots = _sorted_list(pair_occ_head[p][pid], occ_slot[p], occ_next[p], pair_occ_n[p][pid])
@@ -199,8 +201,10 @@ def run_bpe_parts(states, F, gheap, gmeta, visible, target, min_count, max_steps
             need[0] = -1
             need[1] = offs[P]
             return STOP_ROOM, visible, n_out
-        _heap_pop(gheap, gmeta)
         new = find_concat(states[0], a, b)
+        if new >= 0 and states[0].tokens.tok_len[new] != states[0].tokens.tok_len[a] + states[0].tokens.tok_len[b]:
+            return STOP_LENGTH_CONFLICT, visible, n_out          # another length (tables.py): untouched
+        _heap_pop(gheap, gmeta)
         if new < 0:
             for p in range(P):
                 new = add_token(states[p], a, b)
@@ -210,7 +214,7 @@ def run_bpe_parts(states, F, gheap, gmeta, visible, target, min_count, max_steps
         if n_occ >= par_threshold:
             _rewrite_parts_parallel(F[0], F[1], F[2], F[3], F[4], F[5], F[6], F[7], F[8], F[9], F[10], F[11],
                                     F[12], F[13], F[14], F[15], F[16], F[17], F[18], F[19], F[20], F[21], F[22],
-                                    F[23], F[24], F[25], F[26], F[27], pids, new, offs, touched, res)
+                                    F[23], F[24], F[25], F[26], F[27], F[28], pids, new, offs, touched, res)
         else:
             for p in range(P):
                 if pids[p] >= 0:

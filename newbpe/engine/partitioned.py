@@ -46,7 +46,8 @@ def split_words(offsets, n_parts):
 
 class PartitionedEngine:
     """`Engine.run_bpe` over P word partitions (see the module doc). Exposes what the BPE trainer
-    reads: `run_bpe`, `merge_events`, `n_tokens`, `n_base`, `vocab_bytes()`, `token_freqs()`."""
+    reads: `run_bpe`, `merge_events`, `n_tokens`, `n_base`, `vocab_bytes()`, `token_idents()`,
+    `token_freqs()`."""
 
     def __init__(self, parts, n_base, gheap, gmeta, parallel_threshold):
         self.parts = parts
@@ -147,12 +148,16 @@ class PartitionedEngine:
     def vocab_bytes(self):
         return self.parts[0].vocab_bytes()
 
+    def token_idents(self):
+        return self.parts[0].token_idents()
+
     def check_tokens(self):
         """Raise if the partitions' token tables differ (debug and tests)."""
         ref = self.parts[0]
         n = ref.n_tokens
         for i, p in enumerate(self.parts[1:], 1):
             if p.n_tokens != n or p.vocab_bytes() != ref.vocab_bytes() or \
+                    p.token_idents() != ref.token_idents() or \
                     not np.array_equal(p.st.tokens.tok_left[:n], ref.st.tokens.tok_left[:n]) or \
                     not np.array_equal(p.st.tokens.tok_right[:n], ref.st.tokens.tok_right[:n]):
                 raise AssertionError(f"partition {i}'s token table differs from partition 0's")

@@ -13,8 +13,8 @@ is short, returns NO_ROOM / STOP_ROOM without touching anything; `Engine` grows 
 import numpy as np
 from .._jit import njit
 
-from .state import (DEAD, SEP, FLAG_ATOMIC, PAIR_MERGED, NO_ROOM, M_TOKENS, M_PAIRS, M_OCC, M_TOCC, M_HEAP,
-                    M_POOL, M_STAMP, M_TRACK_TOKENS)
+from .state import (DEAD, SEP, FLAG_ATOMIC, PAIR_MERGED, NO_ROOM, STOP_LENGTH_CONFLICT, M_TOKENS, M_PAIRS,
+                    M_OCC, M_TOCC, M_HEAP, M_POOL, M_STAMP, M_TRACK_TOKENS)
 from .tables import LEAF, pair_find, _pair_get_or_add, add_token, find_or_add_token
 from .queue import push_pair
 
@@ -113,40 +113,47 @@ def replace_room(st, t, k):
 
 
 @njit(cache=True)
-def build_words(st, units, offsets, counts, first_word):
-    """Lay out words first_word, first_word+1, …: count token frequencies and all overlapping pairs,
-    index occurrences. Returns the next word to lay out (len(counts) when done); stops early when the
-    pair or occurrence pools are full so that Engine can grow them (memory follows the real number of
+def build_words(st, units, offsets, counts, first_word, first_slot):
+    """Lay out words first_word, first_word+1, … from slot first_slot on: count token frequencies and
+    all overlapping pairs, index occurrences. A unit u takes tok_len[u] slots (u, then DEAD). Returns
+    (next word to lay out, its first slot), the word len(counts) when done; stops early when the pair
+    or occurrence pools are full so that Engine can grow them (memory follows the real number of
     distinct pairs, not its upper bound)."""
     words, tokens, pairs, meta = st.words, st.tokens, st.pairs, st.meta
     n_words = len(counts)
+    s = first_slot
     for w in range(first_word, n_words):
-        start = offsets[w] + w          # every earlier word has one separator slot
         length = offsets[w + 1] - offsets[w]
         if not has_room(st, length, length, 0, 0, 0, 0):
-            return w
+            return w, s
         c = counts[w]
-        s = start
+        p = -1                          # start slot of the previous unit
         for j in range(offsets[w], offsets[w + 1]):
             u = units[j]
             words.sym[s] = u
             words.slot_word[s] = w
             tokens.tok_freq[u] += c
             words.slot_pair[s] = -1
-            if s > start:
-                words.prv[s] = s - 1
-                pid = _pair_get_or_add(pairs, meta, words.sym[s - 1], u)
+            words.prv[s] = p
+            if p >= 0:
+                pid = _pair_get_or_add(pairs, meta, words.sym[p], u)
                 pairs.pair_count[pid] += c
-                words.slot_pair[s - 1] = pid
-                _occ_add(pairs, meta, pid, s - 1)
-            else:
-                words.prv[s] = -1
+                words.slot_pair[p] = pid
+                _occ_add(pairs, meta, pid, p)
+            p = s
             s += 1
+            for _ in range(1, tokens.tok_len[u]):      # the other slots of a longer base unit
+                words.sym[s] = DEAD
+                words.prv[s] = -1
+                words.slot_pair[s] = -1
+                words.slot_word[s] = w
+                s += 1
         words.sym[s] = SEP
         words.prv[s] = -1
         words.slot_pair[s] = -1
         words.slot_word[s] = w
-    return n_words
+        s += 1
+    return n_words, s
 
 
 # ----------------------------------------------------------------------------------------------
@@ -295,7 +302,8 @@ def replace_token(st, x, pieces):
 def merge_step(st, a, b, new):
     """One merge of (a, b) as a single call from Python (each call unboxes the whole state, ~25 µs):
     find the pair, check room, find or create the output (`new` < 0: by its bytes; else that id),
-    rewrite. Returns (status, new, merged, created) with status NO_ROOM when pools must grow first."""
+    rewrite. Returns (status, new, merged, created) with status NO_ROOM when pools must grow first,
+    STOP_LENGTH_CONFLICT when the output exists with another length (tables.py); both touch nothing."""
     pid = pair_find(st.pairs, a, b)
     if pid >= 0:
         r0, r1, r2, r3, r4, r5 = merge_room(st, pid)
@@ -306,9 +314,13 @@ def merge_step(st, a, b, new):
     created = False
     if new < 0:
         new, created = find_or_add_token(st, a, b)
+        if new < 0:
+            return STOP_LENGTH_CONFLICT, np.int64(-1), np.int64(0), False
     elif new >= st.meta[M_TOKENS]:
         add_token(st, a, b)
         created = True
+    elif st.tokens.tok_len[new] != st.tokens.tok_len[a] + st.tokens.tok_len[b]:
+        return STOP_LENGTH_CONFLICT, np.int64(-1), np.int64(0), False
     merged = merge_pair(st, pid, new) if pid >= 0 else np.int64(0)
     return 0, np.int64(new), merged, created
 

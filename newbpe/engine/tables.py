@@ -2,9 +2,19 @@
 
 - the pair table ``ptab``: (left, right) -> pair id, open addressing on a splitmix64 hash, key and
   id side by side so a probe touches one cache line;
-- the string table ``strtab``: token bytes -> token id (open addressing on FNV-1a), so that a merge
-  whose bytes already spell a token reuses that id (a "duplicate merge", bpe.md);
-- token creation: base tokens at build time, the token a+b of a merge (`find_or_add_token`).
+- the string table ``strtab``: token identity (ident, bytes) -> token id (open addressing on FNV-1a
+  seeded by the identity flag), so that a merge whose result already is a token reuses that id (a
+  "duplicate merge", bpe.md; ByteSpan §6: "an existing (flag, bytes) is reused");
+- token creation: base tokens at build time (with their identity flag), the token a+b of a merge
+  (`find_or_add_token`): (ident(a), bytes(a) + bytes(b)) — flags follow the left part, ByteSpan §6.
+  With every identity flag 0 (all methods but ByteSpan) this is the plain bytes -> id table.
+
+Lengths: a token covers ``tok_len`` slots of the word table (state.py), the sum of its parts'. So a
+merge may reuse an existing token only if that token has the merge's length: a base token of several
+bytes built with length 1 (a special, ByteSpan's "0x20 b" or a seeded span) spelled by a merge of
+shorter units cannot. `find_or_add_token` reports that conflict (id -1) and the loops stop with
+STOP_LENGTH_CONFLICT instead of corrupting the word table; `Engine.build(base_lengths=...)` gives such
+tokens their length in atoms (bytes or characters), which makes every reuse consistent.
 
 Kernels here never allocate: callers check room first (rewrite.has_room) and `Engine` grows the
 arrays and rehashes (`rehash_pairs`, `rehash_strings`). This module imports no other kernel module.
@@ -95,9 +105,15 @@ def _fnv_step(h, byte):
     return (h ^ np.uint64(byte)) * np.uint64(0x100000001B3)
 
 
+@njit(cache=True, inline="always")
+def _ident_seed(ident):
+    """FNV-1a's offset basis perturbed by the identity flag (flag 0 keeps the plain bytes hash)."""
+    return np.uint64(0xCBF29CE484222325) ^ (np.uint64(ident) * np.uint64(0x9E3779B97F4A7C15))
+
+
 @njit(cache=True)
 def _token_hash(st, t):
-    h = np.uint64(0xCBF29CE484222325)
+    h = _ident_seed(st.tokens.tok_ident[t])
     off = st.tokens.tok_boff[t]
     for i in range(st.tokens.tok_blen[t]):
         h = _fnv_step(h, st.tokens.pool[off + i])
@@ -106,7 +122,8 @@ def _token_hash(st, t):
 
 @njit(cache=True)
 def _concat_hash(st, a, b):
-    h = np.uint64(0xCBF29CE484222325)
+    """Hash of the token a+b would be: (ident(a), bytes(a) + bytes(b))."""
+    h = _ident_seed(st.tokens.tok_ident[a])
     for t in (a, b):
         off = st.tokens.tok_boff[t]
         for i in range(st.tokens.tok_blen[t]):
@@ -116,9 +133,10 @@ def _concat_hash(st, a, b):
 
 @njit(cache=True)
 def _token_equals_concat(st, t, a, b):
+    """Token t is (ident(a), bytes(a) + bytes(b))."""
     la = st.tokens.tok_blen[a]
     lb = st.tokens.tok_blen[b]
-    if st.tokens.tok_blen[t] != la + lb:
+    if st.tokens.tok_blen[t] != la + lb or st.tokens.tok_ident[t] != st.tokens.tok_ident[a]:
         return False
     ot = st.tokens.tok_boff[t]
     oa = st.tokens.tok_boff[a]
@@ -151,7 +169,7 @@ def rehash_strings(st):
 
 @njit(cache=True)
 def find_concat(st, a, b):
-    """Id of the token whose bytes are bytes(a) + bytes(b), or -1 (duplicate-string detection)."""
+    """Id of the token (ident(a), bytes(a) + bytes(b)), or -1 (duplicate-string detection)."""
     mask = len(st.tokens.strtab) - 1
     i = _concat_hash(st, a, b) & mask
     while True:
@@ -164,8 +182,33 @@ def find_concat(st, a, b):
 
 
 @njit(cache=True)
+def find_bytes(st, data, ident):
+    """Id of the token (ident, data), or -1 (`Engine.find_token`)."""
+    h = _ident_seed(ident)
+    for i in range(len(data)):
+        h = _fnv_step(h, data[i])
+    mask = len(st.tokens.strtab) - 1
+    i = np.int64(h >> np.uint64(1)) & mask
+    n = len(data)
+    while True:
+        t = st.tokens.strtab[i]
+        if t < 0:
+            return -1
+        if st.tokens.tok_blen[t] == n and st.tokens.tok_ident[t] == ident:
+            off = st.tokens.tok_boff[t]
+            same = True
+            for j in range(n):
+                if st.tokens.pool[off + j] != data[j]:
+                    same = False
+                    break
+            if same:
+                return t
+        i = (i + 1) & mask
+
+
+@njit(cache=True)
 def add_token(st, a, b):
-    """Create the token a+b (parents a, b). Caller checked room (1 token, len bytes)."""
+    """Create the token a+b (parents a, b; identity flag of a). Caller checked room (1 token, len bytes)."""
     t = st.meta[M_TOKENS]
     st.meta[M_TOKENS] = t + 1
     off = st.meta[M_POOL]
@@ -183,6 +226,7 @@ def add_token(st, a, b):
     st.tokens.tok_right[t] = b
     st.tokens.tok_freq[t] = 0
     st.tokens.tok_flags[t] = 0
+    st.tokens.tok_ident[t] = st.tokens.tok_ident[a]
     st.tokens.tok_occ_head[t] = -1
     _strtab_insert(st, t)
     return t
@@ -190,17 +234,21 @@ def add_token(st, a, b):
 
 @njit(cache=True)
 def find_or_add_token(st, a, b):
-    """The token a+b: the existing id when that string is already a token (a duplicate merge), else
-    a new one. Returns (id, created). Caller checked room (1 token, len bytes)."""
+    """The token a+b: the existing id when (ident(a), bytes(a) + bytes(b)) is already a token (a
+    duplicate merge), else a new one. Returns (id, created); id -1 when that token exists with another
+    length (module doc). Caller checked room (1 token, len bytes)."""
     t = find_concat(st, a, b)
     if t >= 0:
+        if st.tokens.tok_len[t] != st.tokens.tok_len[a] + st.tokens.tok_len[b]:
+            return np.int64(-1), False                # another length: see the module doc
         return t, False
     return add_token(st, a, b), True
 
 
 @njit(cache=True)
-def add_base_token(st, data, flags):
-    """Append an atomic token with the given bytes (build time)."""
+def add_base_token(st, data, flags, ident, length):
+    """Append an atomic token with the given bytes, engine flags, identity flag and length in slots
+    (build time)."""
     t = st.meta[M_TOKENS]
     st.meta[M_TOKENS] = t + 1
     off = st.meta[M_POOL]
@@ -209,11 +257,12 @@ def add_base_token(st, data, flags):
     st.meta[M_POOL] = off + len(data)
     st.tokens.tok_boff[t] = off
     st.tokens.tok_blen[t] = len(data)
-    st.tokens.tok_len[t] = 1
+    st.tokens.tok_len[t] = length
     st.tokens.tok_left[t] = -1
     st.tokens.tok_right[t] = -1
     st.tokens.tok_freq[t] = 0
     st.tokens.tok_flags[t] = flags
+    st.tokens.tok_ident[t] = ident
     st.tokens.tok_occ_head[t] = -1
     _strtab_insert(st, t)
     return t
