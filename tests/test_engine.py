@@ -383,10 +383,13 @@ def test_merge_spelling_a_longer_base_unit_is_an_error_not_a_corruption():
     for run in (lambda e: e.run_bpe(4, 10), lambda e: e.merge(0, 1), lambda e: e.merge_best(),
                 lambda e: e.run_scaffold(4, 10)):
         e = Engine.build(*args)
-        with pytest.raises(NewbpeError, match="base_lengths"):
+        with pytest.raises(NewbpeError, match=r"b.a. \+ b.b. spells token 3, which covers 1 base unit\(s\), not 2"):
             run(e)
         check_exact(e)                                      # untouched
         assert e.best() == ((0, 1), 5)                      # and the pair is still queued
+    from newbpe.engine import PartitionedEngine
+    with pytest.raises(NewbpeError, match="spells token 3"):
+        PartitionedEngine.build(*args, partitions=2).run_bpe(4, 10)
     e = Engine.build(*args, base_lengths=[1, 1, 1, 2])
     e.run_bpe(4, 10)
     assert e.merge_events == [(0, 1, 3, 5), (3, 2, 4, 5)] and e.segmentation() == [[4], [4]]

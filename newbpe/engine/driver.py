@@ -20,8 +20,6 @@ import numpy as np
 from . import state as S
 from ..errors import NewbpeError
 
-LENGTH_CONFLICT = ("a merge spells an existing token that covers a different number of base units (a "
-                   "multi-character special or base token); build the engine with base_lengths")
 
 STOP_NAMES = {S.STOP_DONE: "done", S.STOP_EMPTY: "empty", S.STOP_MIN_FREQ: "min_frequency",
               S.STOP_STEPS: "steps", S.STOP_REMOVAL: "removal"}
@@ -51,14 +49,16 @@ class Rows:
         return self.array[:self.n]
 
 
-def drive(step, grow_pools, visible, target, tables, progress=None, report_every=1000, max_steps=None):
+def drive(step, grow_pools, visible, target, tables, progress=None, report_every=1000, max_steps=None,
+          conflict=None):
     """Run a merge loop to its end. step(visible, max_steps) calls the kernel once with the current
     `tables` (their ``array`` and ``n``, which it updates) and returns (status, visible, steps done);
     grow_pools() grows the engine's pools for the step the kernel could not take and returns whether
     anything grew. Progress is reported as ("merges", visible - start, target - start) after every
     call that did not stop for room. report_every: steps per kernel call (None: no intermediate
-    stops); max_steps: the caller's step budget (None: none). Returns (visible, stop) with stop in
-    STOP_NAMES' values."""
+    stops); max_steps: the caller's step budget (None: none); conflict(): the message of the
+    NewbpeError raised on STOP_LENGTH_CONFLICT. Returns (visible, stop) with stop in STOP_NAMES'
+    values."""
     start = visible
     left = max_steps
     while True:
@@ -67,7 +67,7 @@ def drive(step, grow_pools, visible, target, tables, progress=None, report_every
         if left is not None:
             left -= done
         if status == S.STOP_LENGTH_CONFLICT:
-            raise NewbpeError(LENGTH_CONFLICT)
+            raise NewbpeError(conflict() if conflict else "a merge spells a token of another length")
         if status == S.STOP_ROOM:
             full = [t for t in tables if t.full()]
             for t in full:

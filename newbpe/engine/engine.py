@@ -9,7 +9,7 @@ import numpy as np
 
 from . import state as S
 from ..errors import NewbpeError
-from .driver import LENGTH_CONFLICT, Rows, drive
+from .driver import Rows, drive
 
 _KERNELS = None
 
@@ -231,7 +231,7 @@ class Engine:
         while True:
             status, out, merged, created = K.rewrite.merge_step(self.st, a, b, -1 if new is None else int(new))
             if status == S.STOP_LENGTH_CONFLICT:
-                raise NewbpeError(f"merge ({a}, {b}): {LENGTH_CONFLICT}")
+                raise NewbpeError(self._length_conflict(a, b))
             if status != S.NO_ROOM:
                 break
             pid = K.tables.pair_find(self.st.pairs, a, b)
@@ -248,7 +248,7 @@ class Engine:
         while True:
             status, a, b, new, merged, created = K.loops.merge_best_step(self.st, int(min_count))
             if status == S.STOP_LENGTH_CONFLICT:
-                raise NewbpeError(f"merge ({a}, {b}): {LENGTH_CONFLICT}")
+                raise NewbpeError(self._length_conflict(int(a), int(b)))
             if status != S.NO_ROOM:
                 break
             self._grow_for_head()
@@ -256,6 +256,16 @@ class Engine:
             return None
         self.merge_events.append((int(a), int(b), int(new), int(merged)))
         return (int(a), int(b)), int(new), int(merged), bool(created)
+
+    def _length_conflict(self, a=None, b=None):
+        """The message of a merge (a, b) (default: the head pair) that spells an existing token of
+        another length (tables.py, "Lengths")."""
+        if a is None:
+            a, b = self.best()[0]
+        t = self.find_token(self.token_bytes(a) + self.token_bytes(b), self.token_ident(a))
+        return (f"merge {self.token_bytes(a)!r} + {self.token_bytes(b)!r} spells token {t}, which covers "
+                f"{self.token_len(t)} base unit(s), not {self.token_len(a) + self.token_len(b)}: a special or "
+                f"base token of several characters is spelled inside a word (build the engine with base_lengths)")
 
     def replace(self, token, pieces, check=True):
         """Replace every occurrence of `token` by `pieces` (token ids whose bytes concatenate to
@@ -294,7 +304,8 @@ class Engine:
             n = out.n
             status, visible, out.n = K.loops.run_bpe(self.st, visible, target, min_count, max_steps, out.array, n)
             return status, visible, out.n - n
-        visible, stop = drive(step, self._grow_for_head, visible, target, (out,), progress, report_every)
+        visible, stop = drive(step, self._grow_for_head, visible, target, (out,), progress, report_every,
+                              conflict=self._length_conflict)
         self.merge_events.extend(map(tuple, out.rows().tolist()))
         return visible, stop
 
@@ -315,7 +326,7 @@ class Engine:
             return status, visible, done
         # a scaffold merge may push up to 4 token items besides the merge's pairs
         visible, stop = drive(step, lambda: self._grow_for_head(extra_heap=4), visible, target, (out, log),
-                              progress, report_every, max_steps)
+                              progress, report_every, max_steps, self._length_conflict)
         events = log.rows().copy()
         events[:, 4] += len(self.merge_events)          # merge index over the whole run
         self.merge_events.extend(map(tuple, out.rows().tolist()))
@@ -336,7 +347,8 @@ class Engine:
             status, present, out.n = K.loops.run_picky(self.st, present, target, min_count, max_steps, picky,
                                                        float(threshold), out.array, n, stats)
             return status, present, out.n - n
-        present, stop = drive(step, self._grow_for_head, present, target, (out,), None, None, max_steps)
+        present, stop = drive(step, self._grow_for_head, present, target, (out,), None, None, max_steps,
+                              self._length_conflict)
         rows = list(map(tuple, out.rows().tolist()))
         self.merge_events.extend(rows)
         return present, stop, rows, stats.tolist()

@@ -132,9 +132,14 @@ class PartitionedEngine:
             if need[0] < 0:
                 return self._grow_queue(int(need[1]))
             return self.parts[int(need[0])]._ensure(tuple(int(x) for x in need[1:7]))
-        visible, stop = drive(step, grow_pools, visible, target, (out,), progress, report_every)
+        visible, stop = drive(step, grow_pools, visible, target, (out,), progress, report_every,
+                              conflict=self._length_conflict)
         self.merge_events.extend(map(tuple, out.rows().tolist()))
         return visible, stop
+
+    def _length_conflict(self):
+        key = int(self.gheap.heap_key[0])                 # the head pair the loop stopped at
+        return self.parts[0]._length_conflict(key >> 32, key & 0xFFFFFFFF)
 
     # ------------------------------------------------------------------ read access
     @property
