@@ -335,7 +335,7 @@ class Engine:
     def run_picky(self, present, target, picky, threshold, min_count=1, max_steps=1 << 62):
         """Picky BPE's merges inside numba (loops.run_picky) until `present` reaches `target`, a
         merge leaves a constituent to remove ('removal'), or `max_steps` merges. `picky` packs the
-        quirk options (loops.P_*, an int64 array). Returns (present, stop, merges, stats) with merges the
+        quirk options (`picky_options`). Returns (present, stop, merges, stats) with merges the
         (a, b, new, merged) rows done and stats [merges, restorations, duplicates, a passed, b passed]
         (the last two: the removal test of the last merge's constituents, on stop 'removal')."""
         K = _k()
@@ -352,6 +352,13 @@ class Engine:
         rows = list(map(tuple, out.rows().tolist()))
         self.merge_events.extend(rows)
         return present, stop, rows, stats.tolist()
+
+    @staticmethod
+    def picky_options(*, ios_ge, child_total, self_pair_ios, count_duplicates):
+        """Picky's quirk options as the int64 array `run_picky` and `picky_passes` take, packed by
+        name (loops.picky_options)."""
+        return _k().loops.picky_options(ios_ge=ios_ge, child_total=child_total, self_pair_ios=self_pair_ios,
+                                        count_duplicates=count_duplicates)
 
     def picky_passes(self, x, merged, new, self_pair, picky, threshold):
         """Picky's removal test for constituent x after a merge (loops.picky_passes)."""

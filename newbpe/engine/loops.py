@@ -17,6 +17,10 @@ from .queue import queue_head, push_pair, push_token
 from .rewrite import has_room, merge_room, merge_pair, merge_step
 
 
+# ----------------------------------------------------------------------------------------------
+# one merge from Python (Engine.merge_best)
+
+
 @njit(cache=True)
 def merge_best_step(st, min_count):
     """Pop the best eligible pair and merge it, in one call. Returns (status, a, b, new, merged,
@@ -35,6 +39,10 @@ def merge_best_step(st, min_count):
     if status != 0:
         push_pair(st.pairs, st.heap, st.meta, pid)      # put it back (the pop freed a heap slot)
     return status, a, b, new, merged, created
+
+
+# ----------------------------------------------------------------------------------------------
+# plain BPE (bpe.md), and the two steps every loop shares
 
 
 @njit(**LEAF)
@@ -86,6 +94,9 @@ def run_bpe(st, visible, target, min_count, max_steps, out, n_out):
         steps += 1
     return STOP_DONE, visible, n_out
 
+
+# ----------------------------------------------------------------------------------------------
+# Scaffold-BPE (specs/scaffold.md §3.2)
 
 SCAFFOLD_FLAG = 1        # log kinds of run_scaffold: a constituent became scaffold
 SCAFFOLD_UNFLAG_POP = 2  # a scaffold token item reached the queue head
@@ -190,12 +201,31 @@ def run_scaffold(st, visible, target, min_count, max_steps, head_after, out, n_o
     return STOP_DONE, visible, n_out, n_log, steps
 
 
-# Picky options packed as ints: picky[P_*]
+# ----------------------------------------------------------------------------------------------
+# Picky BPE (specs/picky.md): merges and the IoS test; removals stay in Python (trainers/picky.py)
+
+# Picky's quirk options (spec §5), one int64 slot each: picky[P_*], packed by name (`picky_options`).
 P_GE = 0             # 1: IoS >= T (reference), 0: IoS > T
 P_CHILD_TOTAL = 1    # 1: numerator f(new) ("child_total"), 0: the merge count
-P_SELF_MODE = 2      # self-pair IoS: 0 paper, 1 reference, 2 occupancy
+P_SELF_MODE = 2      # self-pair IoS: SELF_PAPER, SELF_REFERENCE or SELF_OCCUPANCY
 P_COUNT_DUP = 3      # 1: duplicate merges count towards the vocabulary (reference)
 P_SIZE = 4
+SELF_PAPER = 0       # F / (f + 2F)
+SELF_REFERENCE = 1   # F / (f + F)
+SELF_OCCUPANCY = 2   # 2F / (f + 2F)
+SELF_MODES = {"paper": SELF_PAPER, "reference": SELF_REFERENCE, "occupancy": SELF_OCCUPANCY}
+
+
+def picky_options(*, ios_ge, child_total, self_pair_ios, count_duplicates):
+    """The option array `run_picky` and `picky_passes` read, packed by name: ios_ge (IoS >= T, else
+    > T), child_total (numerator f(new), else the merge count), self_pair_ios (a SELF_MODES name),
+    count_duplicates (duplicate merges count towards the vocabulary)."""
+    picky = np.zeros(P_SIZE, dtype=np.int64)
+    picky[P_GE] = bool(ios_ge)
+    picky[P_CHILD_TOTAL] = bool(child_total)
+    picky[P_SELF_MODE] = SELF_MODES[self_pair_ios]
+    picky[P_COUNT_DUP] = bool(count_duplicates)
+    return picky
 
 
 @njit(cache=True)
@@ -205,9 +235,9 @@ def picky_ios(st, x, merged, new, self_pair, picky):
     f = st.tokens.tok_freq[x]
     if self_pair:
         mode = picky[P_SELF_MODE]
-        if mode == 1:
+        if mode == SELF_REFERENCE:
             return merged / (f + merged) if f + merged > 0 else 0.0
-        if mode == 0:
+        if mode == SELF_PAPER:
             return merged / (f + 2 * merged)
         return 2 * merged / (f + 2 * merged)
     numerator = st.tokens.tok_freq[new] if picky[P_CHILD_TOTAL] != 0 else merged
