@@ -26,6 +26,9 @@ def _k():
 
 
 class Engine:
+    """The merge engine over one word table (see the package doc for its operations). Build it with
+    `Engine.build`; `st` is its `EngineState`, replaced whenever a pool grows."""
+
     def __init__(self, st, n_base):
         self.st = st
         self.n_base = n_base
@@ -122,7 +125,8 @@ class Engine:
         )
         for i, data in enumerate(base_tokens):
             flags = S.FLAG_ATOMIC | (S.FLAG_SPECIAL if i < n_specials else 0)
-            K.tables.add_base_token(st, np.frombuffer(bytes(data), dtype=np.uint8), flags, idents[i], lengths[i])
+            data = np.frombuffer(bytes(data), dtype=np.uint8)
+            K.tables.add_base_token(st, data, flags, idents[i], lengths[i])
         engine = cls(st, n_base)
         w = slot = 0
         while w < n_words:
@@ -322,7 +326,8 @@ class Engine:
 
         def step(visible, max_steps):
             status, visible, out.n, log.n, done = K.loops.run_scaffold(
-                self.st, visible, target, min_count, max_steps, bool(head_after), out.array, out.n, log.array, log.n)
+                self.st, visible, target, min_count, max_steps, bool(head_after), out.array, out.n, log.array,
+                log.n)
             return status, visible, done
         # a scaffold merge may push up to 4 token items besides the merge's pairs
         visible, stop = drive(step, lambda: self._grow_for_head(extra_heap=4), visible, target, (out, log),
@@ -363,7 +368,7 @@ class Engine:
     def picky_passes(self, x, merged, new, self_pair, picky, threshold):
         """Picky's removal test for constituent x after a merge (loops.picky_passes)."""
         return bool(_k().loops.picky_passes(self.st, int(x), int(merged), int(new), bool(self_pair), picky,
-                                      float(threshold)))
+                                            float(threshold)))
 
     def best_pair_count(self):
         """Count of the best eligible pair by a full scan (debug checks; ignores the queue)."""

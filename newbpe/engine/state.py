@@ -15,7 +15,7 @@ Word table ("slots")
     start); ``slot_word[s]`` is the word, whose count is ``word_count[w]`` (int64).
 
 Tokens
-    ``tok_len`` (in base units), ``tok_left``/``tok_right`` (parents of the first merge that created
+    ``tok_len`` (slots covered: its base units' lengths, 1 each by default), ``tok_left``/``tok_right`` (parents of the first merge that created
     it, -1 for atomic tokens), ``tok_freq`` (standalone frequency in the current segmentation, int64),
     ``tok_flags`` (the engine's own bits, FLAG_*), ``tok_ident`` (the identity flag: a token is the
     pair (tok_ident, bytes), design.md "Token identity is (flag, bytes)" — ByteSpan's word-initial vs
