@@ -296,3 +296,15 @@ def test_every_event_keeps_counts_exact_and_splits_into_present_pieces(words, th
             break
         check_exact(engine)
         assert run.present == sum(1 for t in range(engine.n_tokens) if not engine.flags(t) & FLAG_ABSENT)
+
+
+def test_option_array_is_packed_by_name():
+    """The kernels' option array (engine/loops.py P_*) is packed by name, not by position."""
+    from newbpe.engine import Engine, loops
+    p = Engine.picky_options(ios_ge=True, child_total=False, self_pair_ios="occupancy", count_duplicates=True)
+    assert len(p) == loops.P_SIZE and p.dtype.name == "int64"
+    assert (p[loops.P_GE], p[loops.P_CHILD_TOTAL], p[loops.P_COUNT_DUP]) == (1, 0, 1)
+    assert p[loops.P_SELF_MODE] == loops.SELF_OCCUPANCY
+    run = picky.fit(toy_counts(), 30, SPECIALS, threshold=0.9, compat="reference", unk_token="<UNK>")
+    assert run.packed.tolist() == Engine.picky_options(ios_ge=False, child_total=False, self_pair_ios="reference",
+                                                       count_duplicates=True).tolist()

@@ -1,4 +1,4 @@
-"""Plain BPE over word partitions, one partition per thread (kernels.run_bpe_parts).
+"""Plain BPE over word partitions, one partition per thread (partition_kernels.run_bpe_parts).
 
 The word table is cut into P contiguous word ranges of about equal slot counts; each is an ordinary
 `EngineState` built by `Engine.build` (same base tokens, same veto) without a queue of its own. Every
@@ -14,7 +14,8 @@ Only plain BPE runs here: Picky and Scaffold drive the single engine step by ste
 """
 import numpy as np
 
-from . import Engine, _k, drive_merge_loop
+from .driver import Rows, drive
+from .engine import Engine, _k
 from . import state as S
 
 # Total occurrence-list length (slots, over all partitions) from which a merge rewrites its
@@ -45,7 +46,8 @@ def split_words(offsets, n_parts):
 
 class PartitionedEngine:
     """`Engine.run_bpe` over P word partitions (see the module doc). Exposes what the BPE trainer
-    reads: `run_bpe`, `merge_events`, `n_tokens`, `n_base`, `vocab_bytes()`, `token_freqs()`."""
+    reads: `run_bpe`, `merge_events`, `n_tokens`, `n_base`, `vocab_bytes()`, `token_idents()`,
+    `token_freqs()`."""
 
     def __init__(self, parts, n_base, gheap, gmeta, parallel_threshold):
         self.parts = parts
@@ -78,7 +80,7 @@ class PartitionedEngine:
         gmeta = np.zeros(S.M_SIZE, dtype=np.int64)
         engine = cls(parts, len(base_tokens), gheap, gmeta,
                      NEVER if parallel_threshold is None else parallel_threshold)
-        _k().part_heapify(engine._states(), gheap, gmeta)
+        _k().parts.part_heapify(engine._states(), gheap, gmeta)
         return engine
 
     # ------------------------------------------------------------------ kernel arguments
@@ -96,10 +98,11 @@ class PartitionedEngine:
         return tuple(out)
 
     def _grow_queue(self, need):
+        """Make the global queue take `need` more entries; returns whether it grew."""
         n = int(self.gmeta[S.M_HEAP])
         have = len(self.gheap.heap_count)
         if n + need <= have:
-            return
+            return False
         cap = max(2 * have, n + need + 1024)
         repl = {}
         for name in S.HEAP_ARRAYS:
@@ -108,25 +111,35 @@ class PartitionedEngine:
             new[:n] = old[:n]
             repl[name] = new
         self.gheap = self.gheap._replace(**repl)
+        return True
 
     # ------------------------------------------------------------------ the loop
     def run_bpe(self, visible, target, min_count=1, progress=None, report_every=1000):
         """Plain greedy BPE until `visible` reaches `target`, exactly as `Engine.run_bpe`. Returns
         (visible, stop) with stop in {'done', 'empty', 'min_frequency'}."""
-        k = _k()
-        need = np.zeros(k.PART_NEED, dtype=np.int64)
+        K = _k()
+        need = np.zeros(K.parts.PART_NEED, dtype=np.int64)
+        out = Rows(4, target - visible)
 
-        def step(visible, out, n_out):
-            return k.run_bpe_parts(self._states(), self._fields(), self.gheap, self.gmeta, visible, target,
-                                   min_count, report_every, self.parallel_threshold, out, n_out, need)
+        def step(visible, max_steps):
+            n = out.n
+            status, visible, out.n = K.parts.run_bpe_parts(
+                self._states(), self._fields(), self.gheap, self.gmeta, visible, target, min_count, max_steps,
+                self.parallel_threshold, out.array, n, need)
+            return status, visible, out.n - n
 
-        def grow():
+        def grow_pools():
             if need[0] < 0:
-                self._grow_queue(int(need[1]))
-            else:
-                self.parts[int(need[0])]._ensure(tuple(int(x) for x in need[1:7]))
-        return drive_merge_loop(step, grow, visible, target, progress, self.merge_events,
-                                sum(p.max_merges for p in self.parts))
+                return self._grow_queue(int(need[1]))
+            return self.parts[int(need[0])]._ensure(tuple(int(x) for x in need[1:7]))
+        visible, stop = drive(step, grow_pools, visible, target, (out,), progress, report_every,
+                              conflict=self._length_conflict)
+        self.merge_events.extend(map(tuple, out.rows().tolist()))
+        return visible, stop
+
+    def _length_conflict(self):
+        key = int(self.gheap.heap_key[0])                 # the head pair the loop stopped at
+        return self.parts[0]._length_conflict(key >> 32, key & 0xFFFFFFFF)
 
     # ------------------------------------------------------------------ read access
     @property
@@ -140,12 +153,16 @@ class PartitionedEngine:
     def vocab_bytes(self):
         return self.parts[0].vocab_bytes()
 
+    def token_idents(self):
+        return self.parts[0].token_idents()
+
     def check_tokens(self):
         """Raise if the partitions' token tables differ (debug and tests)."""
         ref = self.parts[0]
         n = ref.n_tokens
         for i, p in enumerate(self.parts[1:], 1):
             if p.n_tokens != n or p.vocab_bytes() != ref.vocab_bytes() or \
+                    p.token_idents() != ref.token_idents() or \
                     not np.array_equal(p.st.tokens.tok_left[:n], ref.st.tokens.tok_left[:n]) or \
                     not np.array_equal(p.st.tokens.tok_right[:n], ref.st.tokens.tok_right[:n]):
                 raise AssertionError(f"partition {i}'s token table differs from partition 0's")

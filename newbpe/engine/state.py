@@ -1,11 +1,13 @@
-"""Array layout of the merge engine. Only `newbpe.engine` reads or writes these arrays.
+"""Array layout of the merge engine, and the status codes its kernels return. Only `newbpe.engine`
+reads or writes these arrays.
 
 The state is a namedtuple of numpy arrays (numba passes namedtuples of arrays into cached njit
 kernels; numba class objects cannot be cached). Kernels never allocate: when a pool is too small they return
 a "need room" code and `Engine` grows the arrays here and calls again.
 
 Word table ("slots")
-    Every unique word is laid out as its base units followed by one separator slot:
+    Every unique word is laid out as its base units followed by one separator slot (a base unit
+    takes ``tok_len`` slots: 1, unless `Engine.build` got `base_lengths`):
     ``sym[s]`` is the token that *starts* at slot s, ``DEAD`` if slot s lies inside a longer token,
     ``SEP`` at a word end. A token covering n base units occupies n slots, so the next symbol of the
     word starts at ``s + tok_len[sym[s]]`` and a token can be replaced by its pieces in place (Picky's
@@ -13,10 +15,13 @@ Word table ("slots")
     start); ``slot_word[s]`` is the word, whose count is ``word_count[w]`` (int64).
 
 Tokens
-    ``tok_len`` (in base units), ``tok_left``/``tok_right`` (parents of the first merge that created
+    ``tok_len`` (slots covered: its base units' lengths, 1 each by default), ``tok_left``/``tok_right`` (parents of the first merge that created
     it, -1 for atomic tokens), ``tok_freq`` (standalone frequency in the current segmentation, int64),
-    ``tok_flags`` (see FLAG_*), the token's bytes in ``pool[tok_boff : tok_boff + tok_blen]``, a
-    string table ``strtab`` (open addressing, bytes -> id) to find duplicate strings, and
+    ``tok_flags`` (the engine's own bits, FLAG_*), ``tok_ident`` (the identity flag: a token is the
+    pair (tok_ident, bytes), design.md "Token identity is (flag, bytes)" — ByteSpan's word-initial vs
+    continuation tokens; 0 for every token of the other methods; a merge's token takes its left
+    part's, ByteSpan §6), the token's bytes in ``pool[tok_boff : tok_boff + tok_blen]``, a
+    string table ``strtab`` (open addressing, (ident, bytes) -> id) to find duplicate strings, and
     ``tok_occ_head`` heads of per-token occurrence lists (slots where the token was placed; may be stale,
     validated on visit).
 
@@ -43,6 +48,12 @@ Queue
 
 ``meta`` holds the scalar counters (indices M_*); ``veto`` the merge-veto parameters (V_*) and
 ``veto_bytes``/``veto_offsets`` the forbidden substrings.
+
+Status codes
+    A one-merge kernel returns NO_ROOM when a pool must grow first (it touched nothing); a merge
+    loop returns one of STOP_*: STOP_ROOM likewise asks the driver (driver.py) to grow a pool or an
+    output table and call again, STOP_STEPS hands back for a progress report, the others end the loop.
+    They live here, next to the layout, so that the driver reads them without loading numba.
 """
 from collections import namedtuple
 
@@ -74,6 +85,17 @@ M_TRACK_TOKENS = 8   # 1: keep per-token occurrence lists (needed by replace_tok
 M_TOKEN_LAST = 9     # 1: Scaffold token items sort after pairs of equal count (scaffold_tie='pair_first')
 M_SIZE = 16
 
+# status codes (see the module doc)
+NO_ROOM = -1         # a one-merge kernel (merge_step, merge_best_step): grow the pools, call again
+STOP_DONE = 0        # reached the target
+STOP_EMPTY = 1       # no eligible pair left
+STOP_MIN_FREQ = 2    # best count below min_frequency
+STOP_STEPS = 3       # did max_steps steps (progress report, or the caller's budget)
+STOP_ROOM = 4        # a pool or an output table must grow
+STOP_TOKEN_ITEM = 5  # a token item (Scaffold) heads the queue (merge_best_step)
+STOP_REMOVAL = 6     # Picky: a constituent of the last merge passes the IoS test (Python removes it)
+STOP_LENGTH_CONFLICT = 7   # a merge spells an existing token of another length in base units (tables.py)
+
 # veto indices
 V_MAX_LEN = 0        # 0 = no limit
 V_LEN_MODE = 1       # 1 = exact (len(a)+len(b) <= L), 2 = hf (both atomic or len(a)+len(b) < L)
@@ -81,7 +103,7 @@ V_MAX_WORDS = 2      # 0 = no limit; words = non-empty pieces split on byte 0x20
 V_SIZE = 4
 
 Words = namedtuple("Words", ['sym', 'prv', 'slot_word', 'slot_pair', 'word_count'])
-Tokens = namedtuple("Tokens", ['tok_len', 'tok_left', 'tok_right', 'tok_freq', 'tok_flags', 'tok_boff', 'tok_blen', 'tok_occ_head', 'pool', 'strtab', 'tocc_slot', 'tocc_next'])
+Tokens = namedtuple("Tokens", ['tok_len', 'tok_left', 'tok_right', 'tok_freq', 'tok_flags', 'tok_ident', 'tok_boff', 'tok_blen', 'tok_occ_head', 'pool', 'strtab', 'tocc_slot', 'tocc_next'])
 Pairs = namedtuple("Pairs", ['ptab', 'pair_left', 'pair_right', 'pair_count', 'pair_flags', 'pair_occ_head', 'pair_occ_n', 'pair_stamp', 'occ_slot', 'occ_next'])
 Heap = namedtuple("Heap", ['heap_count', 'heap_key', 'heap_item'])
 # Kernels pass only the group a helper needs: handing numba a tuple of arrays costs a reference
@@ -91,7 +113,7 @@ EngineState = namedtuple("EngineState", ["words", "tokens", "pairs", "heap", "me
 
 # which arrays share a capacity (grown together)
 GROUP_OF = {f: g for g in ('words', 'tokens', 'pairs', 'heap') for f in globals()[g.capitalize()]._fields}
-TOKEN_ARRAYS = ("tok_len", "tok_left", "tok_right", "tok_freq", "tok_flags", "tok_boff", "tok_blen",
+TOKEN_ARRAYS = ("tok_len", "tok_left", "tok_right", "tok_freq", "tok_flags", "tok_ident", "tok_boff", "tok_blen",
                 "tok_occ_head")
 PAIR_ARRAYS = ("pair_left", "pair_right", "pair_count", "pair_flags", "pair_occ_head", "pair_occ_n", "pair_stamp")
 OCC_ARRAYS = ("occ_slot", "occ_next")

@@ -19,8 +19,6 @@ behaviour. Ties follow README §4, so unlike the reference the result is determi
 """
 import warnings
 
-import numpy as np
-
 from ..checks import check_all
 from ..engine import FLAG_ABSENT, FLAG_ATOMIC
 from ..errors import NewbpeError
@@ -54,7 +52,7 @@ class PickyRun:
     """The training state on top of the engine: present count, the event log, statistics.
 
     Merges, their accounting (new / restored / duplicate) and the IoS test run inside numba
-    (`Engine.run_picky`, kernels.run_picky/picky_ios); the kernel hands back after any merge that
+    (`Engine.run_picky`, loops.run_picky/picky_ios); the kernel hands back after any merge that
     leaves a constituent to remove, and `removals` does them here, reading like the algorithm box."""
 
     def __init__(self, engine, n_base, opts):
@@ -63,9 +61,10 @@ class PickyRun:
         self.present = n_base
         self.events = []            # ["M", a, b, out] or ["S", x, [pieces]]
         self.stats = {"merge_events": 0, "removal_events": 0, "restorations": 0, "duplicate_merges": 0}
-        self.packed = np.array([int(opts["ios_comparison"] == "ge"), int(opts["ios_numerator"] == "child_total"),
-                                {"paper": 0, "reference": 1, "occupancy": 2}[opts["self_pair_ios"]],
-                                int(bool(opts["count_duplicate_merges"]))], dtype=np.int64)   # kernels.P_*
+        self.packed = engine.picky_options(ios_ge=opts["ios_comparison"] == "ge",
+                                           child_total=opts["ios_numerator"] == "child_total",
+                                           self_pair_ios=opts["self_pair_ios"],
+                                           count_duplicates=opts["count_duplicate_merges"])
         self.threshold = float(opts["threshold"])
 
     def passes(self, x, merged, new, self_pair):
