@@ -370,3 +370,20 @@ def test_encode_arguments(tok):
 
 def test_cli_info_examples_range(model_dir):
     assert "--examples" in cli_error(["info", "-m", model_dir, "--examples", -1])
+
+
+# ------------------------------------------------------------------------------------------ specials in text
+def test_text_that_spells_the_unk_token_trains():
+    """Char units add `<unk>` as a special; a corpus with the literal text `<unk>` (wikitext) makes
+    merges spell it. They build an ordinary token with those bytes, never the special's id (which
+    used to corrupt the pair counts). (Specials the user names are cut out of the text before
+    counting, as HF does, so only the added `<unk>` can meet its own text.)"""
+    text = "the <unk> of <unk> and <unk> is <unk>\n"
+    lines = [text] * 50 + ["plain words here and there\n"] * 20
+    tok = newbpe.train(lines, vocab_size=120, units="chars", pretokenizer="regex:<unk>")
+    v = tok.vocabulary
+    assert tok.special_tokens == ["<unk>"]
+    learned = [i for i in range(v.n_base, len(v)) if v.tokens[i] == b"<unk>"]
+    assert learned and tok.token_to_id("<unk>") == v.to_model[learned[0]]
+    assert tok.decode(tok.encode(text)) == text and 0 not in tok.encode(text)
+    assert newbpe.Tokenizer.from_dict(tok.to_dict()).encode(text) == tok.encode(text)

@@ -22,7 +22,7 @@ arrays and rehashes (`rehash_pairs`, `rehash_strings`). This module imports no o
 import numpy as np
 from .._jit import njit
 
-from .state import M_TOKENS, M_PAIRS, M_POOL
+from .state import FLAG_SPECIAL, M_TOKENS, M_PAIRS, M_POOL
 
 # Leaf helpers allocate nothing, so they are compiled without numba's reference counting: with it,
 # every call paid an atomic incref/decref per array of each tuple argument (~100 ns per call here).
@@ -162,9 +162,11 @@ def _strtab_insert(st, t):
 @njit(cache=True)
 def rehash_strings(st):
     """Rebuild `strtab` (after Engine gave it a new, larger, all -1 array). Lower ids win lookups
-    because they are inserted first and lookups take the first equal entry."""
+    because they are inserted first and lookups take the first equal entry. Special tokens are
+    never in it (see add_base_token)."""
     for t in range(st.meta[M_TOKENS]):
-        _strtab_insert(st, t)
+        if not st.tokens.tok_flags[t] & FLAG_SPECIAL:
+            _strtab_insert(st, t)
 
 
 @njit(cache=True)
@@ -228,7 +230,8 @@ def add_token(st, a, b):
     st.tokens.tok_flags[t] = 0
     st.tokens.tok_ident[t] = st.tokens.tok_ident[a]
     st.tokens.tok_occ_head[t] = -1
-    _strtab_insert(st, t)
+    if not flags & FLAG_SPECIAL:      # a merge that spells a special's text makes an ordinary token:
+        _strtab_insert(st, t)         # specials never take part in merges (HF would reuse the id)
     return t
 
 
@@ -264,7 +267,8 @@ def add_base_token(st, data, flags, ident, length):
     st.tokens.tok_flags[t] = flags
     st.tokens.tok_ident[t] = ident
     st.tokens.tok_occ_head[t] = -1
-    _strtab_insert(st, t)
+    if not flags & FLAG_SPECIAL:      # a merge that spells a special's text makes an ordinary token:
+        _strtab_insert(st, t)         # specials never take part in merges (HF would reuse the id)
     return t
 
 
