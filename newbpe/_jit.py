@@ -1,9 +1,103 @@
 """numba for every kernel module: `from .._jit import njit, prange`. Importing this loads numba's
-registries once, the lean way (see _lean.py); the first kernel call then only loads its cache."""
-from numba import njit, prange
+registries once, the lean way (see _lean.py); the first kernel call then only loads its cache.
+
+Cache invalidation. numba keys a cached kernel by its own source file's timestamp only, so a kernel
+that calls (and compiles in) kernels of another module keeps stale machine code after that other
+module changes — newbpe's kernels call across modules (engine/tables -> queue -> rewrite -> loops,
+encoders/_cache, rng). So every `njit(cache=True)` of newbpe caches into a directory named by a
+fingerprint of all of newbpe's source files (path, size, mtime): any edit recompiles every kernel
+once, an unchanged install loads them all. The directory is `newbpe/__pycache__/numba-<fingerprint>`
+(or, when the package is not writable, `$XDG_CACHE_HOME/newbpe/...`; under `NUMBA_CACHE_DIR` when the
+user sets one); other fingerprints' directories there are removed. numba's own setting is changed
+only while a newbpe kernel is being decorated, so the user's numba code caches as usual.
+"""
+import hashlib
+import os
+import shutil
+
+import numba
+from numba import prange  # noqa: F401  (re-exported)
+from numba.core import config as _config
 
 from ._lean import load_numba_registries
 
 load_numba_registries()
 
-__all__ = ["njit", "prange"]
+__all__ = ["njit", "prange", "CACHE_DIR"]
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _fingerprint():
+    h = hashlib.sha1(numba.__version__.encode())
+    for root, dirs, files in os.walk(_PACKAGE):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith(".py"):
+                st = os.stat(os.path.join(root, name))
+                h.update(f"{os.path.relpath(os.path.join(root, name), _PACKAGE)}:{st.st_size}:{st.st_mtime_ns};".encode())
+    return h.hexdigest()[:16]
+
+
+def _writable_dir(path):
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, f".probe-{os.getpid()}")
+        with open(probe, "w"):
+            pass
+        os.unlink(probe)
+        return True
+    except OSError:
+        return False
+
+
+def _cache_dir():
+    leaf = "numba-" + _fingerprint()
+    user = os.environ.get("NUMBA_CACHE_DIR")
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    candidates = [os.path.join(user, "newbpe")] if user else []
+    candidates += [os.path.join(_PACKAGE, "__pycache__"), os.path.join(xdg, "newbpe")]
+    for parent in candidates:
+        if _writable_dir(os.path.join(parent, leaf)):
+            _prune(parent, leaf)
+            return os.path.join(parent, leaf)
+    return None                      # nowhere writable: numba's own locators decide
+
+
+def _prune(parent, keep, idle_seconds=3600):
+    """Remove the cache directories of other fingerprints unused for an hour (a process still
+    running an older tree keeps its own)."""
+    import time
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return
+    now = time.time()
+    for name in names:
+        path = os.path.join(parent, name)
+        try:
+            old = now - os.stat(path).st_mtime > idle_seconds
+        except OSError:
+            continue
+        if name.startswith("numba-") and name != keep and old:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+CACHE_DIR = _cache_dir()
+
+
+def njit(*args, **kwargs):
+    """numba.njit; with cache=True the cache goes to CACHE_DIR (see the module docstring)."""
+    if args and callable(args[0]) and len(args) == 1 and not kwargs:
+        return numba.njit(args[0])
+    if not kwargs.get("cache") or CACHE_DIR is None:
+        return numba.njit(*args, **kwargs)
+
+    def decorate(fn):
+        saved = _config.CACHE_DIR
+        _config.CACHE_DIR = CACHE_DIR
+        try:
+            return numba.njit(*args, **kwargs)(fn)
+        finally:
+            _config.CACHE_DIR = saved
+    return decorate

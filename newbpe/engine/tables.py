@@ -230,8 +230,7 @@ def add_token(st, a, b):
     st.tokens.tok_flags[t] = 0
     st.tokens.tok_ident[t] = st.tokens.tok_ident[a]
     st.tokens.tok_occ_head[t] = -1
-    if not flags & FLAG_SPECIAL:      # a merge that spells a special's text makes an ordinary token:
-        _strtab_insert(st, t)         # specials never take part in merges (HF would reuse the id)
+    _strtab_insert(st, t)
     return t
 
 
