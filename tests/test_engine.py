@@ -404,3 +404,49 @@ def test_flags_zero_change_nothing():
     plain.run_bpe(len(alpha), len(alpha) + 12)
     zeros.run_bpe(len(alpha), len(alpha) + 12)
     assert plain.merge_events == zeros.merge_events and zeros.token_idents() == [0] * zeros.n_tokens
+
+
+@given(st.dictionaries(st.text("abc", min_size=1, max_size=8), st.integers(1, 5), min_size=1, max_size=8),
+       st.lists(st.tuples(st.integers(0, 12), st.integers(0, 12)), max_size=10))
+def test_pair_was_queued_matches_a_recount_after_every_merge(words, merges):
+    """A pair has had a queue entry iff it had a positive count at build time or after some merge
+    (SuperBPE's replay skip rule, supertokens.md §2.3), also for replayed pairs that never occur."""
+    e, _ = build(words)
+    seen = {p for p, c in recount(e)[0].items() if c > 0}
+    for a, b in merges:
+        if a >= e.n_tokens or b >= e.n_tokens:
+            continue
+        e.merge(a, b)
+        seen |= {p for p, c in recount(e)[0].items() if c > 0}
+        check_exact(e)
+    for a in range(e.n_tokens):
+        for b in range(e.n_tokens):
+            assert e.pair_was_queued(a, b) == ((a, b) in seen), (a, b)
+
+
+def test_queued_pair_stays_queued_when_its_count_drops_to_zero():
+    e, alpha = build({"abc": 3})
+    a, b, c = range(3)
+    assert e.pair_was_queued(b, c) and not e.pair_was_queued(a, c)
+    ab, _, _ = e.merge(a, b)
+    assert e.pair_count(b, c) == 0 and e.pair_was_queued(b, c)
+    assert e.pair_was_queued(ab, c) and not e.pair_was_queued(c, ab)
+
+
+def test_veto_discards_a_pair_for_good_and_exempts_explicit_merges():
+    """The veto (max_words, forbid_substrings) is decided at the queue head once per pair: a vetoed
+    pair is never selected again, while merges made with merge()/replay() (SuperBPE's inherited
+    merges) are exempt."""
+    e, alpha = build({"x: y": 10, "ab": 3}, forbid_substrings=[b": "], max_words=1)
+    idx = {ch: i for i, ch in enumerate(alpha)}
+    # explicit merges may create a token the veto forbids
+    colon_space, _, created = e.merge(idx[":"], idx[" "])
+    assert created and e.token_bytes(colon_space) == b": "
+    assert e.pair_was_queued(idx[":"], idx[" "])
+    # the loop: (x, ": ") spells "x: " (forbidden), (": ", y) spells ": y" (forbidden and 2 words)
+    e.run_bpe(e.n_tokens, e.n_tokens + 10)
+    made = [e.token_bytes(n) for _, _, n, _ in e.merge_events[1:]]
+    assert made == [b"ab"]
+    assert e.n_vetoed_pairs() == 2
+    assert e.best() is None                       # vetoed pairs never come back, whatever their count
+    assert e.pair_count(idx["x"], colon_space) == 10

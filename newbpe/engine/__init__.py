@@ -10,6 +10,8 @@ A trainer is a short loop over these operations (design.md, "the engine's contra
 - ``token_freq(t)``, ``head_count()``: read access (Picky's IoS, Scaffold's flags);
 - a veto set at build time (max token length, max words, forbidden substrings);
 - ``replay(merges)``: apply a given merge list, then carry on (SuperBPE stage 2);
+  ``pair_was_queued(a, b)``: whether a pair ever had a queue entry (SuperBPE's replay skip rule);
+  ``n_vetoed_pairs()``: how many pairs the veto discarded;
 - the method loops ``run_bpe``, ``run_scaffold``, ``run_picky``, run inside numba for speed behind
   one grow-and-retry driver; ``PartitionedEngine`` (partitioned.py) runs plain BPE's loop over word
   partitions, one per thread, with the same result;

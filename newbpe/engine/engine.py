@@ -425,6 +425,19 @@ class Engine:
         pid = _k().tables.pair_find(self.st.pairs, int(a), int(b))
         return 0 if pid < 0 else int(self.st.pairs.pair_count[pid])
 
+    def pair_was_queued(self, a, b):
+        """Whether pair (a, b) ever had a queue entry: a positive count when the queue was built, or
+        raised to a positive count by a merge (SuperBPE's replay rule, supertokens.md §2.3 step 3: the
+        fork skips an inherited merge whose pair never had one). Single engine only (a partition of
+        `PartitionedEngine` has no queue)."""
+        pid = _k().tables.pair_find(self.st.pairs, int(a), int(b))
+        return pid >= 0 and (int(self.st.pairs.pair_flags[pid]) & S.PAIR_QUEUED) != 0
+
+    def n_vetoed_pairs(self):
+        """How many pairs the veto has discarded (each once, for good)."""
+        flags = self.st.pairs.pair_flags[:int(self.st.meta[S.M_PAIRS])]
+        return int(np.count_nonzero(flags & S.PAIR_VETOED))
+
     def pair_counts(self):
         """{(a, b): count} of every pair with a non-zero count."""
         left, right, count = _k().tables.live_pairs(self.st)

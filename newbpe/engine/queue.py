@@ -13,7 +13,7 @@ reference-counted call costs ~100 ns (see tables.LEAF).
 import numpy as np
 from .._jit import njit
 
-from .state import (FLAG_ATOMIC, FLAG_SCAFFOLD, PAIR_VETOED, PAIR_MERGED, TOKEN_KEY_BASE, M_PAIRS, M_HEAP,
+from .state import (FLAG_ATOMIC, FLAG_SCAFFOLD, PAIR_VETOED, PAIR_MERGED, PAIR_QUEUED, TOKEN_KEY_BASE, M_PAIRS, M_HEAP,
                     M_ALLOW_REMERGE, M_TOKEN_LAST, V_MAX_LEN, V_LEN_MODE, V_MAX_WORDS)
 from .tables import LEAF, _pair_key
 
@@ -91,6 +91,7 @@ def _heap_pop(heap, meta):
 @njit(**LEAF)
 def push_pair(pairs, heap, meta, pid):
     if pairs.pair_count[pid] > 0 and (pairs.pair_flags[pid] & PAIR_VETOED) == 0:
+        pairs.pair_flags[pid] |= PAIR_QUEUED
         heap_push(heap, meta, pairs.pair_count[pid], _pair_key(pairs.pair_left[pid], pairs.pair_right[pid]), pid)
 
 
@@ -116,6 +117,7 @@ def heapify_all_pairs(st):
             st.heap.heap_count[n] = st.pairs.pair_count[pid]
             st.heap.heap_key[n] = _pair_key(st.pairs.pair_left[pid], st.pairs.pair_right[pid])
             st.heap.heap_item[n] = pid
+            st.pairs.pair_flags[pid] |= PAIR_QUEUED
             n += 1
     st.meta[M_HEAP] = n
     for i in range(n // 2 - 1, -1, -1):

@@ -69,6 +69,7 @@ FLAG_SPECIAL = 8
 
 PAIR_VETOED = 1      # failed the veto once: never selected, never queued again
 PAIR_MERGED = 2      # has been merged (plain BPE merges a pair at most once)
+PAIR_QUEUED = 4      # has had a queue entry (a positive count when queued; SuperBPE's replay rule)
 
 TOKEN_KEY_BASE = 1 << 62
 
