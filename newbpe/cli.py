@@ -198,6 +198,9 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
 @click.option("--coverage", type=Checked("coverage"), default=None, help="Char units: character coverage (Picky style).")
 @click.option("--threshold", type=Checked("threshold"), default=None, help="Picky: IoS threshold T (default 0.9).")
 @click.option("--reference-compat", is_flag=True, help="Reproduce the method's reference code (all quirks).")
+@click.option("--transition", type=Checked("transition"), default=None,
+              help="SuperBPE: transition point t; inherits t - 1 stage-1 merges (the reference's count).")
+@click.option("--stage1", default=None, help="SuperBPE: extend this stage-1 tokenizer (newbpe model or tokenizer.json).")
 @click.option("--encoder", type=click.Choice(ENCODERS), default=None,
               help="Default encoder of the model (default: the algorithm's own; lbpe fits every algorithm).")
 @click.option("--lbpe-ties", type=click.Choice(["leftmost", "rank"]), default=None,
@@ -209,7 +212,8 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
 @friendly
 def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, special_tokens, split, threads,
           min_frequency, max_token_length, max_token_length_mode, byte_alphabet, limit_alphabet, coverage,
-          threshold, reference_compat, encoder, lbpe_ties, extra, progress, splinter_lang, splinter_map):
+          threshold, reference_compat, transition, stage1, encoder, lbpe_ties, extra, progress, splinter_lang,
+          splinter_map):
     """Train a tokenizer on FILES (or --counts) and write it to OUTPUT."""
     import newbpe
     from .errors import NewbpeError
@@ -218,7 +222,8 @@ def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, spe
                                       max_token_length_mode=max_token_length_mode, byte_alphabet=byte_alphabet,
                                       limit_alphabet=limit_alphabet, coverage=coverage, threshold=threshold,
                                       compat="reference" if reference_compat else None,
-                                      lbpe_ties=lbpe_ties).items() if v is not None}
+                                      lbpe_ties=lbpe_ties, transition=transition, stage1=stage1).items()
+               if v is not None}
     for kv in extra:
         if "=" not in kv:
             raise NewbpeError(f"--option takes KEY=VALUE, got {kv!r}")
@@ -262,8 +267,8 @@ def _splinter_arg(lang, map_path):
 def _train(files, counts_file, algo, vocab_size, pretokenizer, units, special_tokens, split, threads, prog,
            options, encoder=None, splinter=None):
     import newbpe
-    newbpe._precheck(algo, vocab_size, units, _specials(special_tokens), options, encoder)
-    if splinter is not None:
+    method = newbpe._precheck(algo, vocab_size, units, _specials(special_tokens), options, encoder)
+    if splinter is not None or (method.needs_text and not counts_file):   # the trainer counts the text
         return newbpe.train(list(files), algo, vocab_size, pretokenizer=pretokenizer, units=units,
                             special_tokens=_specials(special_tokens), split=split, threads=threads,
                             progress=prog, encoder=encoder, splinter=splinter, **options)

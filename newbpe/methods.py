@@ -34,6 +34,7 @@ class Method:
     remerges: bool = False   # a pair may be merged again (after its token was removed)
     option_rules: dict = field(default_factory=dict)   # the method's own options (newbpe.checks rules)
     nullable: tuple = ()     # its options that may be None (unset)
+    needs_text: bool = False  # the trainer counts the text itself (several pre-tokenizations)
 
     @property
     def trainer(self):
@@ -64,6 +65,11 @@ METHODS = {m.name: m for m in (
            option_rules={"scaffold_tie": ("choice", ("token_first", "pair_first")),
                          "head_timing": ("choice", ("after_updates", "before_updates")),
                          "demolition": ("choice", ("first_merge", "fewest_pieces")), "debug": ("bool",)}),
+    Method("superbpe", "newbpe.trainers.superbpe", "rank", ("rank", "lbpe"), "exact",
+           "SuperBPE: subword BPE, then superword merges across spaces (two-stage curriculum)",
+           option_rules={"inherit_merges": ("int", 1, None), "transition": ("int", 1, None), "stage1": ("str",),
+                         "replay_skip": ("choice", ("reference", "zero_count")), "max_words": ("int", 1, None)},
+           nullable=("inherit_merges", "transition", "stage1", "max_words"), needs_text=True),
 )}
 
 

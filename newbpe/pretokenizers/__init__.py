@@ -25,6 +25,10 @@ from ..units import METASPACE  # noqa: F401  (re-exported)
 from .presets import ALIASES, PATTERNS, PRESETS  # noqa: F401  (re-exported)
 
 SCANNER_PRESETS = ("gpt2", "cl100k", "o200k")     # split by the numba scanner (scanner.py)
+# presets whose pattern matches every character, so `findall` already returns every piece; any other
+# pattern (superbpe_stage2 matches only digit groups, punctuation runs and space runs) also yields the
+# unmatched gaps as pieces (HF Split "Isolated")
+COVERING_PRESETS = SCANNER_PRESETS + ("superbpe_stage1",)
 _HF_BYTE_LEVEL = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}
 REGEX_PREFIX = "regex:"
 
@@ -80,7 +84,7 @@ class PreTokenizer:
             return [METASPACE + w for w in text.split()]
         if self.name == "none":
             return [text] if text else []
-        if self.name != "regex":
+        if self.name in COVERING_PRESETS:
             return self._compiled.findall(text)
         pieces = []
         pos = 0
