@@ -120,11 +120,12 @@ def load_stage1(path):
     return [(v.tokens[a], v.tokens[b]) for a, b, _ in v.merges]
 
 
-def train_stage1(corpus, vocab_size, special_tokens=(), progress=None, **options):
+def train_stage1(corpus, vocab_size, special_tokens=(), progress=None, transform=None, **options):
     """Stage 1 (§2.1): plain byte-level BPE (`trainers.bpe`, HF BpeTrainer parity) on the
     `superbpe_stage1` pre-tokenization. Returns its `Tokenizer`."""
     opts = {k: v for k, v in options.items() if k in _BPE_OPTIONS}
-    return bpe.train(corpus, vocab_size, special_tokens, progress, pretokenizer=STAGE1, units="bytes", **opts)
+    return bpe.train(corpus, vocab_size, special_tokens, progress, pretokenizer=STAGE1, units="bytes",
+                     transform=transform, **opts)
 
 
 def replay(engine, merges, skip_rule="reference", progress=None):
@@ -184,7 +185,7 @@ def train(corpus, vocab_size, special_tokens=(), progress=None, *, pretokenizer=
         target = min(int(vocab_size), len(special_tokens) + n_alpha + k)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")        # stopping early is reported below, for stage 2
-            stage1 = train_stage1(corpus, target, special_tokens, progress, **opts)
+            stage1 = train_stage1(corpus, target, special_tokens, progress, transform, **opts)
         v = stage1.vocabulary
         stage1_merges = [(v.tokens[a], v.tokens[b]) for a, b, _ in v.merges]
     inherited = stage1_merges[:k]
