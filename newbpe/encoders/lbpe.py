@@ -33,7 +33,7 @@ SCRATCH_UNITS = 4096
 
 
 @njit(cache=True)
-def new_scratch(n_max, max_len, m_cap=-1):
+def _scratch_arrays(n_max, max_len, m_cap=-1):
     """Work arrays for pieces of up to n_max units and m_cap matches (lbpe_piece grows past that)."""
     if m_cap < 0:
         m_cap = min(n_max * max(min(max_len, n_max) - 1, 1), 1 << 20)
@@ -51,9 +51,9 @@ def lbpe_piece(model, units, a, n, out, pos, scratch):
     table, node_token, node_rank, max_len, rank_ties = model
     trie = (table, node_token, node_rank)
     top = min(max_len, n)
+    if n > scratch[2].shape[0]:                          # longer than SCRATCH_UNITS: its own arrays
+        scratch = _scratch_arrays(n, max_len)
     per_len, fill, covered, tok_at, len_at, t_start, t_len, t_node, m_start, m_node = scratch
-    if n > covered.shape[0]:
-        per_len, fill, covered, tok_at, len_at, t_start, t_len, t_node, m_start, m_node = new_scratch(n, max_len)
     per_len[:top + 2] = 0
     total = 0
     for i in range(n):                                   # every (start, length) match, by start
@@ -64,7 +64,7 @@ def lbpe_piece(model, units, a, n, out, pos, scratch):
                 break
             if L >= 2 and node_token[node] >= 0:
                 if total == t_start.shape[0]:            # grow (very long pieces only)
-                    grown = new_scratch(1, max_len, 2 * total)
+                    grown = _scratch_arrays(1, max_len, 2 * total)
                     grown[5][:total] = t_start[:total]
                     grown[6][:total] = t_len[:total]
                     grown[7][:total] = t_node[:total]
@@ -123,7 +123,7 @@ def lbpe_piece(model, units, a, n, out, pos, scratch):
 
 @njit(cache=True)
 def _lbpe_scratch(model, n_max):
-    return new_scratch(min(n_max, SCRATCH_UNITS), model[3])
+    return _scratch_arrays(min(n_max, SCRATCH_UNITS), model[3])
 
 
 class LBPEEncoder(DrivenEncoder):
