@@ -139,7 +139,7 @@ def test_every_encoder_checks_inputs_alike(name):
 
 
 def test_piece_kernel_type_is_stable_across_processes():
-    t = ReverseEncoder.encode_piece.numba_type
+    t = ReverseEncoder.encode_piece._numba_type_
     module, qualname, stamp = t.key
     assert (module.rsplit(".", 1)[-1], qualname) == ("test_encoder_driver", "_reverse_piece")
     assert pickle.loads(pickle.dumps(t)) is t                 # what numba's cache index stores

@@ -9,6 +9,8 @@ word's final segmentation (a test).
 
 Index: per pair a sorted array of its MERGE event ids (found through a hash table), per token a
 sorted array of its SPLIT event ids; "first event after the cursor" is a binary search.
+`_replay_piece` is the piece kernel of the shared driver (`_driver.py`: whole-word shortcut,
+per-thread piece caches, threads).
 """
 import numpy as np
 from .._jit import njit
