@@ -16,6 +16,8 @@ and the driver does the rest, the same way for every encoder (rank.py, replay.py
 - with a whole-piece trie (rank's ignore_merges, Picky's whole-word shortcut), a piece that spells a
   token is that token;
 - otherwise `encode_piece`, and the result goes into the cache. Results never depend on the cache.
+The kernels see borrowed arrays (`borrow`: no reference counts), so they must not keep a view of an
+input beyond the call; they copy what they keep.
 Pieces are cut into contiguous chunks of about equal units, one per thread (`plan`); chunk c writes
 its ids from the offset of its own first unit (an output is never longer than its input, so chunks
 never overlap) and `gather` packs them.
@@ -88,8 +90,11 @@ class PieceKernelType(types.Dispatcher):
 
     @property
     def dispatcher(self):
-        module, qualname, _ = self.where
-        return getattr(importlib.import_module(module), qualname)
+        found = _KERNELS.get(self.where)
+        if found is None:                   # unpickled from a cache index before its PieceKernel
+            module, qualname, _ = self.where
+            found = getattr(importlib.import_module(module), qualname)
+        return found
 
 
 register_default(PieceKernelType)(OpaqueModel)
@@ -105,9 +110,13 @@ def _null_argument(typ, obj, c):
     return NativeValue(c.context.get_constant_null(typ))
 
 
+# (module, qualname, stamp) -> dispatcher of every PieceKernel made in this process
+_KERNELS = {}
+
+
 class PieceKernel:
-    """An @njit function (defined at module level) to hand to the driver's cached kernels. numba
-    reads the type from `_numba_type_` (four times faster per call than a registered typeof)."""
+    """An @njit function to hand to the driver's cached kernels. numba reads the type from
+    `_numba_type_` (four times faster per call than a registered typeof)."""
 
     def __init__(self, dispatcher):
         f = dispatcher.py_func
@@ -118,6 +127,7 @@ class PieceKernel:
             stamp = None
         self.dispatcher = dispatcher
         self._numba_type_ = PieceKernelType(f.__module__, f.__qualname__, stamp)
+        _KERNELS[self._numba_type_.where] = dispatcher
 
 
 # --------------------------------------------------------------------------------------
