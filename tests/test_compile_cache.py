@@ -10,6 +10,7 @@ SCRIPT = f"""
 import newbpe
 tok = newbpe.train([{str(BUNDLED / 'en' / 'ud_en_pud_test.txt')!r}], vocab_size=400, threads=2)
 tok.decode(tok.encode_batch(["warm the encoder too"], threads=2)[0])
+tok.encode_batch(["and the driver's serial path with another piece kernel"], encoder="lbpe", threads=1)
 """
 
 

@@ -162,18 +162,3 @@ def cache_insert(cache, key, value):
     meta[META_ENTRIES] += 1
     meta[META_POOL_USED] = start + need
     return True
-
-
-@njit(cache=True)
-def piece_lookup(cache, piece, out, out_pos, max_units):
-    """`cache_lookup` for an encoder's piece: pieces of max_units or more are never cached (-1)."""
-    if piece.shape[0] >= max_units:
-        return -1
-    return cache_lookup(cache, piece, out, out_pos)
-
-
-@njit(cache=True)
-def piece_store(cache, piece, out, out_pos, n_out, max_units):
-    """Remember a piece's encoding out[out_pos:out_pos+n_out] (pieces shorter than max_units)."""
-    if piece.shape[0] < max_units:
-        cache_insert(cache, piece, out[out_pos:out_pos + n_out])

@@ -23,8 +23,8 @@ Two implementations of the loop, picked by piece length:
   (rank, position) with lazy invalidation, O(n log n). A one-million-unit piece (a long
   run of one character, a minified file without spaces) stays fast.
 
-Results of pieces shorter than CACHE_MAX_UNITS units are memoised in a bounded cache
-(see `_cache.py`), one per worker thread.
+`_rank_piece` is the piece kernel of the shared driver (`_driver.py`), which also does the
+ignore_merges shortcut, the per-thread piece caches and the threads.
 
 Merge rules live in an open-addressing hash table keyed by (left << 32) | right whose
 value packs (rank << 32) | out_id; packed values compare by rank first, which the
@@ -32,36 +32,19 @@ linear scan exploits. All ids must be below 2**31.
 """
 
 import numpy as np
-from .._jit import njit, prange
+from .._jit import njit
 
-from newbpe._threads import threads_limit
-from newbpe.encoders._chunks import gather, plan
-from newbpe.encoders._cache import (
-    META_CLEARS,
-    META_ENTRIES,
-    META_HITS,
-    META_MISSES,
-    cache_create,
-    cache_insert,
-    cache_lookup,
-    cache_view,
-    piece_lookup,
-    piece_store,
-)
+from ._driver import CACHE_MAX_UNITS, DEFAULT_CACHE_POOL, DEFAULT_CACHE_SLOTS, MAX_ID, DrivenEncoder, \
+    PieceKernel
+
+__all__ = ["CACHE_MAX_UNITS", "HEAP_THRESHOLD", "RankEncoder", "build_merge_table", "lookup_merge"]
 
 # Pieces at least this long use the heap; shorter ones the linear rescan. Measured with
 # 32k byte-level merges on random slices of real text (no cache): linear wins up to ~32
 # units (18 vs 13 M units/s at 8), the heap from ~40 (10 vs 8.5 M units/s at 64, 8 vs
 # 2.3 at 512).
 HEAP_THRESHOLD = 40
-# Only pieces shorter than this are cached: long pieces are rare and would flood the pool.
-CACHE_MAX_UNITS = 256
-# Default per-thread cache size: at most 2**16 entries and 2**20 pooled ids (8 MiB).
-DEFAULT_CACHE_SLOTS = 1 << 17
-DEFAULT_CACHE_POOL = 1 << 20
-
 _LOW32 = 0xFFFFFFFF
-_MAX_ID = 2**31
 
 
 # --------------------------------------------------------------------------------------
@@ -265,112 +248,29 @@ def _merge_heap(units, start, n, table, bits, out, pos):
 
 
 # --------------------------------------------------------------------------------------
-# driving many pieces
+# the encoder
 
 
 @njit(cache=True)
-def _encode_range(units, offsets, lo, hi, table, bits, vocab, use_vocab, cache,
-                  out, out_pos, out_len, heap_threshold):
-    """Encode pieces lo..hi-1, writing ids contiguously from out[out_pos] and each piece's
-    output length to out_len[i]. Returns the position after the last id written.
-
-    A piece's output is never longer than its input, so out[out_pos:] needs no more room
-    than the units of these pieces.
-    """
-    longest_linear = 1
-    for i in range(lo, hi):
-        n = offsets[i + 1] - offsets[i]
-        if n < heap_threshold and n > longest_linear:
-            longest_linear = n
-    pair_buf = np.empty(longest_linear, np.int64)
-    for i in range(lo, hi):
-        a = offsets[i]
-        n = offsets[i + 1] - a
-        if n == 0:
-            out_len[i] = 0
-            continue
-        if n == 1:
-            out[out_pos] = units[a]
-            out_len[i] = 1
-            out_pos += 1
-            continue
-        piece = units[a:a + n]
-        got = piece_lookup(cache, piece, out, out_pos, CACHE_MAX_UNITS)
-        if got < 0:
-            if use_vocab:
-                got = cache_lookup(vocab, piece, out, out_pos)
-            if got < 0 and n < heap_threshold:
-                got = _merge_linear(units, a, n, table, bits, out, out_pos, pair_buf)
-            elif got < 0:
-                got = _merge_heap(units, a, n, table, bits, out, out_pos)
-            piece_store(cache, piece, out, out_pos, got, CACHE_MAX_UNITS)
-        out_len[i] = got
-        out_pos += got
-    return out_pos
-
-
-@njit(cache=True, parallel=True)
-def _encode_chunks(units, offsets, chunk_bounds, table, bits, vocab, use_vocab, bank,
-                   out, out_len, heap_threshold):
-    """Encode each chunk of pieces on its own thread with its own cache. Chunk c writes
-    its ids into out starting at the offset of its first unit (so chunks never overlap)."""
-    base = offsets[0]
-    for c in prange(chunk_bounds.shape[0] - 1):
-        lo = chunk_bounds[c]
-        hi = chunk_bounds[c + 1]
-        _encode_range(units, offsets, lo, hi, table, bits, vocab, use_vocab,
-                      cache_view(bank, c), out, offsets[lo] - base, out_len,
-                      heap_threshold)
+def _rank_piece(model, units, a, n, out, pos, pair_buf):
+    """The driver's piece kernel: the linear rescan below HEAP_THRESHOLD units, else the heap."""
+    table, bits, heap_threshold = model
+    if n < heap_threshold:
+        return _merge_linear(units, a, n, table, bits, out, pos, pair_buf)
+    return _merge_heap(units, a, n, table, bits, out, pos)
 
 
 @njit(cache=True)
-def _check_inputs(units, offsets, n_tokens):
-    """0 if the inputs are well formed, else a code for the error: 1 bad offsets, 2 a unit
-    id outside [0, n_tokens). One pass over the data, no temporaries (numpy's min/max/diff
-    took ~10% of a warm encode)."""
-    for i in range(offsets.shape[0] - 1):
-        if offsets[i + 1] < offsets[i]:
-            return 1
-    if offsets[0] < 0 or offsets[-1] > units.shape[0]:
-        return 1
-    for i in range(offsets[0], offsets[-1]):
-        if units[i] < 0 or units[i] >= n_tokens:
-            return 2
-    return 0
+def _rank_scratch(model, n_max):
+    """pair_buf for _merge_linear: one cell per pair of the longest linearly merged piece."""
+    return np.empty(max(1, min(n_max, model[2])), np.int64)
 
 
-@njit(cache=True)
-def _build_vocab_table(flat_units, token_offsets, token_ids):
-    """A cache holding (unit sequence -> [token id]) for every vocabulary token, used by
-    ignore_merges. Sized so it never needs clearing; on a duplicate unit sequence the
-    token listed first (the lowest id) wins."""
-    n = token_ids.shape[0]
-    n_slots = 2
-    while n_slots < 2 * (n + 1):
-        n_slots *= 2
-    bank = cache_create(1, n_slots, flat_units.shape[0] + n + 1)
-    table = cache_view(bank, 0)
-    scratch = np.empty(1, np.int64)
-    for t in range(n):
-        key = flat_units[token_offsets[t]:token_offsets[t + 1]]
-        if cache_lookup(table, key, scratch, 0) < 0:
-            scratch[0] = token_ids[t]
-            if not cache_insert(table, key, scratch):
-                raise ValueError("a token is longer than the cache's MAX_LEN units")
-    return bank
+class RankEncoder(DrivenEncoder):
+    """Encode pre-tokenised unit ids with a ranked list of BPE merges (HF semantics)."""
 
-
-# --------------------------------------------------------------------------------------
-# public API
-
-
-class RankEncoder:
-    """Encode pre-tokenised unit ids with a ranked list of BPE merges (HF semantics).
-
-    Keeps one bounded cache per worker thread across calls. Not safe to call from
-    several Python threads at once (the kernels hold the GIL, so that cannot happen
-    by accident).
-    """
+    encode_piece = PieceKernel(_rank_piece)
+    new_scratch = PieceKernel(_rank_scratch)
 
     def __init__(self, merges, n_tokens, token_units=None, ignore_merges=False,
                  cache_slots=DEFAULT_CACHE_SLOTS, cache_pool=DEFAULT_CACHE_POOL):
@@ -382,107 +282,23 @@ class RankEncoder:
         the one emitted. A one-unit piece is always emitted as its own unit id.
         cache_slots (power of two) and cache_pool size each thread's piece cache."""
         merges = np.ascontiguousarray(np.asarray(merges, dtype=np.int64).reshape(-1, 3))
-        n_tokens = int(n_tokens)
-        if not 0 < n_tokens <= _MAX_ID:
-            raise ValueError(f"n_tokens must be in 1..2**31, got {n_tokens}")
-        if merges.shape[0] >= _MAX_ID:
+        whole = None
+        if ignore_merges:
+            if token_units is None:
+                raise ValueError("ignore_merges needs token_units")
+            if len(token_units) > int(n_tokens):
+                raise ValueError("token_units has more entries than n_tokens")
+            whole = {t: u for t, u in enumerate(token_units) if u is not None}
+        super().__init__(n_tokens, whole, cache_slots, cache_pool)
+        if merges.shape[0] >= MAX_ID:
             raise ValueError("too many merges")
-        if merges.size and (merges.min() < 0 or merges.max() >= n_tokens):
+        if merges.size and (merges.min() < 0 or merges.max() >= self.n_tokens):
             raise ValueError("merge ids must be in [0, n_tokens)")
-        if cache_slots < 2 or cache_slots & (cache_slots - 1):
-            raise ValueError("cache_slots must be a power of two >= 2")
         self.merges = merges
-        self.n_tokens = n_tokens
         self.ignore_merges = bool(ignore_merges)
-        self.cache_slots = int(cache_slots)
-        self.cache_pool = int(cache_pool)
         # Tuning knob: pieces at least this long use the heap (tests force either path).
         self.heap_threshold = HEAP_THRESHOLD
         self._table, self._bits = build_merge_table(merges)
-        if self.ignore_merges:
-            if token_units is None:
-                raise ValueError("ignore_merges needs token_units")
-            self._vocab = self._vocab_table(token_units, n_tokens)
-        else:
-            self._vocab = cache_create(1, 2, 1)  # never consulted, but keeps types fixed
-        self._vocab_cache = cache_view(self._vocab, 0)
-        self._bank = None
 
-    @staticmethod
-    def _vocab_table(token_units, n_tokens):
-        if len(token_units) > n_tokens:
-            raise ValueError("token_units has more entries than n_tokens")
-        ids, seqs = [], []
-        for token_id, seq in enumerate(token_units):
-            if seq is None:
-                continue
-            seq = np.asarray(seq, dtype=np.int64).ravel()
-            if seq.size == 0:
-                continue
-            ids.append(token_id)
-            seqs.append(seq)
-        lengths = np.array([s.size for s in seqs], dtype=np.int64)
-        token_offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=token_offsets[1:])
-        flat = np.concatenate(seqs) if seqs else np.zeros(0, np.int64)
-        return _build_vocab_table(flat, token_offsets, np.array(ids, dtype=np.int64))
-
-    def _caches(self, n):
-        """A bank of at least n per-thread caches (kept across calls)."""
-        if self._bank is None or self._bank[0].shape[0] < n:
-            self._bank = cache_create(n, self.cache_slots, self.cache_pool)
-        return self._bank
-
-    def clear_cache(self):
-        """Drop all cached pieces and their memory. Results never depend on the cache."""
-        self._bank = None
-
-    def cache_stats(self):
-        """Summed counters over the per-thread caches: entries, hits, misses, clears."""
-        if self._bank is None:
-            return dict(entries=0, hits=0, misses=0, clears=0)
-        meta = self._bank[2].sum(axis=0)
-        return dict(entries=int(meta[META_ENTRIES]), hits=int(meta[META_HITS]),
-                    misses=int(meta[META_MISSES]), clears=int(meta[META_CLEARS]))
-
-    def encode_units(self, units, offsets, threads=1):
-        """units: 1-D int64 array of unit ids for all pieces concatenated; offsets: int64 array of
-        length n_pieces+1 (piece i is units[offsets[i]:offsets[i+1]]). Returns (ids, out_offsets):
-        ids int64 concatenated output, out_offsets int64 length n_pieces+1. threads>1 encodes
-        contiguous chunks of pieces in parallel with numba prange (each chunk its own cache); the
-        result must be identical for any thread count."""
-        units = np.ascontiguousarray(units, dtype=np.int64).ravel()
-        offsets = np.ascontiguousarray(offsets, dtype=np.int64).ravel()
-        threads = int(threads)
-        if threads < 1:
-            raise ValueError("threads must be >= 1")
-        if offsets.size < 1:
-            raise ValueError("offsets must have length n_pieces + 1 >= 1")
-        n_pieces = offsets.size - 1
-        error = _check_inputs(units, offsets, self.n_tokens)
-        if error == 1:
-            raise ValueError("offsets must be non-decreasing and within units")
-        if error == 2:
-            raise ValueError("unit ids must be in [0, n_tokens)")
-
-        out = np.empty(offsets[-1] - offsets[0], dtype=np.int64)
-        out_len = np.empty(n_pieces, dtype=np.int64)
-        out_offsets = np.zeros(n_pieces + 1, dtype=np.int64)
-        if n_pieces == 0:
-            return np.zeros(0, np.int64), out_offsets
-        use_vocab = self.ignore_merges
-        if threads == 1:
-            bank = self._caches(1)
-            end = _encode_range(units, offsets, 0, n_pieces, self._table, self._bits,
-                                self._vocab_cache, use_vocab, cache_view(bank, 0),
-                                out, 0, out_len, self.heap_threshold)
-            np.cumsum(out_len, out=out_offsets[1:])
-            return out[:end].copy(), out_offsets
-
-        bounds = plan(offsets, threads)
-        bank = self._caches(threads)
-        with threads_limit(threads):
-            _encode_chunks(units, offsets, bounds, self._table, self._bits,
-                           self._vocab_cache, use_vocab, bank, out, out_len,
-                           self.heap_threshold)
-        return gather(out, offsets, bounds, out_len)
+    def model(self):
+        return self._table, self._bits, int(self.heap_threshold)

@@ -9,16 +9,13 @@ word's final segmentation (a test).
 
 Index: per pair a sorted array of its MERGE event ids (found through a hash table), per token a
 sorted array of its SPLIT event ids; "first event after the cursor" is a binary search.
+`_replay_piece` is the piece kernel of the shared driver (`_driver.py`: whole-word shortcut,
+per-thread piece caches, threads).
 """
 import numpy as np
-from .._jit import njit, prange
+from .._jit import njit
 
-from ._cache import cache_create, cache_lookup, cache_view, piece_lookup, piece_store
-from .._threads import threads_limit
-from ._chunks import gather, plan
-from .rank import _build_vocab_table
-
-CACHE_MAX_UNITS = 256
+from ._driver import DrivenEncoder, PieceKernel
 
 
 @njit(cache=True, inline="always")
@@ -65,8 +62,9 @@ def _first_after(events, start, count, cursor):
 
 
 @njit(cache=True)
-def _replay_piece(units, a0, n, model, out, out_pos):
-    """Encode units[a0:a0+n] by event replay; write the ids at out[out_pos:]. Returns their count."""
+def _replay_piece(model, units, a0, n, out, out_pos, scratch):
+    """Encode units[a0:a0+n] by event replay; write the ids at out[out_pos:]. Returns their count.
+    (The driver's piece kernel; it needs no scratch.)"""
     pair_table, merge_events, ev_left, ev_right, ev_out, split_start, split_count, split_events, \
         piece_off, pieces = model
     mask = len(pair_table) - 1
@@ -127,41 +125,16 @@ def _replay_piece(units, a0, n, model, out, out_pos):
 
 
 @njit(cache=True)
-def _replay_range(units, offsets, lo, hi, model, vocab, use_vocab, cache, out, out_pos, out_len):
-    for i in range(lo, hi):
-        a = offsets[i]
-        n = offsets[i + 1] - a
-        if n <= 1:
-            for k in range(n):
-                out[out_pos + k] = units[a + k]
-            out_len[i] = n
-            out_pos += n
-            continue
-        piece = units[a:a + n]
-        got = piece_lookup(cache, piece, out, out_pos, CACHE_MAX_UNITS)
-        if got < 0:
-            if use_vocab:
-                got = cache_lookup(vocab, piece, out, out_pos)
-            if got < 0:
-                got = _replay_piece(units, a, n, model, out, out_pos)
-            piece_store(cache, piece, out, out_pos, got, CACHE_MAX_UNITS)
-        out_len[i] = got
-        out_pos += got
-    return out_pos
+def _no_scratch(model, n_max):
+    return np.empty(0, np.int64)
 
 
-@njit(cache=True, parallel=True)
-def _replay_chunks(units, offsets, chunk_bounds, model, vocab, use_vocab, bank, out, out_len):
-    base = offsets[0]
-    for c in prange(chunk_bounds.shape[0] - 1):
-        lo = chunk_bounds[c]
-        _replay_range(units, offsets, lo, chunk_bounds[c + 1], model, vocab, use_vocab,
-                      cache_view(bank, c), out, offsets[lo] - base, out_len)
-
-
-class ReplayEncoder:
+class ReplayEncoder(DrivenEncoder):
     """Encoder over a Picky event log: events are ["M", a, b, out] or ["S", x, [pieces]] (internal
-    ids); `present` lists the tokens a whole-word shortcut may return, with their unit sequences."""
+    ids); `present_units` {id: units} lists the tokens a whole-word shortcut may return."""
+
+    encode_piece = PieceKernel(_replay_piece)
+    new_scratch = PieceKernel(_no_scratch)
 
     def __init__(self, events, n_tokens, whole_word_shortcut=False, present_units=None,
                  cache_slots=1 << 16, cache_pool=1 << 20):
@@ -191,39 +164,10 @@ class ReplayEncoder:
             split_start[t] = len(split_events)
             split_count[t] = len(splits_of[t])
             split_events.extend(splits_of[t])
-        self.model = (_build_pair_table(keys, starts, counts), merge_events, ev_left, ev_right, ev_out,
-                      split_start, split_count, np.array(split_events, dtype=np.int64), piece_off,
-                      np.array(pieces, dtype=np.int64))
-        self.n_tokens = n_tokens
-        self.use_vocab = bool(whole_word_shortcut)
-        if self.use_vocab:
-            ids = np.array(sorted(present_units), dtype=np.int64)
-            flat = [present_units[t] for t in ids]
-            offs = np.zeros(len(flat) + 1, np.int64)
-            np.cumsum([len(u) for u in flat], out=offs[1:])
-            bank = _build_vocab_table(np.concatenate(flat).astype(np.int64) if flat else np.zeros(0, np.int64),
-                                      offs, ids)
-            self.vocab = cache_view(bank, 0)
-        else:
-            self.vocab = cache_view(cache_create(1, 2, 1), 0)
-        self.cache_slots, self.cache_pool = cache_slots, cache_pool
-        self._bank = None
-        self._bank_threads = 0
+        self._model = (_build_pair_table(keys, starts, counts), merge_events, ev_left, ev_right, ev_out,
+                       split_start, split_count, np.array(split_events, dtype=np.int64), piece_off,
+                       np.array(pieces, dtype=np.int64))
+        super().__init__(n_tokens, present_units if whole_word_shortcut else None, cache_slots, cache_pool)
 
-    def encode_units(self, units, offsets, threads=1):
-        units = np.ascontiguousarray(units, dtype=np.int64)
-        offsets = np.ascontiguousarray(offsets, dtype=np.int64)
-        n_pieces = len(offsets) - 1
-        if n_pieces <= 0:
-            return np.zeros(0, np.int64), np.zeros(1, np.int64)
-        threads = max(1, min(int(threads), n_pieces))
-        if self._bank is None or self._bank_threads < threads:
-            self._bank = cache_create(threads, self.cache_slots, self.cache_pool)
-            self._bank_threads = threads
-        out = np.empty(max(int(offsets[-1] - offsets[0]), 1), dtype=np.int64)
-        out_len = np.zeros(n_pieces, dtype=np.int64)
-        bounds = plan(offsets, threads)
-        with threads_limit(threads):
-            _replay_chunks(units, offsets, bounds, self.model, self.vocab, self.use_vocab, self._bank,
-                           out, out_len)
-        return gather(out, offsets, bounds, out_len)
+    def model(self):
+        return self._model
