@@ -33,8 +33,8 @@ is lowered as its process address ("uses dynamic globals"), so the wrapper canno
 `PieceKernel` fixes both: its numba type names the function by (module, qualified name, stamp of the
 source file), which is stable across processes, and its run-time value is a null pointer (the type
 alone says what to call). Editing an encoder's file changes the stamp, so the driver recompiles for
-it; like everywhere in numba, edits to *other* files its kernels call are not seen (delete
-`newbpe/**/__pycache__/*.nb[ic]`).
+it; edits to *other* files its kernels call are seen too, because newbpe caches every kernel under
+a fingerprint of all its source files (newbpe/_jit.py).
 """
 import importlib
 import inspect
