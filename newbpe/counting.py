@@ -336,11 +336,17 @@ class WordCounts:
     def __len__(self):
         return 0 if self._words is None else len(self._words)
 
-    def arrays(self):
-        """(data uint8, offsets int64, counts int64), words in first-seen order."""
+    def arrays(self, copy=True):
+        """(data uint8, offsets int64, counts int64), words in first-seen order. copy=False: `data`
+        is a read-only view of the table's pool (no copy of a long word; trainers only read it)."""
         if self._words is None:
             return np.zeros(0, np.uint8), np.zeros(1, np.int64), np.zeros(0, np.int64)
-        return self._words.arrays()
+        if copy:
+            return self._words.arrays()
+        data, offsets, counts = self._words.arrays(copy=False)
+        data = data.view()
+        data.flags.writeable = False
+        return data, offsets, counts.copy()
 
     @property
     def table(self):
