@@ -96,12 +96,14 @@ class Corpus:
             raise NewbpeError(f"{what} needs text, but this source is a word-count table "
                               "(pass the files or texts it was counted from)")
 
-    def texts(self):
-        """The sequences as str, streamed."""
+    def texts(self, rule=None):
+        """The sequences as str, streamed. rule: a cuts.CutRule; files then come in parts cut at its
+        safe points (for readers to whom a sequence is just text, like SPLINTER counting words), so a
+        long line is never held whole."""
         self.require_text("this method")
         if self.kind == FILES:
             from .io import read_documents
-            return read_documents(self.source, self.split)
+            return read_documents(self.source, self.split, rule)
         if self.kind == DATASET:
             return self._dataset_texts()
         return self._iterable_texts()

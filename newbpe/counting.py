@@ -1,9 +1,10 @@
 """Word counting: text sources -> a table of unique pre-tokens with int64 counts.
 
 Training never sees the corpus itself, only this table, so memory grows with the number of unique
-words, not with corpus size. Files are streamed in chunks cut at line ends and counted by a pool of
-worker processes; the per-chunk tables are summed, so the result does not depend on the number of
-workers or on chunking. One count serves many trainings: `WordCounts.save` / `WordCounts.load`.
+words, not with corpus size. Files are streamed in chunks cut at line ends, or inside a long line or
+document at a safe point of the pre-tokenizer (`cuts.py`, shared with the readers of encode), and
+counted by a pool of worker processes; the per-chunk tables are summed, so the result does not depend
+on the number of workers or on chunking. One count serves many trainings: `WordCounts.save` / `WordCounts.load`.
 
 Fast path: for the `gpt2`, `cl100k` and `o200k` presets the numba scanner cuts each chunk (in parallel
 over lines) and a numba hash table counts the pieces, with no Python object per piece. Other
@@ -21,6 +22,7 @@ from collections import Counter
 
 import numpy as np
 
+from .cuts import CutRule
 from .errors import ModelFileError, NewbpeError
 from .io import atomic_write, read_npz
 from .pretokenizers import PreTokenizer, split_specials
@@ -30,15 +32,22 @@ FORMAT_VERSION = 1
 CHUNK_BYTES = 2 << 20
 
 
-def _decode(data: bytes, units: str):
-    """bytes -> str. Byte mode: surrogateescape (every byte survives). Char mode: replacement;
-    returns (text, had_invalid)."""
+def decode_units(data: bytes, units: str):
+    """bytes -> (str, had_invalid), as every reader of text decodes it (training and encoding).
+    Byte mode: surrogateescape (every byte survives, had_invalid is False). Char mode: invalid UTF-8
+    becomes U+FFFD; callers warn once with `warn_invalid_utf8`."""
     if units == "bytes":
         return data.decode("utf-8", "surrogateescape"), False
     try:
         return data.decode("utf-8"), False
     except UnicodeDecodeError:
         return data.decode("utf-8", "replace"), True
+
+
+def warn_invalid_utf8(stacklevel=2):
+    """The one warning for char-unit input that was not valid UTF-8 (count/train and encode)."""
+    warnings.warn("input is not valid UTF-8; char units decoded it with U+FFFD replacement",
+                  stacklevel=stacklevel + 1)
 
 
 def _encode(piece: str, units: str) -> bytes:
@@ -76,7 +85,7 @@ def _count_chunk(args):
     with open(path, "rb") as f:
         f.seek(start)
         data = f.read(end - start)
-    text, bad = _decode(data, units)
+    text, bad = decode_units(data, units)
     if split == "line":
         seqs = _split_lines(text)
     else:
@@ -93,18 +102,21 @@ def _split_lines(text):
     return out
 
 
-def _chunks(path, split, pretok):
-    """Byte ranges of a file, cut where no piece can span the cut."""
+def _chunks(path, split, pretok, specials=()):
+    """Byte ranges of a file, cut where no piece can span the cut: after a line end (line mode,
+    where every line is a sequence), else at a safe point of the pre-tokenizer (cuts.CutRule: a space
+    after a non-space, outside special tokens), so a long line or document is counted in chunks too."""
     size = os.path.getsize(path)
-    if split == "document" and not pretok.splits_at_newline_letter:
-        return [(0, size)]          # custom pattern: the whole file is one sequence
+    rule = CutRule.for_pretokenizer(pretok, specials)
+    if split == "document" and not rule.enabled:
+        return [(0, size)]          # custom pattern or 'none': the whole file is one sequence
     cuts = [0]
     with open(path, "rb") as f:
         pos = 0
         while pos + CHUNK_BYTES < size:
             f.seek(pos + CHUNK_BYTES)
             tail = f.read(1 << 16)
-            cut = _safe_cut(tail, split)
+            cut = _safe_cut(tail, split, rule)
             if cut < 0:
                 pos += CHUNK_BYTES
                 continue
@@ -114,17 +126,15 @@ def _chunks(path, split, pretok):
     return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
 
 
-def _safe_cut(tail: bytes, split: str) -> int:
-    """Offset in `tail` just after a newline where a chunk may end. In document mode a preset's
-    pieces never cross '\\n' followed by an ASCII letter, so cut there."""
-    i = 0
-    while True:
-        j = tail.find(b"\n", i)
-        if j < 0 or j + 1 >= len(tail):
-            return -1
-        if split == "line" or (97 <= (tail[j + 1] | 32) <= 122):
+def _safe_cut(tail: bytes, split: str, rule) -> int:
+    """Offset in `tail` where a chunk may end: just after a newline in line mode, else the first
+    safe point of `rule`. (Document mode used to cut after a newline followed by an ASCII letter,
+    which changed gpt2's pieces: "x  \n" + "a" is 'x', '  ', '\n', 'a' whole but 'x', '  \n' cut.)"""
+    if split == "line":
+        j = tail.find(b"\n")
+        if 0 <= j and j + 1 < len(tail):
             return j + 1
-        i = j + 1
+    return rule.find(tail, 1, len(tail) - rule.margin + 1)
 
 
 class WordCounts:
@@ -240,7 +250,7 @@ class WordCounts:
             raise NewbpeError("input files are empty: " + ", ".join(paths))
         threads = threads or os.cpu_count() or 1
         jobs = [(p, a, b, self.pretokenizer.to_dict(), self.units, split, tuple(self.special_tokens), self.transform)
-                for p in paths for a, b in _chunks(p, split, self.pretokenizer)]
+                for p in paths for a, b in _chunks(p, split, self.pretokenizer, self.special_tokens)]
         total = sum(b - a for _, a, b, *_ in jobs)
         if self._fast() and self.transform is None:      # a transform runs in the workers below
             done = 0
@@ -271,7 +281,7 @@ class WordCounts:
             self.had_invalid_utf8 |= bad
             return
         if units == "chars":
-            text, bad = _decode(raw, units)
+            text, bad = decode_units(raw, units)
             self.had_invalid_utf8 |= bad
             if bad:
                 raw = text.encode("utf-8")
@@ -295,8 +305,7 @@ class WordCounts:
 
     def _warn_invalid(self):
         if self.had_invalid_utf8 and self.units == "chars":
-            warnings.warn("input is not valid UTF-8; char units decoded it with U+FFFD replacement",
-                          stacklevel=4)
+            warn_invalid_utf8(stacklevel=4)
 
     def add_dataset(self, dataset, column="text"):
         """A `datasets.Dataset` or `IterableDataset`: each value of `column` is one sequence."""
@@ -336,11 +345,17 @@ class WordCounts:
     def __len__(self):
         return 0 if self._words is None else len(self._words)
 
-    def arrays(self):
-        """(data uint8, offsets int64, counts int64), words in first-seen order."""
+    def arrays(self, copy=True):
+        """(data uint8, offsets int64, counts int64), words in first-seen order. copy=False: `data`
+        is a read-only view of the table's pool (no copy of a long word; trainers only read it)."""
         if self._words is None:
             return np.zeros(0, np.uint8), np.zeros(1, np.int64), np.zeros(0, np.int64)
-        return self._words.arrays()
+        if copy:
+            return self._words.arrays()
+        data, offsets, counts = self._words.arrays(copy=False)
+        data = data.view()
+        data.flags.writeable = False
+        return data, offsets, counts.copy()
 
     @property
     def table(self):

@@ -43,16 +43,20 @@ def read_json(path, what):
         raise ModelFileError(f"corrupt {what} {path}: {e}") from None
 
 
-def iter_lines(files):
-    """(name, line number, line bytes with its newline) of FILES ('-' is stdin), streamed: never a
-    whole file in memory. Every file is checked before the first line is read."""
-    import sys
+def _check_input_files(files):
     from .errors import NewbpeError
     for name in files:
         if name != "-" and not os.path.exists(name):
             raise NewbpeError(f"input file not found: {name}")
         if os.path.isdir(name):
             raise NewbpeError(f"input is a directory, not a file: {name}")
+
+
+def iter_lines(files):
+    """(name, line number, line bytes with its newline) of FILES ('-' is stdin), streamed: never a
+    whole file in memory. Every file is checked before the first line is read."""
+    import sys
+    _check_input_files(files)
     for name in files:
         f = sys.stdin.buffer if name == "-" else open(name, "rb")
         try:
@@ -63,9 +67,15 @@ def iter_lines(files):
                 f.close()
 
 
-def read_documents(files, split="line"):
+def read_documents(files, split="line", rule=None):
     """Documents of text FILES ('-' is stdin) as str, streamed: each line with its newline, or each
-    whole non-empty file (split="document"). Bytes that are not UTF-8 survive as surrogate escapes."""
+    whole non-empty file (split="document"). Bytes that are not UTF-8 survive as surrogate escapes.
+    With a cuts.CutRule, long lines and documents come in parts cut at its safe points (for readers
+    to whom a document is just text, like counting words)."""
+    if rule is not None:
+        for _, _, part, _ in iter_line_parts(files, rule, split):
+            yield part.decode("utf-8", "surrogateescape")
+        return
     if split != "document":
         for _, _, line in iter_lines(files):
             yield line.decode("utf-8", "surrogateescape")
@@ -80,3 +90,24 @@ def read_documents(files, split="line"):
         document.append(line)
     if document:
         yield b"".join(document).decode("utf-8", "surrogateescape")
+
+
+def iter_line_parts(files, rule, split="line", size=None):
+    """(name, line number, part bytes, end) of FILES ('-' is stdin): each line (split="line", with
+    its newline) or each whole non-empty file (split="document") in parts cut at the safe points of
+    `rule` (a cuts.CutRule: where the pre-tokenizer and the specials allow it), so a long line is
+    never held whole unless it is one piece. end: this part ends its line or document. Every file is
+    checked before the first line is read."""
+    import sys
+    from .cuts import iter_parts
+    _check_input_files(files)
+    for name in files:
+        f = sys.stdin.buffer if name == "-" else open(name, "rb")
+        try:
+            n = 1
+            for part, end in iter_parts(f, rule, size, lines=split != "document"):
+                yield name, n, part, end
+                n += end
+        finally:
+            if f is not sys.stdin.buffer:
+                f.close()

@@ -28,6 +28,8 @@ Layout (each module's docstring says why it is cut there):
 - state.py: the array layout (a namedtuple of four groups of numpy arrays), engine flags, status
   codes; no numba, so it loads instantly;
 - tables.py: the pair hash table, the string table ((flag, bytes) -> id) and token creation;
+- slots.py: word table navigation (tail markers, block index) and the pair occurrence index rebuilt
+  from the slots (memory bounded per piece: issue 12);
 - queue.py: the lazy max-heap, its valid head, pair eligibility (the veto);
 - rewrite.py: occurrence lists, room checks, laying out the words, the merge and replace rewrites
   (`merge_step`: one merge from Python);
@@ -37,7 +39,7 @@ Layout (each module's docstring says why it is cut there):
 - engine.py: `Engine`, which owns a state, grows its pools and calls the kernels;
 - partitioned.py: `PartitionedEngine`.
 
-Imports go one way, tables <- queue <- rewrite <- loops <- partition_kernels, and the kernel modules
+Imports go one way, tables <- queue <- rewrite <- loops <- partition_kernels (slots <- rewrite), and the kernel modules
 load on first use (engine._k), so `import newbpe` stays instant.
 
 numba's on-disk cache caveat: every kernel is ``@njit(cache=True)``, and numba keys a cached kernel

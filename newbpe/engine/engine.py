@@ -13,14 +13,26 @@ from .driver import Rows, drive
 
 _KERNELS = None
 
+# Words are laid out BUILD_STEP units at a time (pool room is checked per step, not per word).
+BUILD_STEP = 1 << 12
+# The pool of pair occurrences appended by merges holds 1/LIST_FRACTION of the word table's pairs
+# (all of them on tables below SMALL_TABLE pairs, where its memory does not matter and rebuilding the
+# index less often saves time); when it is full the occurrence index is rebuilt (Engine._rebuild_index).
+LIST_FRACTION = 8
+SMALL_TABLE = 1 << 20
+LIST_SLACK = 1024
+# Picky's per-token occurrence lists start with room for n_units // TOKEN_LIST_DIV nodes (then they
+# are rebuilt from the slots or grow: Engine._token_lists_room).
+TOKEN_LIST_DIV = 2
+
 
 def _k():
     """The numba kernel modules, as one namespace (``K.queue.queue_head``…), imported on first use
     so that `import newbpe` stays instant."""
     global _KERNELS
     if _KERNELS is None:
-        from . import tables, queue, rewrite, loops, partition_kernels
-        _KERNELS = types.SimpleNamespace(tables=tables, queue=queue, rewrite=rewrite, loops=loops,
+        from . import tables, slots, queue, rewrite, loops, partition_kernels
+        _KERNELS = types.SimpleNamespace(tables=tables, slots=slots, queue=queue, rewrite=rewrite, loops=loops,
                                          parts=partition_kernels)
     return _KERNELS
 
@@ -32,6 +44,10 @@ class Engine:
     def __init__(self, st, n_base):
         self.st = st
         self.n_base = n_base
+        self._built = False       # occurrences may be re-indexed from the slots only once all are laid out
+        self._token_nodes = 0     # token occurrence nodes after the last rebuild (_token_lists_room)
+        self.index_rebuilds = 0   # pair occurrence index rebuilds (tests, measurements)
+        self.token_list_rebuilds = 0
         self.merge_events = []   # (a, b, new, merged_count), in order
 
     # ------------------------------------------------------------------ building
@@ -39,11 +55,12 @@ class Engine:
     def build(cls, units, offsets, counts, base_tokens, n_specials=0, *, max_token_length=None,
               max_token_length_mode="exact", max_words=None, forbid_substrings=(),
               allow_remerge=False, track_tokens=False, token_items="first", queue=True, base_idents=None,
-              base_lengths=None):
+              base_lengths=None, unit_map=None):
         """Build the engine over a word table.
 
-        units/offsets: word w is ``units[offsets[w]:offsets[w+1]]`` (base-unit ids); counts: int64
-        word counts. base_tokens: the bytes of ids 0 … n_base-1 (specials first, then the alphabet);
+        units/offsets: word w is ``units[offsets[w]:offsets[w+1]]`` (base-unit ids, or with
+        `unit_map` bytes whose ids are unit_map[byte]: byte mode passes the counted words as they
+        are, without an id array as large as the corpus' unique text); counts: int64 word counts. base_tokens: the bytes of ids 0 … n_base-1 (specials first, then the alphabet);
         specials are atomic and never appear in words. token_items: where Scaffold token items sort
         against pair items of equal count ("first" or "last"). queue=False leaves the queue empty
         and tiny (a partition of `PartitionedEngine`, which keeps one global queue). base_idents:
@@ -55,16 +72,29 @@ class Engine:
         can reuse it (tables.py, "Lengths").
         """
         K = _k()
-        units = np.ascontiguousarray(units, dtype=np.int64)
+        n_base = len(base_tokens)
+        if unit_map is not None:
+            units = np.ascontiguousarray(units, dtype=np.uint8)
+            unit_map = np.ascontiguousarray(unit_map, dtype=np.int32)
+            if len(unit_map) != 256:
+                raise ValueError("unit_map must map all 256 byte values")
+            from ..units import byte_counts
+            byte_n = byte_counts(units)
+            present = unit_map[np.flatnonzero(byte_n)]
+        else:
+            units = np.asarray(units)
+            present = units
+            unit_map = np.zeros(0, dtype=np.int32)
+        if len(present) and (present.min() < n_specials or present.max() >= n_base):
+            raise ValueError("word units must be ids of base (non-special) tokens")
+        if unit_map.size == 0:
+            units = np.ascontiguousarray(units, dtype=np.int32)  # like sym: ids < 2**31
         offsets = np.ascontiguousarray(offsets, dtype=np.int64)
         counts = np.ascontiguousarray(counts, dtype=np.int64)
         if len(counts) and counts.min() < 0:
             raise ValueError("word counts must be non-negative")
         n_words = len(counts)
         n_units = len(units)
-        n_base = len(base_tokens)
-        if n_units and (units.min() < n_specials or units.max() >= n_base):
-            raise ValueError("word units must be ids of base (non-special) tokens")
         idents = np.zeros(n_base, np.int64) if base_idents is None else \
             np.ascontiguousarray(base_idents, dtype=np.int64)
         if idents.shape != (n_base,):
@@ -73,7 +103,12 @@ class Engine:
             np.ascontiguousarray(base_lengths, dtype=np.int64)
         if lengths.shape != (n_base,) or (n_base and lengths.min() < 1):
             raise ValueError(f"base_lengths must be one length >= 1 per base token ({n_base})")
-        n_slots = (n_units if base_lengths is None else int(lengths[units].sum())) + n_words
+        if base_lengths is None:
+            n_slots = n_units + n_words
+        elif unit_map.size:
+            n_slots = int((byte_n * lengths[np.maximum(unit_map, 0)]).sum()) + n_words
+        else:
+            n_slots = int(lengths[units].sum()) + n_words
         if n_slots >= 2**31 - 1:
             raise ValueError(f"word table too large ({n_slots} slots); split the corpus")
         n_adj = max(n_units - n_words, 0)
@@ -98,11 +133,31 @@ class Engine:
             raise ValueError(f"token_items must be 'first' or 'last', not {token_items!r}")
         meta[S.M_TOKEN_LAST] = int(token_items == "last")
         i32 = np.int32
-        tocc_cap = n_units // 2 + 1024 if track_tokens else 1024
+        tocc_cap = n_units // TOKEN_LIST_DIV + LIST_SLACK if track_tokens else LIST_SLACK
+        # the pool of occurrences merges append between index rebuilds (zeros are calloc'ed: pages
+        # never reached cost nothing)
+        list_cap = max(n_adj // LIST_FRACTION, min(n_adj, SMALL_TABLE)) + LIST_SLACK
         heap_cap = pair_cap if queue else 16
+        word_end = np.empty(n_words, dtype=np.int64)        # separator slots
+        if base_lengths is None:
+            word_end[:] = offsets[1:] + np.arange(n_words, dtype=np.int64)
+        else:
+            ends = np.zeros(n_units + 1, dtype=np.int64)       # slots before each unit
+            np.cumsum(lengths[units] if not unit_map.size else lengths[np.maximum(unit_map, 0)][units],
+                      out=ends[1:])
+            word_end[:] = ends[offsets[1:]] + np.arange(n_words, dtype=np.int64)
+        word_end = word_end.astype(i32)
+        # word_of's block: about one word start per block (at most 2**16 slots)
+        shift = int(min(max(n_slots // max(n_words, 1), 1).bit_length() - 1, 16))
+        n_blocks = (n_slots >> shift) + 1
+        block_word = np.empty(n_blocks + 1, dtype=i32)
+        block_word[:n_blocks] = np.searchsorted(word_end, np.arange(n_blocks, dtype=np.int64) << shift)
+        block_word[n_blocks] = n_words
+        np.minimum(block_word, max(n_words - 1, 0), out=block_word)
+        meta[S.M_BLOCK_SHIFT] = shift
         st = S.EngineState(
-            words=S.Words(sym=np.empty(n_slots, i32), prv=np.empty(n_slots, i32),
-                          slot_word=np.empty(n_slots, i32), slot_pair=np.empty(n_slots, i32), word_count=counts),
+            words=S.Words(sym=np.empty(n_slots, i32), slot_pair=np.empty(n_slots, i32), word_count=counts,
+                          word_end=word_end, block_word=block_word),
             tokens=S.Tokens(tok_len=np.zeros(tok_cap, np.int64), tok_left=np.full(tok_cap, -1, np.int64),
                             tok_right=np.full(tok_cap, -1, np.int64), tok_freq=np.zeros(tok_cap, np.int64),
                             tok_flags=np.zeros(tok_cap, np.int64), tok_ident=np.zeros(tok_cap, np.int64),
@@ -116,7 +171,9 @@ class Engine:
                           pair_count=np.zeros(pair_cap, np.int64), pair_flags=np.zeros(pair_cap, np.int8),
                           pair_occ_head=np.full(pair_cap, -1, np.int64),
                           pair_occ_n=np.zeros(pair_cap, np.int64), pair_stamp=np.zeros(pair_cap, np.int64),
-                          occ_slot=np.zeros(n_adj + 1024, i32), occ_next=np.zeros(n_adj + 1024, i32)),
+                          occ_slot=np.zeros(list_cap, i32), occ_next=np.zeros(list_cap, i32),
+                          pair_idx_lo=np.zeros(pair_cap, np.int64), pair_idx_n=np.zeros(pair_cap, np.int64),
+                          idx_slot=np.zeros(0, i32)),
             heap=S.Heap(heap_count=np.zeros(heap_cap, np.int64), heap_key=np.zeros(heap_cap, np.int64),
                         heap_item=np.zeros(heap_cap, i32)),
             meta=meta, veto=veto,
@@ -128,12 +185,14 @@ class Engine:
             data = np.frombuffer(bytes(data), dtype=np.uint8)
             K.tables.add_base_token(st, data, flags, idents[i], lengths[i])
         engine = cls(st, n_base)
-        w = slot = 0
+        w = j = slot = 0
         while w < n_words:
-            w, slot = K.rewrite.build_words(engine.st, units, offsets, counts, w, slot)
+            w, j, slot = K.rewrite.build_words(engine.st, units, unit_map, offsets, counts, w, j, slot, BUILD_STEP)
             if w < n_words:
-                n = int(offsets[w + 1] - offsets[w])
-                engine._ensure((max(n, int(engine.st.meta[S.M_PAIRS]) // 2), n, 0, 0, 0, 0))
+                n = min(int(offsets[w + 1]) - max(j, int(offsets[w])), BUILD_STEP)
+                engine._ensure((max(n, int(engine.st.meta[S.M_PAIRS]) // 2), 0, 0, 0, 0, 0))
+        engine._built = True
+        engine._rebuild_index()
         if queue:
             engine._ensure((0, 0, 0, int(engine.st.meta[S.M_PAIRS]), 0, 0))
             K.queue.heapify_all_pairs(engine.st)
@@ -144,11 +203,14 @@ class Engine:
         """Grow every pool that cannot take `room` = (pairs, occ, tocc, heap, tokens, bytes) more.
         Returns whether anything grew."""
         K = _k()
-        st = self.st
-        m = st.meta
+        m = self.st.meta
         n_pairs, n_occ, n_tocc, n_heap, n_tok, n_bytes = (int(x) for x in room)
-        if K.rewrite.has_room(st, n_pairs, n_occ, n_tocc, n_heap, n_tok, n_bytes):
+        if K.rewrite.has_room(self.st, n_pairs, n_occ, n_tocc, n_heap, n_tok, n_bytes):
             return False
+        have = len(self.st.pairs.occ_slot)
+        if self._built and int(m[S.M_OCC]) + n_occ > have and int(m[S.M_OCC]) >= have // 2:
+            self._rebuild_index()       # before `st` is bound: the old index must not stay referenced
+        st = self.st
 
         def cap(used, need, have):
             return max(2 * have, used + need + 1024)
@@ -159,11 +221,14 @@ class Engine:
         if 2 * (used + n_pairs) > len(st.pairs.ptab):
             st = S.replace_array(st, "ptab", np.full((S.pow2_at_least(4 * (used + n_pairs)), 2), -1, np.int64))
             K.tables.rehash_pairs(st)
-        for names, idx, need in ((S.OCC_ARRAYS, S.M_OCC, n_occ), (S.TOCC_ARRAYS, S.M_TOCC, n_tocc),
-                                 (S.HEAP_ARRAYS, S.M_HEAP, n_heap)):
-            have = len(getattr(getattr(st, S.GROUP_OF[names[0]]), names[0]))
-            if int(m[idx]) + need > have:
-                st = S.grow(st, names, cap(int(m[idx]), need, have))
+        if int(m[S.M_OCC]) + n_occ > have:
+            st = S.grow(st, S.OCC_ARRAYS, max(2 * have, int(m[S.M_OCC]) + n_occ + LIST_SLACK))
+        have = len(st.tokens.tocc_slot)
+        if int(m[S.M_TOCC]) + n_tocc > have:
+            st = self._token_lists_room(st, n_tocc, have)
+        have = len(st.heap.heap_count)
+        if int(m[S.M_HEAP]) + n_heap > have:
+            st = S.grow(st, S.HEAP_ARRAYS, cap(int(m[S.M_HEAP]), n_heap, have))
         used = int(m[S.M_TOKENS])
         if used + n_tok > len(st.tokens.tok_len):
             st = S.grow(st, S.TOKEN_ARRAYS, cap(used, n_tok, len(st.tokens.tok_len)))
@@ -174,6 +239,37 @@ class Engine:
             st = S.grow(st, ("pool",), cap(int(m[S.M_POOL]), n_bytes, len(st.tokens.pool)))
         self.st = st
         return True
+
+    def _rebuild_index(self):
+        """Rebuild the pair occurrence index from the word table (state.py, "Pair occurrences"):
+        stale entries go and the appended lists empty, so memory follows the live occurrences (at
+        most one per slot, 4 bytes each) instead of growing with every merge. The old index is
+        dropped before the new one is allocated. O(slots + pairs); a rebuild happens when the list
+        pool is full and at least half of it was appended since the last one: with the pool at
+        n_adj / LIST_FRACTION and at most 2 appended per symbol a merge removes, at most
+        4 * LIST_FRACTION rebuilds in a whole training (10 for 1000 merges on one 30M-unit word,
+        ~0.1-0.3 s each on this machine)."""
+        K = _k()
+        self.st = S.replace_array(self.st, "idx_slot", np.zeros(0, np.int32))
+        total = int(K.slots.index_count(self.st))
+        self.st = S.replace_array(self.st, "idx_slot", np.empty(total, np.int32))
+        K.slots.index_fill(self.st)
+        self.index_rebuilds += 1
+
+    def _token_lists_room(self, st, need, have):
+        """Room for `need` more token occurrence nodes (track_tokens: Picky). The lists are
+        append-only and every node appended makes an older one stale, so once an eighth of the pool
+        was appended since the last rebuild the lists are rebuilt from the word table
+        (slots.compact_token_occurrences) instead of the pool doubling with every merge; the pool
+        grows by a quarter only when that leaves less than an eighth free. Returns the state."""
+        appended = int(st.meta[S.M_TOCC]) - self._token_nodes
+        if self._built and appended >= have // 8:
+            self._token_nodes = int(_k().slots.compact_token_occurrences(st))
+            self.token_list_rebuilds += 1
+        used = int(st.meta[S.M_TOCC])
+        if used + need + have // 8 > have:
+            st = S.grow(st, S.TOCC_ARRAYS, max(used + need, have) + have // 4 + LIST_SLACK)
+        return st
 
     def _grow_for_head(self, extra_heap=0):
         """Grow the pools for a merge of the valid head pair (`merge_room`, plus `extra_heap` queue

@@ -10,11 +10,12 @@ in each partition, on all threads at once (`_rewrite_parts_parallel`, numba pran
 import numpy as np
 from .._jit import njit, prange
 
-from .state import (Words, Tokens, Pairs, PAIR_VETOED, PAIR_MERGED, M_PAIRS, M_HEAP, M_STAMP, STOP_DONE,
+from .state import (Words, Tokens, Pairs, PAIR_VETOED, PAIR_MERGED, M_TOKENS, M_PAIRS, M_HEAP, M_STAMP, STOP_DONE,
                     STOP_EMPTY, STOP_MIN_FREQ, STOP_STEPS, STOP_ROOM, STOP_LENGTH_CONFLICT)
 from .tables import LEAF, _pair_key, pair_find, find_concat, add_token
 from .queue import _sift_down, _heap_pop, heap_push, pair_allowed
-from .rewrite import _sorted_list, pair_occ_len, has_room, merge_rewrite
+from .slots import _pair_slots
+from .rewrite import pair_occ_len, has_room, merge_rewrite
 from .loops import _record_merge
 
 PART_NEED = 7        # need[0]: partition to grow (-1: the global queue or `out`), need[1:7]: room
@@ -97,30 +98,32 @@ def _part_head(states, gheap, gmeta):
 def _rewrite_part(st, pid, new, touched):
     """`merge_rewrite` of one partition (serial path)."""
     pairs = st.pairs
-    slots = _sorted_list(pairs.pair_occ_head[pid], pairs.occ_slot, pairs.occ_next, pairs.pair_occ_n[pid])
+    slots = _pair_slots(pairs, pid)
     return merge_rewrite(st.words, st.tokens, pairs, st.meta, pid, new, slots, touched)
 
 
 @njit(cache=True, parallel=True)
-def _rewrite_parts_parallel(sym, prv, slot_word, slot_pair, word_count,
+def _rewrite_parts_parallel(sym, slot_pair, word_count, word_end, block_word,
                             tok_len, tok_left, tok_right, tok_freq, tok_flags, tok_ident, tok_boff, tok_blen,
                             tok_occ_head,
                             pool, strtab, tocc_slot, tocc_next,
                             ptab, pair_left, pair_right, pair_count, pair_flags, pair_occ_head, pair_occ_n,
-                            pair_stamp, occ_slot, occ_next, meta, pids, new, offs, touched, res):
+                            pair_stamp, occ_slot, occ_next, pair_idx_lo, pair_idx_n, idx_slot, meta, pids, new,
+                            offs, touched, res):
     """`merge_rewrite` of every partition with pids[p] >= 0, one partition per thread. numba's
     parallel regions take arrays and tuples of arrays, not namedtuples: each argument is one state
     array of every partition (PartitionedEngine._fields), and the groups are rebuilt here."""
     for p in prange(len(pids)):
         pid = pids[p]
         if pid >= 0:
-            words = Words(sym[p], prv[p], slot_word[p], slot_pair[p], word_count[p])
+            words = Words(sym[p], slot_pair[p], word_count[p], word_end[p], block_word[p])
             tokens = Tokens(tok_len[p], tok_left[p], tok_right[p], tok_freq[p], tok_flags[p], tok_ident[p],
                             tok_boff[p], tok_blen[p], tok_occ_head[p], pool[p], strtab[p], tocc_slot[p],
                             tocc_next[p])
             pairs = Pairs(ptab[p], pair_left[p], pair_right[p], pair_count[p], pair_flags[p], pair_occ_head[p],
-                          pair_occ_n[p], pair_stamp[p], occ_slot[p], occ_next[p])
-            slots = _sorted_list(pair_occ_head[p][pid], occ_slot[p], occ_next[p], pair_occ_n[p][pid])
+                          pair_occ_n[p], pair_stamp[p], occ_slot[p], occ_next[p], pair_idx_lo[p], pair_idx_n[p],
+                          idx_slot[p])
+            slots = _pair_slots(pairs, pid)
             merged, n_touched = merge_rewrite(words, tokens, pairs, meta[p], pid, new, slots,
                                               touched[offs[p]:offs[p + 1]])
             res[p, 0] = merged
@@ -188,14 +191,15 @@ def run_bpe_parts(states, F, gheap, gmeta, visible, target, min_count, max_steps
             pid = pair_find(st.pairs, a, b)
             pids[p] = pid
             n = pair_occ_len(st, pid) if pid >= 0 else np.int64(-1)
-            room = (2 * n + 2, 2 * n, n, np.int64(0), np.int64(1), nb) if pid >= 0 else \
+            k = min(2 * n, 2 * st.meta[M_TOKENS] + 2) + 2          # as merge_room: <= 2 per token
+            room = (k, 2 * n, np.int64(0), np.int64(0), np.int64(1), nb) if pid >= 0 else \
                 (np.int64(0), np.int64(0), np.int64(0), np.int64(0), np.int64(1), nb)
             if not has_room(st, room[0], room[1], room[2], room[3], room[4], room[5]):
                 need[0] = p
                 for i in range(6):
                     need[1 + i] = room[i]
                 return STOP_ROOM, visible, n_out
-            offs[p + 1] = offs[p] + (2 * n + 2 if pid >= 0 else 0)
+            offs[p + 1] = offs[p] + (k if pid >= 0 else 0)
             n_occ += max(n, 0)
         if n_out >= len(out) or gmeta[M_HEAP] + offs[P] > len(gheap.heap_count):
             need[0] = -1
@@ -214,7 +218,8 @@ def run_bpe_parts(states, F, gheap, gmeta, visible, target, min_count, max_steps
         if n_occ >= par_threshold:
             _rewrite_parts_parallel(F[0], F[1], F[2], F[3], F[4], F[5], F[6], F[7], F[8], F[9], F[10], F[11],
                                     F[12], F[13], F[14], F[15], F[16], F[17], F[18], F[19], F[20], F[21], F[22],
-                                    F[23], F[24], F[25], F[26], F[27], F[28], pids, new, offs, touched, res)
+                                    F[23], F[24], F[25], F[26], F[27], F[28], F[29], F[30], F[31], pids, new,
+                                    offs, touched, res)
         else:
             for p in range(P):
                 if pids[p] >= 0:

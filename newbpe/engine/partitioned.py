@@ -59,13 +59,13 @@ class PartitionedEngine:
 
     @classmethod
     def build(cls, units, offsets, counts, base_tokens, n_specials=0, *, partitions=2,
-              parallel_threshold=PARALLEL_THRESHOLD, **options):
+              parallel_threshold=PARALLEL_THRESHOLD, unit_map=None, **options):
         """Build `partitions` partition engines over the word table (arguments as `Engine.build`;
         `options`: its veto options). parallel_threshold: total occurrence-list length from which
         a merge runs its partitions in parallel (None: never)."""
         if partitions < 1:
             raise ValueError(f"partitions must be >= 1, not {partitions}")
-        units = np.ascontiguousarray(units, dtype=np.int64)
+        units = np.asarray(units)
         offsets = np.ascontiguousarray(offsets, dtype=np.int64)
         counts = np.ascontiguousarray(counts, dtype=np.int64)
         bounds = split_words(offsets, partitions)
@@ -73,7 +73,7 @@ class PartitionedEngine:
         for lo, hi in zip(bounds[:-1], bounds[1:]):
             u0, u1 = int(offsets[lo]), int(offsets[hi])
             parts.append(Engine.build(units[u0:u1], offsets[lo:hi + 1] - u0, counts[lo:hi], base_tokens,
-                                      n_specials, queue=False, **options))
+                                      n_specials, queue=False, unit_map=unit_map, **options))
         cap = sum(int(p.st.meta[S.M_PAIRS]) for p in parts) + 1024
         gheap = S.Heap(heap_count=np.zeros(cap, np.int64), heap_key=np.zeros(cap, np.int64),
                        heap_item=np.zeros(cap, np.int32))

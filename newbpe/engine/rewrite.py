@@ -4,7 +4,9 @@ rewrites — a merge of every occurrence of a pair, a replacement of every occur
 Exactness rules (specs README §3, bpe.md §5): pair counts count overlapping windows weighted by word
 count, int64, never negative; a merge rewrites each word left to right, non-overlapping, applying
 local deltas per occurrence; every pair whose count rose gets a fresh queue entry (decreases are
-found lazily at the head, queue.py). Occurrence lists are append-only and validated on visit.
+found lazily at the head, queue.py). Occurrences are read from the pair's index segment plus its
+append-only list (slots.py, `_pair_slots`) and validated on visit; a symbol's predecessor and word
+come from tail markers and the block index (slots.prev_start, slots.word_of), not per-slot arrays.
 
 Room: a kernel that adds pairs, nodes, tokens or queue entries first checks `has_room` and, if a pool
 is short, returns NO_ROOM / STOP_ROOM without touching anything; `Engine` grows the pools (by
@@ -14,7 +16,8 @@ import numpy as np
 from .._jit import njit
 
 from .state import (DEAD, SEP, FLAG_ATOMIC, PAIR_MERGED, NO_ROOM, STOP_LENGTH_CONFLICT, M_TOKENS, M_PAIRS,
-                    M_OCC, M_TOCC, M_HEAP, M_POOL, M_STAMP, M_TRACK_TOKENS)
+                    M_OCC, M_TOCC, M_HEAP, M_POOL, M_STAMP, M_TRACK_TOKENS, M_BLOCK_SHIFT)
+from .slots import _tail, prev_start, word_of, _pair_slots
 from .tables import LEAF, pair_find, _pair_get_or_add, add_token, find_or_add_token
 from .queue import push_pair
 
@@ -66,7 +69,8 @@ def _sorted_list(head, slot, nxt, n=-1):
 
 @njit(cache=True)
 def pair_occ_len(st, pid):
-    return st.pairs.pair_occ_n[pid]
+    """Occurrence entries of pair `pid` (index segment + appended nodes, stale ones included)."""
+    return st.pairs.pair_idx_n[pid] + st.pairs.pair_occ_n[pid]
 
 
 @njit(cache=True)
@@ -99,7 +103,10 @@ def merge_room(st, pid):
     """Room a merge of pair `pid` may need: (pairs, occ, tocc, heap, tokens, bytes)."""
     n = pair_occ_len(st, pid)
     nb = st.tokens.tok_blen[st.pairs.pair_left[pid]] + st.tokens.tok_blen[st.pairs.pair_right[pid]]
-    return 2 * n + 2, 2 * n, n, 2 * n + 2, 1, nb
+    # new pairs and queue entries are (x, new) or (new, y): at most 2 per token id, however many
+    # occurrences (asking 2 per occurrence grew the pair table to 8M rows on a 30M-unit word)
+    k = min(2 * n, 2 * st.meta[M_TOKENS] + 2) + 2
+    return k, 2 * n, n if st.meta[M_TRACK_TOKENS] != 0 else 0, k, 1, nb
 
 
 @njit(cache=True)
@@ -113,47 +120,57 @@ def replace_room(st, t, k):
 
 
 @njit(cache=True)
-def build_words(st, units, offsets, counts, first_word, first_slot):
-    """Lay out words first_word, first_word+1, … from slot first_slot on: count token frequencies and
-    all overlapping pairs, index occurrences. A unit u takes tok_len[u] slots (u, then DEAD). Returns
-    (next word to lay out, its first slot), the word len(counts) when done; stops early when the pair
-    or occurrence pools are full so that Engine can grow them (memory follows the real number of
-    distinct pairs, not its upper bound)."""
+def build_words(st, units, unit_map, offsets, counts, first_word, first_unit, first_slot, step):
+    """Lay out the words from unit `first_unit` of word `first_word` on, at slot `first_slot`: count
+    token frequencies and all overlapping pairs (Engine.build then indexes their occurrences,
+    Engine._rebuild_index). Word w's base units are units[offsets[w]:offsets[w+1]], mapped through
+    `unit_map` when it is not empty (byte mode passes the counted bytes themselves, no int array of
+    ids). A unit u takes tok_len[u] slots (u, DEAD…, its tail marker). Returns (next word, next unit,
+    next slot), the word len(counts) when done. Room is checked for at most `step` units at a time,
+    so a word longer than that (a whole text pre-tokenized with 'none') is laid out in several calls:
+    the pools then follow the distinct pairs actually met, not the word's length (asking room for a
+    30M-unit word at once made the pair table 3.2 GB for a few thousand pairs). Stops early when the
+    pair pools are full so that Engine can grow them. word_end and block_word are set by Engine.build."""
     words, tokens, pairs, meta = st.words, st.tokens, st.pairs, st.meta
     n_words = len(counts)
+    mapped = len(unit_map) > 0
+    j = first_unit
     s = first_slot
     for w in range(first_word, n_words):
-        length = offsets[w + 1] - offsets[w]
-        if not has_room(st, length, length, 0, 0, 0, 0):
-            return w, s
+        end = offsets[w + 1]
         c = counts[w]
-        p = -1                          # start slot of the previous unit
-        for j in range(offsets[w], offsets[w + 1]):
-            u = units[j]
-            words.sym[s] = u
-            words.slot_word[s] = w
-            tokens.tok_freq[u] += c
-            words.slot_pair[s] = -1
-            words.prv[s] = p
-            if p >= 0:
-                pid = _pair_get_or_add(pairs, meta, words.sym[p], u)
-                pairs.pair_count[pid] += c
-                words.slot_pair[p] = pid
-                _occ_add(pairs, meta, pid, p)
-            p = s
-            s += 1
-            for _ in range(1, tokens.tok_len[u]):      # the other slots of a longer base unit
-                words.sym[s] = DEAD
-                words.prv[s] = -1
+        if j < offsets[w]:
+            j = offsets[w]
+        p = prev_start(words.sym, s)    # start slot of the previous unit (-1 at the word's start)
+        while j < end:
+            n = min(end - j, step)
+            if not has_room(st, n, 0, 0, 0, 0, 0):
+                return w, j, s
+            for jj in range(j, j + n):
+                u = np.int32(unit_map[units[jj]]) if mapped else np.int32(units[jj])
+                words.sym[s] = u
+                tokens.tok_freq[u] += c
                 words.slot_pair[s] = -1
-                words.slot_word[s] = w
+                if p >= 0:
+                    pid = _pair_get_or_add(pairs, meta, words.sym[p], u)
+                    pairs.pair_count[pid] += c
+                    words.slot_pair[p] = pid
+                p = s
                 s += 1
+                length = tokens.tok_len[u]
+                if length > 1:                   # the other slots of a longer base unit
+                    for _ in range(length - 2):
+                        words.sym[s] = DEAD
+                        words.slot_pair[s] = -1
+                        s += 1
+                    words.sym[s] = _tail(length - 1)
+                    words.slot_pair[s] = -1
+                    s += 1
+            j += n
         words.sym[s] = SEP
-        words.prv[s] = -1
         words.slot_pair[s] = -1
-        words.slot_word[s] = w
         s += 1
-    return n_words, s
+    return n_words, j, s
 
 
 # ----------------------------------------------------------------------------------------------
@@ -178,8 +195,8 @@ def _inc(pairs, words, meta, a, b, c, slot, touched, n_touched, stamp):
 def merge_rewrite(words, tokens, pairs, meta, pid, new, slots, touched):
     """Rewrite every occurrence of pair `pid` (left to right, non-overlapping, per word) into token
     `new`: the core of a merge, shared by `merge_pair` and the partitioned loop (`run_bpe_parts`).
-    `slots` are the pair's occurrence slots, ascending (`_sorted_list`); the ids of the pairs whose
-    count increased are written to `touched` (capacity >= 2 * len(slots) + 2), each once (marked
+    `slots` are the pair's occurrence slots, ascending (`slots._pair_slots`); the ids of the pairs whose
+    count increased are written to `touched` (capacity >= min(2 * len(slots), 2 * tokens) + 2), each once (marked
     with this merge's `pair_stamp`), and not queued. Returns (F, n_touched) with F the number of
     merges applied weighted by word count. Caller ensured room. Removed pairs are found through
     `slot_pair` (no hash lookup); new pairs go through `_inc`."""
@@ -189,8 +206,10 @@ def merge_rewrite(words, tokens, pairs, meta, pid, new, slots, touched):
     lb = tokens.tok_len[b]
     pairs.pair_occ_head[pid] = -1
     pairs.pair_occ_n[pid] = 0
+    pairs.pair_idx_n[pid] = 0
     meta[M_STAMP] += 1
     stamp = meta[M_STAMP]
+    shift = meta[M_BLOCK_SHIFT]
     n_touched = 0
     merged = np.int64(0)
     last = -1
@@ -203,8 +222,8 @@ def merge_rewrite(words, tokens, pairs, meta, pid, new, slots, touched):
         q = s + la
         if words.sym[q] != b:
             continue
-        c = words.word_count[words.slot_word[s]]
-        p = words.prv[s]
+        c = words.word_count[word_of(words, shift, s)]
+        p = prev_start(words.sym, s)
         if p >= 0:
             pairs.pair_count[words.slot_pair[p]] -= c                      # (x, a)
             n_touched = _inc(pairs, words, meta, words.sym[p], new, c, p, touched, n_touched, stamp)
@@ -213,12 +232,12 @@ def merge_rewrite(words, tokens, pairs, meta, pid, new, slots, touched):
         if nx >= 0:
             pairs.pair_count[words.slot_pair[q]] -= c                      # (b, nx)
             n_touched = _inc(pairs, words, meta, new, nx, c, s, touched, n_touched, stamp)
-            words.prv[r] = s
         else:
             words.slot_pair[s] = -1
         pairs.pair_count[pid] -= c
         words.sym[s] = new
         words.sym[q] = DEAD
+        words.sym[r - 1] = _tail(r - 1 - s)                                # may be q itself
         _tocc_add(tokens, meta, new, s)
         merged += c
     pairs.pair_flags[pid] |= PAIR_MERGED
@@ -233,7 +252,7 @@ def merge_pair(st, pid, new):
     """Merge pair `pid` into token `new` (`merge_rewrite`) and queue every pair whose count
     increased. Returns F. Caller ensured room."""
     pairs = st.pairs
-    slots = _sorted_list(pairs.pair_occ_head[pid], pairs.occ_slot, pairs.occ_next, pairs.pair_occ_n[pid])
+    slots = _pair_slots(pairs, pid)
     # each touched pair is (x, new) or (new, y), listed once: at most 2 per token id
     touched = np.empty(min(2 * len(slots), 2 * st.meta[M_TOKENS]) + 2, dtype=np.int64)
     merged, n_touched = merge_rewrite(st.words, st.tokens, pairs, st.meta, pid, new, slots, touched)
@@ -255,6 +274,7 @@ def replace_token(st, x, pieces):
     stamp = meta[M_STAMP]
     # touched pairs, each listed once: (prev, pieces[0]), the k-1 inner pairs, (pieces[-1], next)
     touched = np.empty(min((k + 1) * n, 2 * meta[M_TOKENS] + k) + 2, dtype=np.int64)
+    shift = meta[M_BLOCK_SHIFT]
     n_touched = 0
     lx = tokens.tok_len[x]
     total = np.int64(0)
@@ -265,8 +285,8 @@ def replace_token(st, x, pieces):
         last = s
         if words.sym[s] != x:
             continue
-        c = words.word_count[words.slot_word[s]]
-        p = words.prv[s]
+        c = words.word_count[word_of(words, shift, s)]
+        p = prev_start(words.sym, s)
         r = s + lx
         nx = words.sym[r]
         if p >= 0:
@@ -279,7 +299,8 @@ def replace_token(st, x, pieces):
         for j in range(k):
             t = pieces[j]
             words.sym[pos] = t
-            words.prv[pos] = prev_pos
+            if tokens.tok_len[t] > 1:
+                words.sym[pos + tokens.tok_len[t] - 1] = _tail(tokens.tok_len[t] - 1)
             _tocc_add(tokens, meta, t, pos)
             if j > 0:
                 n_touched = _inc(pairs, words, meta, pieces[j - 1], t, c, prev_pos, touched, n_touched, stamp)
@@ -288,7 +309,6 @@ def replace_token(st, x, pieces):
         words.slot_pair[prev_pos] = -1
         if nx >= 0:
             n_touched = _inc(pairs, words, meta, pieces[k - 1], nx, c, prev_pos, touched, n_touched, stamp)
-            words.prv[r] = prev_pos
         total += c
     for i in range(n_touched):
         push_pair(pairs, st.heap, meta, touched[i])
@@ -336,11 +356,13 @@ def segmentation(st):
             n += 1
     tokens = np.empty(n, dtype=np.int64)
     i = 0
+    w = 0
     for s in range(len(st.words.sym)):
         v = st.words.sym[s]
         if v >= 0:
             tokens[i] = v
             i += 1
         elif v == SEP:
-            offsets[st.words.slot_word[s] + 1] = i
+            w += 1
+            offsets[w] = i
     return tokens, offsets

@@ -8,11 +8,19 @@ a "need room" code and `Engine` grows the arrays here and calls again.
 Word table ("slots")
     Every unique word is laid out as its base units followed by one separator slot (a base unit
     takes ``tok_len`` slots: 1, unless `Engine.build` got `base_lengths`):
-    ``sym[s]`` is the token that *starts* at slot s, ``DEAD`` if slot s lies inside a longer token,
-    ``SEP`` at a word end. A token covering n base units occupies n slots, so the next symbol of the
-    word starts at ``s + tok_len[sym[s]]`` and a token can be replaced by its pieces in place (Picky's
-    removal needs no insertion). ``prv[s]`` is the start slot of the previous symbol (-1 at a word
-    start); ``slot_word[s]`` is the word, whose count is ``word_count[w]`` (int64).
+    ``sym[s]`` is the token that *starts* at slot s, ``SEP`` at a word end; a token covering n >= 2
+    slots has its last one holding ``tail(n - 1)`` (= -2 - (n - 1), so <= -3) and the ones between
+    ``DEAD`` (inner slots may also keep stale tails of earlier tokens: only a symbol's last slot is
+    ever read as a tail). So the next symbol of the word starts at ``s + tok_len[sym[s]]``, the
+    previous one ends at s - 1 (`slots.prev_start`: that slot is a token id, a tail pointing back to
+    its start, or SEP before a word's first symbol), and a token can be replaced by its pieces in
+    place (Picky's removal needs no insertion). Word w ends at its separator slot ``word_end[w]``;
+    the word of a slot is found through ``block_word`` (the word at every 2**M_BLOCK_SHIFT-th slot)
+    and a short binary search in word_end (`slots.word_of`); its count is ``word_count[w]`` (int64).
+
+    Memory: 8 bytes per slot (sym, slot_pair) plus at most ~12 per word. The per-slot previous-symbol
+    and word arrays this replaced cost 8 bytes per slot more: 240 MB for a 30 MB text pre-tokenized
+    with 'none' (one 30M-unit word).
 
 Tokens
     ``tok_len`` (slots covered: its base units' lengths, 1 each by default), ``tok_left``/``tok_right`` (parents of the first merge that created
@@ -31,10 +39,16 @@ Tokens
 Pairs
     ``ptab`` (open addressing, rows of (key = ``left << 32 | right``, pair id); key and id share a
     cache line), ``pair_left``, ``pair_right``,
-    ``pair_count`` (int64, overlapping windows weighted by word count), ``pair_flags``,
-    ``pair_occ_head`` heads of per-pair occurrence lists (slot of the left symbol; append-only,
-    validated on visit, YouTokenToMe style — no hash sets); ``pair_occ_n`` the number of nodes in
-    each list (stale ones included), so sizing a merge never walks the list.
+    ``pair_count`` (int64, overlapping windows weighted by word count), ``pair_flags``.
+
+Pair occurrences (slot of the left symbol; validated on visit, YouTokenToMe style — no hash sets)
+    An index built from the word table — pair p's occurrences then are
+    ``idx_slot[pair_idx_lo[p] : pair_idx_lo[p] + pair_idx_n[p]]``, ascending, 4 bytes each — plus
+    the occurrences merges created since, in append-only per-pair lists (``pair_occ_head``,
+    ``pair_occ_n`` nodes, stale ones included, so sizing a merge never walks a list). When the lists'
+    pool is full the index is rebuilt from the slots (Engine._rebuild_index): stale entries go, the
+    lists empty. Linked nodes for every occurrence (8 bytes each, the pool doubling as merges appended)
+    cost 960 MB on a 30M-unit word; the index with a list pool of an eighth of it costs ~150 MB.
 
 Occurrence nodes
     ``occ_slot``/``occ_next`` (pair lists) and ``tocc_slot``/``tocc_next`` (token lists): singly
@@ -62,6 +76,12 @@ import numpy as np
 SEP = -2
 DEAD = -1
 
+
+def tail(d):
+    """The value in the last slot of a token that starts d >= 1 slots earlier (slots._tail)."""
+    return -2 - d
+
+
 FLAG_ATOMIC = 1      # base unit or special: never merged away by removal, never scaffold
 FLAG_ABSENT = 2      # Picky: removed from the vocabulary
 FLAG_SCAFFOLD = 4    # Scaffold-BPE: scaffold token (token items in the queue are valid only with it)
@@ -84,6 +104,7 @@ M_STAMP = 6          # serial for "touched" marks
 M_ALLOW_REMERGE = 7  # 1: a merged pair may be selected again (Picky restorations)
 M_TRACK_TOKENS = 8   # 1: keep per-token occurrence lists (needed by replace_token)
 M_TOKEN_LAST = 9     # 1: Scaffold token items sort after pairs of equal count (scaffold_tie='pair_first')
+M_BLOCK_SHIFT = 10   # block_word[b] is the word of slot b << meta[M_BLOCK_SHIFT]
 M_SIZE = 16
 
 # status codes (see the module doc)
@@ -103,9 +124,9 @@ V_LEN_MODE = 1       # 1 = exact (len(a)+len(b) <= L), 2 = hf (both atomic or le
 V_MAX_WORDS = 2      # 0 = no limit; words = non-empty pieces split on byte 0x20
 V_SIZE = 4
 
-Words = namedtuple("Words", ['sym', 'prv', 'slot_word', 'slot_pair', 'word_count'])
+Words = namedtuple("Words", ['sym', 'slot_pair', 'word_count', 'word_end', 'block_word'])
 Tokens = namedtuple("Tokens", ['tok_len', 'tok_left', 'tok_right', 'tok_freq', 'tok_flags', 'tok_ident', 'tok_boff', 'tok_blen', 'tok_occ_head', 'pool', 'strtab', 'tocc_slot', 'tocc_next'])
-Pairs = namedtuple("Pairs", ['ptab', 'pair_left', 'pair_right', 'pair_count', 'pair_flags', 'pair_occ_head', 'pair_occ_n', 'pair_stamp', 'occ_slot', 'occ_next'])
+Pairs = namedtuple("Pairs", ['ptab', 'pair_left', 'pair_right', 'pair_count', 'pair_flags', 'pair_occ_head', 'pair_occ_n', 'pair_stamp', 'occ_slot', 'occ_next', 'pair_idx_lo', 'pair_idx_n', 'idx_slot'])
 Heap = namedtuple("Heap", ['heap_count', 'heap_key', 'heap_item'])
 # Kernels pass only the group a helper needs: handing numba a tuple of arrays costs a reference
 # count per array per call, so a helper taking the whole state would pay for ~35 arrays each time.
@@ -116,7 +137,8 @@ EngineState = namedtuple("EngineState", ["words", "tokens", "pairs", "heap", "me
 GROUP_OF = {f: g for g in ('words', 'tokens', 'pairs', 'heap') for f in globals()[g.capitalize()]._fields}
 TOKEN_ARRAYS = ("tok_len", "tok_left", "tok_right", "tok_freq", "tok_flags", "tok_ident", "tok_boff", "tok_blen",
                 "tok_occ_head")
-PAIR_ARRAYS = ("pair_left", "pair_right", "pair_count", "pair_flags", "pair_occ_head", "pair_occ_n", "pair_stamp")
+PAIR_ARRAYS = ("pair_left", "pair_right", "pair_count", "pair_flags", "pair_occ_head", "pair_occ_n", "pair_stamp",
+               "pair_idx_lo", "pair_idx_n")
 OCC_ARRAYS = ("occ_slot", "occ_next")
 TOCC_ARRAYS = ("tocc_slot", "tocc_next")
 HEAP_ARRAYS = ("heap_count", "heap_key", "heap_item")

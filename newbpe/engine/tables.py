@@ -83,6 +83,7 @@ def _pair_get_or_add(pairs, meta, a, b):
     pairs.pair_flags[pid] = 0
     pairs.pair_occ_head[pid] = -1
     pairs.pair_occ_n[pid] = 0
+    pairs.pair_idx_n[pid] = 0
     pairs.pair_stamp[pid] = 0
     return pid
 

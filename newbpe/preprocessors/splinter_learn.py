@@ -160,7 +160,8 @@ def iter_texts(source, split="line", column="text"):
     from ..corpus import Corpus
     corpus = Corpus.of(source, split=split, column=column)
     corpus.require_text("SPLINTER")
-    return corpus.texts()
+    from ..cuts import CutRule       # files: lines in parts cut before a space (words never span one)
+    return corpus.texts(CutRule())
 
 
 def source_word_counts(source, lang, strip_diacritics=True, split="line", column="text", wordlist="best"):

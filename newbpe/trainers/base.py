@@ -9,7 +9,7 @@ import numpy as np
 
 from ..checks import check, check_all, check_special_tokens
 from ..errors import NewbpeError
-from ..units import gpt2_byte_order
+from ..units import byte_counts, gpt2_byte_order
 
 
 @dataclass
@@ -18,10 +18,16 @@ class BaseLayout:
     special_tokens: list
     alphabet: list             # bytes values (byte mode) or 1-char str (char mode), in id order
     units: str
-    units_ids: np.ndarray      # concatenated unit ids of all words
+    unit_data: np.ndarray      # concatenated words: unit ids, or bytes to map through unit_map
     offsets: np.ndarray
     counts: np.ndarray
     notes: dict = field(default_factory=dict)
+    unit_map: np.ndarray = None    # byte mode: int32 id of every byte value
+
+    @property
+    def units_ids(self):
+        """Concatenated unit ids of all words (computed in byte mode: the engine takes the bytes)."""
+        return self.unit_data if self.unit_map is None else self.unit_map[self.unit_data]
 
     @property
     def n_specials(self):
@@ -62,21 +68,21 @@ def layout(word_counts, special_tokens=(), *, byte_alphabet="full", limit_alphab
     (``"unk"``: the word is cut there, since special tokens never take part in pairs).
     """
     specials = check_specials(special_tokens)
-    data, offsets, counts = word_counts.arrays()
+    data, offsets, counts = word_counts.arrays(copy=False)
     units = word_counts.units
     if units == "bytes":
         check("byte_alphabet", byte_alphabet)
         order = list(gpt2_byte_order())
         if byte_alphabet == "observed":
-            seen = set(np.unique(data).tolist())
+            seen = set(np.flatnonzero(byte_counts(data)).tolist())
             order = [b for b in order if b in seen]
             if len(order) < 256:
                 warnings.warn(f"byte_alphabet='observed' keeps {len(order)} of 256 bytes: unseen bytes "
                               "are dropped when encoding (lossy)", stacklevel=3)
-        rank = np.full(256, -1, dtype=np.int64)
+        # the engine maps the bytes itself: an id array would cost 8 bytes per unit while building
+        rank = np.full(256, -1, dtype=np.int32)
         rank[np.array(order, dtype=np.int64)] = np.arange(len(order)) + len(specials)
-        ids = rank[data] if len(data) else np.zeros(0, np.int64)
-        return BaseLayout(specials, order, units, ids, offsets, counts)
+        return BaseLayout(specials, order, units, data, offsets, counts, unit_map=rank)
 
     # char mode
     raw = data.tobytes()
@@ -123,7 +129,7 @@ def layout(word_counts, special_tokens=(), *, byte_alphabet="full", limit_alphab
                 out_offsets.append(len(out_units))
                 out_counts.append(int(c))
     notes = {"dropped_chars": len(char_count) - len(set(keep) & set(char_count)), "unknown_occurrences": n_unknown}
-    return BaseLayout(specials, alphabet, units, np.array(out_units, dtype=np.int64),
+    return BaseLayout(specials, alphabet, units, np.array(out_units, dtype=np.int32),
                       np.array(out_offsets, dtype=np.int64), np.array(out_counts, dtype=np.int64), notes)
 
 
@@ -150,9 +156,10 @@ def prepare(word_counts, vocab_size, special_tokens, opts, partitions=1, **engin
     check_vocab_size(vocab_size, base)
     if partitions > 1:
         engine_options["partitions"] = partitions
-    engine = (PartitionedEngine if partitions > 1 else Engine).build(base.units_ids, base.offsets, base.counts, base.base_token_bytes(), base.n_specials,
-                          max_token_length=opts["max_token_length"],
-                          max_token_length_mode=opts["max_token_length_mode"], **engine_options)
+    engine = (PartitionedEngine if partitions > 1 else Engine).build(
+        base.unit_data, base.offsets, base.counts, base.base_token_bytes(), base.n_specials,
+        max_token_length=opts["max_token_length"], max_token_length_mode=opts["max_token_length_mode"],
+        unit_map=base.unit_map, **engine_options)
     return base, engine
 
 
