@@ -131,7 +131,10 @@ def test_counting_in_tiny_chunks_equals_whole(tmp_path, monkeypatch, split, pret
                                              pretokenizer=pretok).table
     monkeypatch.setattr(counting, "CHUNK_BYTES", 7)
     chunks = counting._chunks(str(path), split, PreTokenizer(pretok))
-    assert len(chunks) > 20
+    if pretok == "superbpe_stage2" and split == "document":
+        assert len(chunks) == 1                  # no safe point inside its chunks (cuts.py)
+    else:
+        assert len(chunks) > 20
     got = newbpe.WordCounts.from_files([str(path)], pretokenizer=pretok, split=split, threads=1).table
     assert got == reference
 
