@@ -54,19 +54,27 @@ def _record_merge(out, n_out, a, b, new, merged):
 
 
 @njit(cache=True)
-def _pop_best_pair(st, min_count, out_full):
-    """The start of every greedy merge step: the valid head pair, popped, or why not (STOP_EMPTY,
-    STOP_MIN_FREQ, STOP_ROOM when a pool or the output is full). Returns (status, pair id)."""
+def _take_best_pair(st, min_count, out_full):
+    """The start of every greedy merge step (BPE's and Picky's): the valid head pair, popped, and its
+    token found or created, or why not (STOP_EMPTY, STOP_MIN_FREQ, STOP_ROOM when a pool or the
+    output is full, STOP_LENGTH_CONFLICT with the pair put back untouched). Returns (status, pair id,
+    a, b, new token, created)."""
     kind, cnt, pid = queue_head(st, False)
     if kind == 0:
-        return STOP_EMPTY, pid
+        return STOP_EMPTY, pid, -1, -1, -1, False
     if cnt < min_count:
-        return STOP_MIN_FREQ, pid
+        return STOP_MIN_FREQ, pid, -1, -1, -1, False
     r0, r1, r2, r3, r4, r5 = merge_room(st, pid)
     if out_full or not has_room(st, r0, r1, r2, r3, r4, r5):
-        return STOP_ROOM, pid
+        return STOP_ROOM, pid, -1, -1, -1, False
     queue_head(st, True)
-    return 0, pid
+    a = st.pairs.pair_left[pid]
+    b = st.pairs.pair_right[pid]
+    new, created = find_or_add_token(st, a, b)
+    if new < 0:
+        push_pair(st.pairs, st.heap, st.meta, pid)  # untouched: put it back (the pop freed a heap slot)
+        return STOP_LENGTH_CONFLICT, pid, a, b, new, created
+    return 0, pid, a, b, new, created
 
 
 @njit(cache=True)
@@ -78,15 +86,9 @@ def run_bpe(st, visible, target, min_count, max_steps, out, n_out):
     while visible < target:
         if steps >= max_steps:
             return STOP_STEPS, visible, n_out
-        status, pid = _pop_best_pair(st, min_count, n_out >= len(out))
+        status, pid, a, b, new, created = _take_best_pair(st, min_count, n_out >= len(out))
         if status != 0:
             return status, visible, n_out
-        a = st.pairs.pair_left[pid]
-        b = st.pairs.pair_right[pid]
-        new, created = find_or_add_token(st, a, b)
-        if new < 0:
-            push_pair(st.pairs, st.heap, st.meta, pid)  # untouched: put it back (the pop freed a heap slot)
-            return STOP_LENGTH_CONFLICT, visible, n_out
         if created:
             visible += 1
         _record_merge(out, n_out, a, b, new, merge_pair(st, pid, new))
@@ -265,15 +267,9 @@ def run_picky(st, present, target, min_count, max_steps, picky, threshold, out, 
     while present < target:
         if steps >= max_steps:
             return STOP_STEPS, present, n_out
-        status, pid = _pop_best_pair(st, min_count, n_out >= len(out))
+        status, pid, a, b, new, created = _take_best_pair(st, min_count, n_out >= len(out))
         if status != 0:
             return status, present, n_out
-        a = st.pairs.pair_left[pid]
-        b = st.pairs.pair_right[pid]
-        new, created = find_or_add_token(st, a, b)
-        if new < 0:
-            push_pair(st.pairs, st.heap, st.meta, pid)
-            return STOP_LENGTH_CONFLICT, present, n_out
         if created:
             present += 1
         elif (st.tokens.tok_flags[new] & FLAG_ABSENT) != 0:
