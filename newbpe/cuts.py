@@ -15,8 +15,8 @@ the same pieces on both sides as on the whole, for these pre-tokenizers:
   the optional one-character prefix of cl100k/o200k letters is never followed by a space inside a
   piece. The only lookahead, `(?!\\S)`, sees a space at p in the whole text and the end of the string
   in the prefix: both succeed. No pattern looks behind, so the rest is scanned from p alike.
-- superbpe_stage2 (`findall`: unmatched text is not a piece): no match holds both a non-space and a
-  following space, so no match spans p and the matches on each side are those of the whole.
+- superbpe_stage2 has none: its unmatched gaps are pieces too (HF Split "Isolated", so a gap such as
+  "a 's" runs across spaces), and cutting inside a gap splits it; its lines are read whole.
 - whitespace (str.split): cutting in front of a space never joins or splits a word.
 - none, custom regexes: no safe point (a custom pattern may do anything); the line is read whole.
 
@@ -28,7 +28,7 @@ occurrence spanning p forbids p; SPLINTER's transform rewrites letter runs only 
 through, so it commutes with these cuts (its inverse also needs p not right after its escape
 character: `CutRule.avoid`).
 """
-PRESET_CUTS = ("gpt2", "cl100k", "o200k", "superbpe_stage1", "superbpe_stage2", "whitespace")
+PRESET_CUTS = ("gpt2", "cl100k", "o200k", "superbpe_stage1", "whitespace")
 
 #: Parts are about this long (bytes or characters) when a line or text is cut.
 PART_SIZE = 1 << 20
