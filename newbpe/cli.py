@@ -3,7 +3,6 @@
 Errors from bad input are one line on stderr and a non-zero exit, never a traceback. Heavy modules
 (numpy, numba) load inside the commands, so `newbpe --help` is instant.
 """
-import itertools
 import json
 import os
 import sys
@@ -295,15 +294,38 @@ def encode(files, model_dir, ids, encoder, allowed_special):
     tok = _load(model_dir)
     allowed = "all" if allowed_special == "all" else [s for s in allowed_special.split(",") if s]
     out = sys.stdout
-    batch = []
-    for line in itertools.chain(_text_lines(files), [None]):
-        if line is not None:
-            batch.append(line)
-        if batch and (line is None or len(batch) == 4096):
-            for seq in tok.encode_batch(batch, allowed_special=allowed, encoder=encoder):
-                out.write(" ".join(map(str, seq)) if ids else " ".join(tok.token_strings(seq)))
-                out.write("\n")
-            batch = []
+    for seq, started, line_end in _encoded_line_parts(tok, files, allowed, encoder):
+        for i in range(0, len(seq), 1 << 16):           # one piece can be long: bounded strings
+            if started or i:
+                out.write(" ")
+            part = seq[i:i + (1 << 16)].tolist()
+            out.write(" ".join(map(str, part)) if ids else " ".join(tok.token_strings(part)))
+        if line_end:
+            out.write("\n")
+
+
+def _encoded_line_parts(tok, files, allowed, encoder=None, split="line"):
+    """(model ids array, whether its line already has ids, whether the line ends here) for the lines
+    of FILES (or stdin; split="document": whole files), read in parts cut at the pre-tokenizer's safe
+    points (io.iter_line_parts): memory follows the longest piece, not the longest line."""
+    from collections import deque
+    from .cuts import CutRule
+    from .io import iter_line_parts
+    allowed = tok._allowed(allowed)
+    rule = CutRule.for_pretokenizer(tok.pretokenizer, allowed)
+    ends = deque()
+
+    def parts():
+        for _, _, part, end in iter_line_parts(list(files) or ["-"], rule, split):
+            ends.append(end)
+            yield part
+    started = False
+    for _, seq, last in tok.iter_encoded(parts(), allowed_special=allowed, encoder=encoder):
+        line_end = last and ends[0]
+        if last:
+            ends.popleft()
+        yield seq, started, line_end
+        started = False if line_end else started or len(seq) > 0
 
 
 @main.command()

@@ -1,17 +1,19 @@
 """Long lines and texts are cut at safe points (newbpe/cuts.py) and nothing changes: the pieces of
-every pre-tokenizer, the counts, SPLINTER's learned map. Part sizes are forced tiny so that the
-cutting paths run on small inputs. (memory's tests of the encode, CLI, StochasTok and eval readers
-come with those readers.)"""
+every pre-tokenizer, the counts, the ids of the library and of the CLI encode, SPLINTER's learned map.
+Part sizes are forced tiny so that the cutting paths run on small inputs."""
 import io
 import warnings
 
 import numpy as np
 import pytest
 import regex
+from click.testing import CliRunner
 from hypothesis import given, settings, strategies as st
 
 import newbpe
 from newbpe import counting, cuts
+from newbpe import model as model_mod
+from newbpe.cli import main
 from newbpe.cuts import CutRule, iter_parts, split_text
 from newbpe.pretokenizers import PreTokenizer
 
@@ -115,8 +117,90 @@ def test_iter_parts_reassembles_lines(data, size, lines):
     assert got == (data.splitlines(keepends=True) if lines else ([data] if data else []))
 
 
+# ------------------------------------------------------------------------------- the library encode
+@pytest.fixture(scope="module")
+def models():
+    lines = (BUNDLED / "en" / "tinyshakespeare.txt").read_text().splitlines(keepends=True)[:3000]
+    out = {}
+    for pretok in ("gpt2", "cl100k", "o200k", "superbpe_stage1", "none"):
+        out[pretok] = newbpe.train(lines, vocab_size=500, pretokenizer=pretok, special_tokens=["<|e|>"])
+    out["whitespace"] = newbpe.train(lines, vocab_size=300, pretokenizer="whitespace", units="chars")
+    out["chars"] = newbpe.train(lines, vocab_size=300, pretokenizer="gpt2", units="chars")
+    return out
+
+
+ENC_TEXT = st.lists(st.sampled_from(ALPHABET + ["<|e|>", "the ", "king's ", "  ", "1234567 "]), max_size=80).map("".join)
+
+
 def tiny_parts(mp, size=5):
     mp.setattr(cuts, "PART_SIZE", size)
+    mp.setattr(model_mod, "BATCH_CHARS", 11)
+
+
+@settings(max_examples=60)
+@given(ENC_TEXT, st.sampled_from(["gpt2", "cl100k", "o200k", "superbpe_stage1", "whitespace", "chars", "none"]),
+       st.sampled_from([(), "all"]), st.integers(1, 9))
+def test_encode_in_tiny_parts_equals_whole(models, text, name, allowed, size):
+    tok = models[name]
+    if tok.units == "bytes":
+        text_in = text
+    else:
+        text_in = text.replace("\udc80", "").replace("\udcff", "")
+    allowed = allowed if tok.special_tokens else ()
+    whole = tok.encode(text_in, allowed_special=allowed)
+    with pytest.MonkeyPatch.context() as mp:
+        tiny_parts(mp, size)
+        assert tok.encode(text_in, allowed_special=allowed) == whole
+        assert tok.encode_batch([text_in, "", text_in], allowed_special=allowed) == [whole, [], whole]
+        if tok.units == "bytes":
+            raw = text_in.encode("utf-8", "surrogateescape")
+            assert tok.encode(raw, allowed_special=allowed) == whole
+
+
+def test_char_units_encode_of_invalid_utf8_warns_like_training(models):
+    tok = models["chars"]
+    with pytest.warns(UserWarning, match="not valid UTF-8"):
+        ids = tok.encode(b"ab\xffcd")
+    assert ids == tok.encode("ab\ufffdcd")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tok.encode(b"abcd")
+        models["gpt2"].encode(b"ab\xffcd")                        # byte units keep every byte, silently
+
+
+# ------------------------------------------------------------------------------- the CLI
+@pytest.fixture(scope="module")
+def model_dirs(models, tmp_path_factory):
+    out = {}
+    for name in ("gpt2", "chars", "none"):
+        out[name] = tmp_path_factory.mktemp("m") / name
+        models[name].save(out[name])
+    return out
+
+
+CLI_INPUT = [b"the king's men  and 12345 horses\r\n", b"", b"\n", b"one<|e|>two <|e|> three\n",
+             b"caf\xc3\xa9 \xe2\x80 na\xefve \xff\xfe end\n", b"   leading and trailing   \n", b"no newline at end"]
+
+
+@pytest.mark.parametrize("name", ["gpt2", "chars", "none"])
+@pytest.mark.parametrize("allowed", ["", "all"])
+def test_cli_encode_in_tiny_parts_equals_per_line_encode(models, model_dirs, tmp_path, name, allowed):
+    tok = models[name]
+    data = b"".join(CLI_INPUT) * 3
+    path = tmp_path / "in.txt"
+    path.write_bytes(data)
+    lines = data.splitlines(keepends=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = "".join(" ".join(map(str, tok.encode(line, allowed_special=allowed or ()))) + "\n" for line in lines)
+    args = ["encode", "-m", str(model_dirs[name]), str(path)] + (["--allowed-special", allowed] if allowed else [])
+    with pytest.MonkeyPatch.context() as mp:
+        tiny_parts(mp, 4)
+        r = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert r.exit_code == 0
+    assert r.stdout == expected
+    if name == "chars":
+        assert "not valid UTF-8" in r.stderr
 
 
 # ------------------------------------------------------------------------------- counting
