@@ -117,12 +117,6 @@ def _read_lines(files):
     return iter_lines(list(files) or ["-"])
 
 
-def _text_lines(files):
-    """The lines of FILES (or stdin) as str (io.read_documents)."""
-    from .io import read_documents
-    return read_documents(list(files) or ["-"])
-
-
 class OneLineErrors(click.Group):
     """Usage errors (bad option values, missing arguments) as one line, like every other error."""
 
@@ -374,7 +368,10 @@ def export(model_dir, fmt, output, approximate, agreement_text, expanded, name, 
         if approximate and not expanded and not hf_exact(tok) and agreement_text:
             from .metrics import agreement
             tok.to_hf(approximate=True)                 # refuse what cannot be exported before measuring
-            got = agreement(tok, _text_lines(agreement_text))
+            from .cuts import CutRule         # compared per pre-token: lines in parts cut at safe points
+            from .io import read_documents
+            got = agreement(tok, read_documents(list(agreement_text), "line",
+                                                CutRule.for_pretokenizer(tok.pretokenizer)))
         paths = save_hf(tok, output, approximate=approximate, agreement=got, expanded=expanded, inner=inner)
         if inner and tok.transforms:
             from .preprocessors import transform_type
@@ -428,7 +425,10 @@ def eval_(files, model_dir, as_json):
     """Bytes per token, tokens per word, Rényi efficiency (α=2.5) and vocabulary use on FILES."""
     from .metrics import evaluate
     tok = _load(model_dir)
-    res = evaluate(tok, _text_lines(files))
+    from .cuts import CutRule
+    from .io import iter_line_parts
+    rule = CutRule.for_pretokenizer(tok.pretokenizer)     # words never span a safe point: counts add up
+    res = evaluate(tok, (part for _, _, part, _ in iter_line_parts(list(files) or ["-"], rule)))
     if as_json:
         click.echo(json.dumps(res, indent=2))
     else:
@@ -528,9 +528,16 @@ def _splinter_io(files, map_path, output, method):
     t0, n = time.perf_counter(), 0
     transform = getattr(sp, method)
 
-    def write(f):                       # line by line: lines end in '\n', which SPLINTER never touches
+    # line by line (lines end in '\n', which SPLINTER never touches), a long line in parts cut before
+    # a space that follows a non-space: SPLINTER rewrites letter runs (or words) only, never across a
+    # space; its inverse also pairs its escape character with the next one, hence `avoid`
+    from .cuts import CutRule
+    from .io import iter_line_parts
+    rule = CutRule(avoid=sp.esc)
+
+    def write(f):
         nonlocal n
-        for _, _, raw in _read_lines(files):
+        for _, _, raw, _ in iter_line_parts(list(files) or ["-"], rule):
             n += len(raw)
             f.write(transform(raw.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape"))
     if output:

@@ -1,5 +1,6 @@
 """Long lines and texts are cut at safe points (newbpe/cuts.py) and nothing changes: the pieces of
-every pre-tokenizer, the counts, the ids of the library and of the CLI encode, SPLINTER's learned map.
+every pre-tokenizer, the counts, the ids of the library and of the CLI encode, StochasTok's expansion,
+eval's metrics, SPLINTER apply/invert and its learned map.
 Part sizes are forced tiny so that the cutting paths run on small inputs."""
 import io
 import warnings
@@ -219,6 +220,69 @@ def test_counting_in_tiny_chunks_equals_whole(tmp_path, monkeypatch, split, pret
     assert len(chunks) > 20 if split == "line" or pretok in cuts.PRESET_CUTS else len(chunks) == 1
     got = newbpe.WordCounts.from_files([str(path)], pretokenizer=pretok, split=split, threads=1).table
     assert got == reference
+
+
+# ------------------------------------------------------------------------------- the other readers
+@pytest.mark.parametrize("split", ["line", "document"])
+def test_stochastok_in_tiny_parts_equals_whole_documents(models, tmp_path, split):
+    from newbpe.augment.stochastok import StochasTok, expand_files
+    tok = models["gpt2"]
+    st_ = StochasTok(tok)
+    files = []
+    for k in range(2):
+        f = tmp_path / f"in{k}.txt"
+        f.write_bytes(b"".join(CLI_INPUT) * 2 + b"the end of file %d\n" % k)
+        files.append(str(f))
+    out_whole, out_tiny = tmp_path / "whole.npy", tmp_path / "tiny.npy"
+    whole = expand_files(tok, st_, files, out_whole, 0.5, seed=3, split=split, allowed_special="all",
+                         append_special="<|e|>")
+    with pytest.MonkeyPatch.context() as mp:
+        tiny_parts(mp, 3)
+        tiny = expand_files(tok, st_, files, out_tiny, 0.5, seed=3, split=split, allowed_special="all",
+                            append_special="<|e|>", batch_chars=40)
+    assert whole[:4] == tiny[:4]
+    assert np.array_equal(np.load(out_whole), np.load(out_tiny))
+    docs = [d for f in files for d in (open(f, "rb").read().splitlines(keepends=True) if split == "line"
+                                       else [open(f, "rb").read()])]
+    ids = [tok.encode(d, allowed_special="all") + [tok.token_to_id("<|e|>")] for d in docs]
+    expected, _, _ = st_.expand_flat(np.concatenate([np.array(i, np.int64) for i in ids]),
+                                     np.cumsum([0] + [len(i) for i in ids]), 0.5, seed=3)
+    assert np.array_equal(np.load(out_tiny), expected)
+
+
+def test_splinter_apply_and_invert_in_tiny_parts(tmp_path):
+    from test_splinter import ref_splinter
+    sp = ref_splinter(0)
+    m = tmp_path / "he.json"
+    sp.save(m)
+    text = (BUNDLED / "he" / "heq_contexts_val_test.txt").read_text(encoding="utf-8")[:20000]
+    text += " ".join([sp.esc + " x", "\ue001 abc", "שָׁלוֹם  עולם\r\n", sp.esc, "  end"])
+    src = tmp_path / "in.txt"
+    src.write_text(text, encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        tiny_parts(mp, 5)
+        a = CliRunner().invoke(main, ["splinter", "apply", "--map", str(m), "-o", str(tmp_path / "a.txt"), str(src)],
+                               catch_exceptions=False)
+        assert a.exit_code == 0
+        assert (tmp_path / "a.txt").read_bytes().decode("utf-8") == sp.apply(text)
+        weird = sp.esc + " " + sp.apply(text) + " " + sp.esc + sp.esc + " x"      # invert is lenient: any text
+        (tmp_path / "w.txt").write_text(weird, encoding="utf-8")
+        inv = CliRunner().invoke(main, ["splinter", "invert", "--map", str(m), str(tmp_path / "w.txt")],
+                                 catch_exceptions=False)
+    assert inv.stdout_bytes.decode("utf-8") == "\n".join(sp.invert(line) for line in weird.split("\n"))
+
+
+def test_eval_in_tiny_parts_equals_whole(model_dirs, tmp_path):
+    import json
+    path = tmp_path / "in.txt"
+    path.write_bytes(b"".join(CLI_INPUT) * 5)
+    args = ["eval", "-m", str(model_dirs["gpt2"]), "--json", str(path)]
+    whole = CliRunner().invoke(main, args, catch_exceptions=False).stdout
+    with pytest.MonkeyPatch.context() as mp:
+        tiny_parts(mp, 4)
+        tiny = CliRunner().invoke(main, args, catch_exceptions=False).stdout
+    assert json.loads(tiny) == json.loads(whole)
+    assert json.loads(whole)["words"] == len(path.read_bytes().decode("utf-8", "surrogateescape").split())
 
 
 def test_splinter_learning_from_files_in_tiny_parts(tmp_path):
