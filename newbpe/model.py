@@ -46,7 +46,7 @@ class Tokenizer:
     def _setup_units(self):
         v = self.vocabulary
         if self.units == "bytes":
-            self._byte_unit = v.byte_units()
+            self._byte_unit = v.byte_units().astype(np.int32)     # ids < 2**31 (encoders' MAX_ID)
         else:
             self._char_unit = v.char_units()
             unk = self.options.get("unk_token", "<unk>")
@@ -140,10 +140,10 @@ class Tokenizer:
             self._encoders[name] = enc
         return enc
 
-    def _segments_units(self, segments, threads=1):
+    def _segments_units(self, segments, threads=1, dtype=np.int64):
         """Pre-tokenize many segments (str; bytes for byte models whose pre-tokenizer reads bytes: the
         scanner presets and none) and map them to base units in one pass.
-        Returns (units, offsets, pieces_per_segment)."""
+        Returns (units as `dtype`, offsets, pieces_per_segment)."""
         pretok = self.pretokenizer
         if self.units == "bytes":
             encoded = [seg if isinstance(seg, bytes) else seg.encode("utf-8", "surrogateescape")
@@ -172,7 +172,7 @@ class Tokenizer:
             kept = np.concatenate([[0], np.cumsum(keep)])
             offsets = kept[offsets]
             units = units[keep]
-        return np.ascontiguousarray(units, dtype=np.int64), offsets.astype(np.int64), counts
+        return np.ascontiguousarray(units, dtype=dtype), offsets.astype(np.int64), counts
 
     def _chunks(self, text, allowed_special):
         """(chunks, had_invalid_utf8): `text` as (is_special, str or bytes) chunks; bytes are decoded
@@ -277,7 +277,8 @@ class Tokenizer:
         then yield each text's ids (the ids of a text cut across batches come in several arrays)."""
         to_model = self.vocabulary.to_model
         segments = [seg for _, seg in items if isinstance(seg, (str, bytes))]
-        units, offsets, pieces_per_segment = self._segments_units(segments, threads)
+        units, offsets, pieces_per_segment = self._segments_units(segments, threads,
+                                                                  getattr(enc, "unit_dtype", np.int64))
         del segments
         ids, out_offsets = enc.encode_units(units, offsets, threads=threads)
         del units, offsets

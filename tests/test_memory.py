@@ -232,8 +232,8 @@ def encode_peak_rss(model, path):
 
 def test_encoding_one_long_piece_peaks_under_40x_its_size(tmp_path):
     """Peak RSS growth over a tiny-input run, encoding one 8 MB piece (pretokenizer 'none': it
-    cannot be cut) with the rank encoder's heap path. Measured ~20x on main's shared driver (int64
-    units and output, links in the output slots, int32 ranks and a compacted heap); it was ~55x
+    cannot be cut) with the rank encoder's heap path. Measured ~16x on main's shared driver (int32
+    units, int64 output, links in the output slots, int32 ranks and a compacted heap); it was ~55x
     (int64 symbols, links, pair values, a 3n heap, the whole text held as str and bytes)."""
     n = 8 << 20
     model = tmp_path / "m"

@@ -319,6 +319,7 @@ class RankEncoder(DrivenEncoder):
 
     encode_piece = PieceKernel(_rank_piece)
     new_scratch = PieceKernel(_rank_scratch)
+    unit_dtype = np.int32              # the Tokenizer passes int32 units: 4 bytes per unit less
 
     def __init__(self, merges, n_tokens, token_units=None, ignore_merges=False,
                  cache_slots=DEFAULT_CACHE_SLOTS, cache_pool=DEFAULT_CACHE_POOL):
