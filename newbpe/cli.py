@@ -3,7 +3,6 @@
 Errors from bad input are one line on stderr and a non-zero exit, never a traceback. Heavy modules
 (numpy, numba) load inside the commands, so `newbpe --help` is instant.
 """
-import itertools
 import json
 import os
 import sys
@@ -116,12 +115,6 @@ def _read_lines(files):
     """(name, line number, line bytes) of FILES, or stdin when none, streamed (io.iter_lines)."""
     from .io import iter_lines
     return iter_lines(list(files) or ["-"])
-
-
-def _text_lines(files):
-    """The lines of FILES (or stdin) as str (io.read_documents)."""
-    from .io import read_documents
-    return read_documents(list(files) or ["-"])
 
 
 class OneLineErrors(click.Group):
@@ -295,15 +288,38 @@ def encode(files, model_dir, ids, encoder, allowed_special):
     tok = _load(model_dir)
     allowed = "all" if allowed_special == "all" else [s for s in allowed_special.split(",") if s]
     out = sys.stdout
-    batch = []
-    for line in itertools.chain(_text_lines(files), [None]):
-        if line is not None:
-            batch.append(line)
-        if batch and (line is None or len(batch) == 4096):
-            for seq in tok.encode_batch(batch, allowed_special=allowed, encoder=encoder):
-                out.write(" ".join(map(str, seq)) if ids else " ".join(tok.token_strings(seq)))
-                out.write("\n")
-            batch = []
+    for seq, started, line_end in _encoded_line_parts(tok, files, allowed, encoder):
+        for i in range(0, len(seq), 1 << 16):           # one piece can be long: bounded strings
+            if started or i:
+                out.write(" ")
+            part = seq[i:i + (1 << 16)].tolist()
+            out.write(" ".join(map(str, part)) if ids else " ".join(tok.token_strings(part)))
+        if line_end:
+            out.write("\n")
+
+
+def _encoded_line_parts(tok, files, allowed, encoder=None, split="line"):
+    """(model ids array, whether its line already has ids, whether the line ends here) for the lines
+    of FILES (or stdin; split="document": whole files), read in parts cut at the pre-tokenizer's safe
+    points (io.iter_line_parts): memory follows the longest piece, not the longest line."""
+    from collections import deque
+    from .cuts import CutRule
+    from .io import iter_line_parts
+    allowed = tok._allowed(allowed)
+    rule = CutRule.for_pretokenizer(tok.pretokenizer, allowed)
+    ends = deque()
+
+    def parts():
+        for _, _, part, end in iter_line_parts(list(files) or ["-"], rule, split):
+            ends.append(end)
+            yield part
+    started = False
+    for _, seq, last in tok.iter_encoded(parts(), allowed_special=allowed, encoder=encoder):
+        line_end = last and ends[0]
+        if last:
+            ends.popleft()
+        yield seq, started, line_end
+        started = False if line_end else started or len(seq) > 0
 
 
 @main.command()
@@ -352,7 +368,10 @@ def export(model_dir, fmt, output, approximate, agreement_text, expanded, name, 
         if approximate and not expanded and not hf_exact(tok) and agreement_text:
             from .metrics import agreement
             tok.to_hf(approximate=True)                 # refuse what cannot be exported before measuring
-            got = agreement(tok, _text_lines(agreement_text))
+            from .cuts import CutRule         # compared per pre-token: lines in parts cut at safe points
+            from .io import read_documents
+            got = agreement(tok, read_documents(list(agreement_text), "line",
+                                                CutRule.for_pretokenizer(tok.pretokenizer)))
         paths = save_hf(tok, output, approximate=approximate, agreement=got, expanded=expanded, inner=inner)
         if inner and tok.transforms:
             from .preprocessors import transform_type
@@ -406,7 +425,10 @@ def eval_(files, model_dir, as_json):
     """Bytes per token, tokens per word, Rényi efficiency (α=2.5) and vocabulary use on FILES."""
     from .metrics import evaluate
     tok = _load(model_dir)
-    res = evaluate(tok, _text_lines(files))
+    from .cuts import CutRule
+    from .io import iter_line_parts
+    rule = CutRule.for_pretokenizer(tok.pretokenizer)     # words never span a safe point: counts add up
+    res = evaluate(tok, (part for _, _, part, _ in iter_line_parts(list(files) or ["-"], rule)))
     if as_json:
         click.echo(json.dumps(res, indent=2))
     else:
@@ -506,9 +528,16 @@ def _splinter_io(files, map_path, output, method):
     t0, n = time.perf_counter(), 0
     transform = getattr(sp, method)
 
-    def write(f):                       # line by line: lines end in '\n', which SPLINTER never touches
+    # line by line (lines end in '\n', which SPLINTER never touches), a long line in parts cut before
+    # a space that follows a non-space: SPLINTER rewrites letter runs (or words) only, never across a
+    # space; its inverse also pairs its escape character with the next one, hence `avoid`
+    from .cuts import CutRule
+    from .io import iter_line_parts
+    rule = CutRule(avoid=sp.esc)
+
+    def write(f):
         nonlocal n
-        for _, _, raw in _read_lines(files):
+        for _, _, raw, _ in iter_line_parts(list(files) or ["-"], rule):
             n += len(raw)
             f.write(transform(raw.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape"))
     if output:

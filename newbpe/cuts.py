@@ -15,9 +15,8 @@ the same pieces on both sides as on the whole, for these pre-tokenizers:
   the optional one-character prefix of cl100k/o200k letters is never followed by a space inside a
   piece. The only lookahead, `(?!\\S)`, sees a space at p in the whole text and the end of the string
   in the prefix: both succeed. No pattern looks behind, so the rest is scanned from p alike.
-- superbpe_stage2 has no safe point: its unmatched text is a piece too (HF Split Isolated), and those
-  pieces hold words with their inner spaces and newlines ("By the way, I paid $"), so a cut before a
-  space would split a chunk. Its lines are read whole (counting still cuts files at line ends).
+- superbpe_stage2 has none: its unmatched gaps are pieces too (HF Split "Isolated", so a gap such as
+  "a 's" runs across spaces), and cutting inside a gap splits it; its lines are read whole.
 - whitespace (str.split): cutting in front of a space never joins or splits a word.
 - none, custom regexes: no safe point (a custom pattern may do anything); the line is read whole.
 

@@ -12,32 +12,43 @@ from collections import Counter
 
 
 def evaluate(tok, texts, alpha=2.5, threads=None):
-    counts = Counter()
-    n_bytes = n_words = n_tokens = 0
-    batch = []
+    """Metrics of `tok` on texts (str, or bytes decoded like training decodes them). The texts are
+    encoded as a stream (Tokenizer.iter_encoded), so a long text costs no more than its longest
+    piece; the CLI passes lines in parts cut at safe points (counts add up exactly: words never span
+    such a cut)."""
+    import numpy as np
+    counts = np.zeros(tok.vocab_size, dtype=np.int64)
+    sizes = [0, 0]                      # bytes, words
 
-    def flush():
-        nonlocal n_tokens
-        for ids in tok.encode_batch(batch, threads=threads):
-            counts.update(ids)
-            n_tokens += len(ids)
-        batch.clear()
-
-    for text in texts:
-        n_bytes += len(text.encode("utf-8", "surrogateescape"))
-        n_words += len(text.split())
-        batch.append(text)
-        if len(batch) >= 2048:
-            flush()
-    flush()
-    return summarize(counts, n_bytes, n_words, tok.vocab_size, alpha)
+    def measured():
+        for text in texts:
+            if isinstance(text, (bytes, bytearray)):
+                sizes[0] += len(text)
+                text_str = text.decode("utf-8", "surrogateescape")
+            else:
+                sizes[0] += len(text.encode("utf-8", "surrogateescape"))
+                text_str = text
+            sizes[1] += len(text_str.split())
+            yield text
+    pending, n_pending = [], 0
+    for _, ids, _ in tok.iter_encoded(measured(), threads=threads):
+        pending.append(ids)
+        n_pending += len(ids)
+        if n_pending >= 1 << 20:
+            counts += np.bincount(np.concatenate(pending), minlength=tok.vocab_size)
+            pending, n_pending = [], 0
+    if n_pending:
+        counts += np.bincount(np.concatenate(pending), minlength=tok.vocab_size)
+    used = np.flatnonzero(counts)
+    return summarize(Counter(dict(zip(used.tolist(), counts[used].tolist()))), sizes[0], sizes[1],
+                     tok.vocab_size, alpha)
 
 
 def renyi_efficiency(counts, vocab_size, alpha=2.5):
     total = sum(counts.values())
     if total == 0 or vocab_size < 2:
         return 0.0
-    s = sum((c / total) ** alpha for c in counts.values())
+    s = math.fsum((c / total) ** alpha for c in counts.values())      # exact: independent of order
     return (math.log(s) / (1 - alpha)) / math.log(vocab_size)
 
 

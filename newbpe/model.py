@@ -46,7 +46,7 @@ class Tokenizer:
     def _setup_units(self):
         v = self.vocabulary
         if self.units == "bytes":
-            self._byte_unit = v.byte_units()
+            self._byte_unit = v.byte_units().astype(np.int32)     # ids < 2**31 (encoders' MAX_ID)
         else:
             self._char_unit = v.char_units()
             unk = self.options.get("unk_token", "<unk>")
@@ -140,15 +140,18 @@ class Tokenizer:
             self._encoders[name] = enc
         return enc
 
-    def _segments_units(self, segments, threads=1):
-        """Pre-tokenize many str segments and map them to base units in one pass.
-        Returns (units, offsets, pieces_per_segment)."""
+    def _segments_units(self, segments, threads=1, dtype=np.int64):
+        """Pre-tokenize many segments (str; bytes for byte models whose pre-tokenizer reads bytes: the
+        scanner presets and none) and map them to base units in one pass.
+        Returns (units as `dtype`, offsets, pieces_per_segment)."""
         pretok = self.pretokenizer
         if self.units == "bytes":
-            encoded = [seg.encode("utf-8", "surrogateescape") for seg in segments]
+            encoded = [seg if isinstance(seg, bytes) else seg.encode("utf-8", "surrogateescape")
+                       for seg in segments]
             seg_off = np.zeros(len(encoded) + 1, dtype=np.int64)
             np.cumsum([len(e) for e in encoded], out=seg_off[1:])
             data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+            del encoded
             offsets = pretok.piece_offsets(data, seg_off, segments, threads)
             units = self._byte_unit[data]
             counts = np.diff(np.searchsorted(offsets, seg_off))
@@ -169,20 +172,30 @@ class Tokenizer:
             kept = np.concatenate([[0], np.cumsum(keep)])
             offsets = kept[offsets]
             units = units[keep]
-        return np.ascontiguousarray(units, dtype=np.int64), offsets.astype(np.int64), counts
+        return np.ascontiguousarray(units, dtype=dtype), offsets.astype(np.int64), counts
 
     def _chunks(self, text, allowed_special):
-        if isinstance(text, bytes):
-            text = text.decode("utf-8", "surrogateescape" if self.units == "bytes" else "replace")
+        """(chunks, had_invalid_utf8): `text` as (is_special, str or bytes) chunks; bytes are decoded
+        as training decodes them (counting.decode_units), or kept as bytes where the pre-tokenizer
+        reads bytes directly (byte units, scanner presets or none, no transform, no specials)."""
+        bad = False
+        if isinstance(text, (bytes, bytearray)):
+            pretok = self.pretokenizer
+            if self.units == "bytes" and not allowed_special and not self.transforms \
+                    and (pretok.scanner is not None or pretok.name == "none"):
+                return ([(False, bytes(text))] if text else []), False
+            from .counting import decode_units
+            text, bad = decode_units(bytes(text), self.units)
         if not isinstance(text, str):
             raise NewbpeError(f"encode() takes str or bytes, not {type(text).__name__}")
         if allowed_special:
-            return split_specials(text, allowed_special)
-        return [(False, text)] if text else []
+            return split_specials(text, allowed_special), bad
+        return ([(False, text)] if text else []), bad
 
     def encode(self, text, allowed_special=(), encoder=None):
         """Token ids (model ids) of `text`. Special-token strings are ordinary text unless listed
-        in `allowed_special` (or "all"), as in tiktoken; HF exports always match them."""
+        in `allowed_special` (or "all"), as in tiktoken; HF exports always match them. Bytes are
+        decoded as training decodes them (char units: invalid UTF-8 becomes U+FFFD, with a warning)."""
         return self.encode_batch([text], allowed_special=allowed_special, encoder=encoder, threads=1)[0]
 
     def encode_bytes(self, data, encoder=None):
@@ -191,26 +204,59 @@ class Tokenizer:
 
     def encode_batch(self, texts, allowed_special=(), encoder=None, threads=None):
         """Encode many texts: batches of about 4 MB go through one pre-tokenization pass and one
-        call into the numba encoder each (parallel over `threads`, default all cores), so memory
-        stays bounded; results are identical for any thread count."""
+        call into the numba encoder each (parallel over `threads`, default all cores), and a long
+        text is cut at safe points of the pre-tokenizer (cuts.py) into parts of about 1 MB, so
+        memory follows the longest piece; results are identical for any thread count or cutting."""
+        results = []
+        for i, ids, _ in self.iter_encoded(texts, allowed_special, encoder, threads):
+            if i == len(results):
+                results.append([])
+            results[i].extend(ids.tolist())
+        return results
+
+    def iter_encoded(self, texts, allowed_special=(), encoder=None, threads=None, part_size=None):
+        """Encode texts as a stream: (text index, model ids as an int64 array, last) in order; a
+        text's ids are the concatenation of its arrays and `last` marks its final one (every text
+        gets one, an empty text an empty array). Each text is cut at the pre-tokenizer's safe points
+        (cuts.py) into parts of about `part_size` characters (default cuts.PART_SIZE) and the parts
+        go through the encoder in groups of about BATCH_CHARS, so no text is held whole as arrays:
+        one 30 MB line encoded at once peaked at 1.4 GB. The ids are those of encoding each text
+        whole. Callers that write ids out (the CLI, StochasTok) use this instead of `encode_batch`."""
         from .checks import check_threads, text_error
+        from .cuts import CutRule, split_text
         check_threads(threads)
         if isinstance(texts, (str, bytes)):
             raise NewbpeError("encode_batch() takes a list of texts; use encode() for one text")
         allowed_special = self._allowed(allowed_special)
-        results, group, size = [], [], 0
+        # allowed specials are split out before cutting; the transforms (SPLINTER) commute with the cuts
+        rule = CutRule.for_pretokenizer(self.pretokenizer)
+        enc = self._encoder(encoder)
+        threads = threads or os.cpu_count() or 1
+        invalid_utf8 = False
+        items, size = [], 0          # (text index, segment str | bytes | special model id | None: text ends)
         try:
-            for text in texts:
-                group.append(text)
-                size += len(text) if isinstance(text, (str, bytes)) else 0
-                if size >= BATCH_CHARS:
-                    results.extend(self._encode_group(group, allowed_special, encoder, threads))
-                    group, size = [], 0
-            if group:
-                results.extend(self._encode_group(group, allowed_special, encoder, threads))
+            for i, text in enumerate(texts):
+                chunks, bad = self._chunks(text, allowed_special)
+                invalid_utf8 |= bad
+                for is_special, chunk in chunks:
+                    if is_special:
+                        items.append((i, int(self.vocabulary.to_model[self._special_id[chunk]])))
+                        continue
+                    for part in split_text(chunk, rule, part_size):
+                        items.append((i, self._transform(part) if isinstance(part, str) else part))
+                        size += len(part)
+                        if size >= BATCH_CHARS:
+                            yield from self._encode_items(items, enc, threads)
+                            items, size = [], 0
+                del chunks
+                items.append((i, None))
+            if items:
+                yield from self._encode_items(items, enc, threads)
         except UnicodeEncodeError as e:
             raise text_error(e) from None
-        return results
+        if invalid_utf8:
+            from .counting import warn_invalid_utf8
+            warn_invalid_utf8(stacklevel=3)
 
     def _allowed(self, allowed_special):
         """allowed_special as a list of special tokens: "all", a single token (a str), or a collection."""
@@ -226,38 +272,39 @@ class Tokenizer:
             raise NewbpeError(f"not special tokens of this model: {', '.join(sorted(unknown))}")
         return allowed
 
-    def _encode_group(self, texts, allowed_special, encoder, threads):
-        enc = self._encoder(encoder)
-        threads = threads or os.cpu_count() or 1
+    def _encode_items(self, items, enc, threads):
+        """One batch of `iter_encoded`: pre-tokenize the segments at once, encode them in one call,
+        then yield each text's ids (the ids of a text cut across batches come in several arrays)."""
         to_model = self.vocabulary.to_model
-        segments, plan = [], []
-        for text in texts:
-            doc = []
-            for is_special, chunk in self._chunks(text, allowed_special):
-                if is_special:
-                    doc.append(-1 - self._special_id[chunk])
-                else:
-                    doc.append(len(segments))
-                    segments.append(self._transform(chunk))
-            plan.append(doc)
-        units, offsets, pieces_per_segment = self._segments_units(segments, threads)
+        segments = [seg for _, seg in items if isinstance(seg, (str, bytes))]
+        units, offsets, pieces_per_segment = self._segments_units(segments, threads,
+                                                                  getattr(enc, "unit_dtype", np.int64))
+        del segments
         ids, out_offsets = enc.encode_units(units, offsets, threads=threads)
+        del units, offsets
         model = to_model[ids] if len(ids) else ids
+        del ids
         if len(model) and model.min() < 0:
             raise RuntimeError("encoder emitted a token without a model id")
-        seg_first_piece = np.zeros(len(segments) + 1, dtype=np.int64)
+        seg_first_piece = np.zeros(len(pieces_per_segment) + 1, dtype=np.int64)
         np.cumsum(pieces_per_segment, out=seg_first_piece[1:])
         bounds = out_offsets[seg_first_piece]
-        results = []
-        for doc in plan:
-            out = []
-            for item in doc:
-                if item < 0:
-                    out.append(int(to_model[-1 - item]))
-                else:
-                    out.extend(model[bounds[item]:bounds[item + 1]].tolist())
-            results.append(out)
-        return results
+        pending, current, k = [], None, 0
+        for i, seg in items:
+            if i != current:
+                if pending:
+                    yield current, _joined(pending), False
+                pending, current = [], i
+            if seg is None:
+                yield i, _joined(pending), True
+                pending, current = [], None
+            elif isinstance(seg, (str, bytes)):
+                pending.append(model[bounds[k]:bounds[k + 1]])
+                k += 1
+            else:
+                pending.append(np.array([seg], dtype=np.int64))
+        if pending:
+            yield current, _joined(pending), False
 
     def _transform(self, text):
         """The text transforms (SPLINTER), in order, before pre-tokenization."""
@@ -375,3 +422,9 @@ class Tokenizer:
     def __repr__(self):
         return (f"Tokenizer(algo={self.algo!r}, vocab_size={self.vocab_size}, units={self.units!r}, "
                 f"pretokenizer={self.pretokenizer.name!r})")
+
+
+def _joined(arrays):
+    if not arrays:
+        return np.zeros(0, dtype=np.int64)
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)

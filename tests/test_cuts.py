@@ -1,17 +1,20 @@
 """Long lines and texts are cut at safe points (newbpe/cuts.py) and nothing changes: the pieces of
-every pre-tokenizer, the counts, SPLINTER's learned map. Part sizes are forced tiny so that the
-cutting paths run on small inputs. (memory's tests of the encode, CLI, StochasTok and eval readers
-come with those readers.)"""
+every pre-tokenizer, the counts, the ids of the library and of the CLI encode, StochasTok's expansion,
+eval's metrics, SPLINTER apply/invert and its learned map.
+Part sizes are forced tiny so that the cutting paths run on small inputs."""
 import io
 import warnings
 
 import numpy as np
 import pytest
 import regex
+from click.testing import CliRunner
 from hypothesis import given, settings, strategies as st
 
 import newbpe
 from newbpe import counting, cuts
+from newbpe import model as model_mod
+from newbpe.cli import main
 from newbpe.cuts import CutRule, iter_parts, split_text
 from newbpe.pretokenizers import PreTokenizer
 
@@ -71,8 +74,9 @@ def test_whitespace_set_is_regex_s_and_isspace():
     assert every == cuts.WHITESPACE
 
 
-def test_no_safe_point_for_none_or_a_custom_regex():
-    for spec in ("none", r"regex:\w+|\s+"):
+def test_no_safe_point_for_none_superbpe_stage2_or_a_custom_regex():
+    assert PreTokenizer("superbpe_stage2").split("a 's") == ["a 's"]      # a gap across a space
+    for spec in ("none", "superbpe_stage2", r"regex:\w+|\s+"):
         assert CutRule.for_pretokenizer(PreTokenizer(spec)).find("a b c d", 0, 7) == -1
 
 
@@ -114,8 +118,90 @@ def test_iter_parts_reassembles_lines(data, size, lines):
     assert got == (data.splitlines(keepends=True) if lines else ([data] if data else []))
 
 
+# ------------------------------------------------------------------------------- the library encode
+@pytest.fixture(scope="module")
+def models():
+    lines = (BUNDLED / "en" / "tinyshakespeare.txt").read_text().splitlines(keepends=True)[:3000]
+    out = {}
+    for pretok in ("gpt2", "cl100k", "o200k", "superbpe_stage1", "none"):
+        out[pretok] = newbpe.train(lines, vocab_size=500, pretokenizer=pretok, special_tokens=["<|e|>"])
+    out["whitespace"] = newbpe.train(lines, vocab_size=300, pretokenizer="whitespace", units="chars")
+    out["chars"] = newbpe.train(lines, vocab_size=300, pretokenizer="gpt2", units="chars")
+    return out
+
+
+ENC_TEXT = st.lists(st.sampled_from(ALPHABET + ["<|e|>", "the ", "king's ", "  ", "1234567 "]), max_size=80).map("".join)
+
+
 def tiny_parts(mp, size=5):
     mp.setattr(cuts, "PART_SIZE", size)
+    mp.setattr(model_mod, "BATCH_CHARS", 11)
+
+
+@settings(max_examples=60)
+@given(ENC_TEXT, st.sampled_from(["gpt2", "cl100k", "o200k", "superbpe_stage1", "whitespace", "chars", "none"]),
+       st.sampled_from([(), "all"]), st.integers(1, 9))
+def test_encode_in_tiny_parts_equals_whole(models, text, name, allowed, size):
+    tok = models[name]
+    if tok.units == "bytes":
+        text_in = text
+    else:
+        text_in = text.replace("\udc80", "").replace("\udcff", "")
+    allowed = allowed if tok.special_tokens else ()
+    whole = tok.encode(text_in, allowed_special=allowed)
+    with pytest.MonkeyPatch.context() as mp:
+        tiny_parts(mp, size)
+        assert tok.encode(text_in, allowed_special=allowed) == whole
+        assert tok.encode_batch([text_in, "", text_in], allowed_special=allowed) == [whole, [], whole]
+        if tok.units == "bytes":
+            raw = text_in.encode("utf-8", "surrogateescape")
+            assert tok.encode(raw, allowed_special=allowed) == whole
+
+
+def test_char_units_encode_of_invalid_utf8_warns_like_training(models):
+    tok = models["chars"]
+    with pytest.warns(UserWarning, match="not valid UTF-8"):
+        ids = tok.encode(b"ab\xffcd")
+    assert ids == tok.encode("ab\ufffdcd")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tok.encode(b"abcd")
+        models["gpt2"].encode(b"ab\xffcd")                        # byte units keep every byte, silently
+
+
+# ------------------------------------------------------------------------------- the CLI
+@pytest.fixture(scope="module")
+def model_dirs(models, tmp_path_factory):
+    out = {}
+    for name in ("gpt2", "chars", "none"):
+        out[name] = tmp_path_factory.mktemp("m") / name
+        models[name].save(out[name])
+    return out
+
+
+CLI_INPUT = [b"the king's men  and 12345 horses\r\n", b"", b"\n", b"one<|e|>two <|e|> three\n",
+             b"caf\xc3\xa9 \xe2\x80 na\xefve \xff\xfe end\n", b"   leading and trailing   \n", b"no newline at end"]
+
+
+@pytest.mark.parametrize("name", ["gpt2", "chars", "none"])
+@pytest.mark.parametrize("allowed", ["", "all"])
+def test_cli_encode_in_tiny_parts_equals_per_line_encode(models, model_dirs, tmp_path, name, allowed):
+    tok = models[name]
+    data = b"".join(CLI_INPUT) * 3
+    path = tmp_path / "in.txt"
+    path.write_bytes(data)
+    lines = data.splitlines(keepends=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = "".join(" ".join(map(str, tok.encode(line, allowed_special=allowed or ()))) + "\n" for line in lines)
+    args = ["encode", "-m", str(model_dirs[name]), str(path)] + (["--allowed-special", allowed] if allowed else [])
+    with pytest.MonkeyPatch.context() as mp:
+        tiny_parts(mp, 4)
+        r = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert r.exit_code == 0
+    assert r.stdout == expected
+    if name == "chars":
+        assert "not valid UTF-8" in r.stderr
 
 
 # ------------------------------------------------------------------------------- counting
@@ -131,12 +217,72 @@ def test_counting_in_tiny_chunks_equals_whole(tmp_path, monkeypatch, split, pret
                                              pretokenizer=pretok).table
     monkeypatch.setattr(counting, "CHUNK_BYTES", 7)
     chunks = counting._chunks(str(path), split, PreTokenizer(pretok))
-    if pretok == "superbpe_stage2" and split == "document":
-        assert len(chunks) == 1                  # no safe point inside its chunks (cuts.py)
-    else:
-        assert len(chunks) > 20
+    assert len(chunks) > 20 if split == "line" or pretok in cuts.PRESET_CUTS else len(chunks) == 1
     got = newbpe.WordCounts.from_files([str(path)], pretokenizer=pretok, split=split, threads=1).table
     assert got == reference
+
+
+# ------------------------------------------------------------------------------- the other readers
+@pytest.mark.parametrize("split", ["line", "document"])
+def test_stochastok_in_tiny_parts_equals_whole_documents(models, tmp_path, split):
+    from newbpe.augment.stochastok import StochasTok, expand_files
+    tok = models["gpt2"]
+    st_ = StochasTok(tok)
+    files = []
+    for k in range(2):
+        f = tmp_path / f"in{k}.txt"
+        f.write_bytes(b"".join(CLI_INPUT) * 2 + b"the end of file %d\n" % k)
+        files.append(str(f))
+    out_whole, out_tiny = tmp_path / "whole.npy", tmp_path / "tiny.npy"
+    whole = expand_files(tok, st_, files, out_whole, 0.5, seed=3, split=split, allowed_special="all",
+                         append_special="<|e|>")
+    with pytest.MonkeyPatch.context() as mp:
+        tiny_parts(mp, 3)
+        tiny = expand_files(tok, st_, files, out_tiny, 0.5, seed=3, split=split, allowed_special="all",
+                            append_special="<|e|>", batch_chars=40)
+    assert whole[:4] == tiny[:4]
+    assert np.array_equal(np.load(out_whole), np.load(out_tiny))
+    docs = [d for f in files for d in (open(f, "rb").read().splitlines(keepends=True) if split == "line"
+                                       else [open(f, "rb").read()])]
+    ids = [tok.encode(d, allowed_special="all") + [tok.token_to_id("<|e|>")] for d in docs]
+    expected, _, _ = st_.expand_flat(np.concatenate([np.array(i, np.int64) for i in ids]),
+                                     np.cumsum([0] + [len(i) for i in ids]), 0.5, seed=3)
+    assert np.array_equal(np.load(out_tiny), expected)
+
+
+def test_splinter_apply_and_invert_in_tiny_parts(tmp_path):
+    from test_splinter import ref_splinter
+    sp = ref_splinter(0)
+    m = tmp_path / "he.json"
+    sp.save(m)
+    text = (BUNDLED / "he" / "heq_contexts_val_test.txt").read_text(encoding="utf-8")[:20000]
+    text += " ".join([sp.esc + " x", "\ue001 abc", "שָׁלוֹם  עולם\r\n", sp.esc, "  end"])
+    src = tmp_path / "in.txt"
+    src.write_text(text, encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        tiny_parts(mp, 5)
+        a = CliRunner().invoke(main, ["splinter", "apply", "--map", str(m), "-o", str(tmp_path / "a.txt"), str(src)],
+                               catch_exceptions=False)
+        assert a.exit_code == 0
+        assert (tmp_path / "a.txt").read_bytes().decode("utf-8") == sp.apply(text)
+        weird = sp.esc + " " + sp.apply(text) + " " + sp.esc + sp.esc + " x"      # invert is lenient: any text
+        (tmp_path / "w.txt").write_text(weird, encoding="utf-8")
+        inv = CliRunner().invoke(main, ["splinter", "invert", "--map", str(m), str(tmp_path / "w.txt")],
+                                 catch_exceptions=False)
+    assert inv.stdout_bytes.decode("utf-8") == "\n".join(sp.invert(line) for line in weird.split("\n"))
+
+
+def test_eval_in_tiny_parts_equals_whole(model_dirs, tmp_path):
+    import json
+    path = tmp_path / "in.txt"
+    path.write_bytes(b"".join(CLI_INPUT) * 5)
+    args = ["eval", "-m", str(model_dirs["gpt2"]), "--json", str(path)]
+    whole = CliRunner().invoke(main, args, catch_exceptions=False).stdout
+    with pytest.MonkeyPatch.context() as mp:
+        tiny_parts(mp, 4)
+        tiny = CliRunner().invoke(main, args, catch_exceptions=False).stdout
+    assert json.loads(tiny) == json.loads(whole)
+    assert json.loads(whole)["words"] == len(path.read_bytes().decode("utf-8", "surrogateescape").split())
 
 
 def test_splinter_learning_from_files_in_tiny_parts(tmp_path):

@@ -314,11 +314,12 @@ def test_heap_equals_linear_on_long_sequences(data, bpe):
         units = rng.integers(0, n_base, n).astype(np.int64)
     else:
         units = np.repeat(rng.integers(0, n_base, n), rng.integers(1, 50, n))[:n].astype(np.int64)
-    table, bits = build_merge_table(np.array(merges, dtype=np.int64).reshape(-1, 3))
+    merges = np.array(merges, dtype=np.int64).reshape(-1, 3)
+    table, bits = build_merge_table(merges)
     out_lin = np.full(n, -7, np.int64)
     out_heap = np.full(n, -7, np.int64)
     m_lin = _merge_linear(units, 0, n, table, bits, out_lin, 0, np.empty(n, np.int64))
-    m_heap = _merge_heap(units, 0, n, table, bits, out_heap, 0)
+    m_heap = _merge_heap(units, 0, n, table, bits, np.ascontiguousarray(merges[:, 2]), out_heap, 0)
     assert m_lin == m_heap
     assert out_lin[:m_lin].tolist() == out_heap[:m_heap].tolist()
 

@@ -29,7 +29,6 @@ import numpy as np
 
 from ..checks import check
 from ..errors import ModelFileError, NewbpeError
-from ..io import read_documents
 from ..rng import resolve_seed
 from .stochastok_expand import check_cap, check_p, expand_flat
 from .stochastok_table import (TABLE_FILE, build_split_table, read_table, save_table, split_depth, table_path,
@@ -345,10 +344,17 @@ class IdsWriter:
 
 def expand_files(tok, st, files, output, p, *, seed=None, max_num_to_expand=None, epoch=None, split="line",
                  allowed_special=(), append_special=None, threads=None, batch_chars=4 << 20):
-    """Encode text files with `tok`, expand them with `st` and write the ids to `output` (`IdsWriter`),
-    streaming batches of about `batch_chars` characters, so memory is bounded by a batch. Documents
-    are numbered across files in order, so document d's expansion depends only on (seed, [epoch,] d),
-    its ids, p and the cap, whatever the batching. Returns (n_docs, ids in, ids out, successes, files)."""
+    """Encode text files with `tok`, expand them with `st` and write the ids to `output` (`IdsWriter`).
+    Documents (lines, or whole files with split="document") are read in parts cut at the
+    pre-tokenizer's safe points (io.iter_line_parts) and encoded as a stream (Tokenizer.iter_encoded);
+    whole documents' ids are expanded and written in batches of about `batch_chars` / 4 ids, so
+    memory follows the longest document's ids (8 bytes per token, which the expansion needs at once)
+    and the longest piece, not the longest line's text. Documents are numbered across files in order,
+    so document d's expansion depends only on (seed, [epoch,] d), its ids, p and the cap, whatever the
+    batching. Returns (n_docs, ids in, ids out, successes, files)."""
+    from collections import deque
+    from ..cuts import CutRule
+    from ..io import iter_line_parts
     check_output_path(output)
     check_p(p)                               # every option before the first batch is encoded
     check_cap(max_num_to_expand)
@@ -359,39 +365,50 @@ def expand_files(tok, st, files, output, p, *, seed=None, max_num_to_expand=None
         if append_special not in tok.special_tokens:
             raise NewbpeError(f"append_special: {append_special!r} is not a special token of this model")
         eot = tok.token_to_id(append_special)
+    allowed = tok._allowed(allowed_special)
+    rule = CutRule.for_pretokenizer(tok.pretokenizer, allowed)
+    ends = deque()
+
+    def parts():
+        for _, _, part, end in iter_line_parts(files, rule, split):
+            ends.append(end)
+            yield part
     writer = IdsWriter(output, tok.vocab_size)
-    n_in = n_out = n_split = 0
+    totals = [0, 0, 0]                  # ids in, ids out, successes
+
+    def flush(docs):
+        offsets = np.zeros(len(docs) + 1, dtype=np.int64)
+        np.cumsum([len(d) for d in docs], out=offsets[1:])
+        flat = np.concatenate(docs) if docs else np.zeros(0, np.int64)
+        first = writer.n_docs
+        out, out_off, successes = st.expand_flat(
+            flat, offsets, p, seed=seed, max_num_to_expand=max_num_to_expand, epoch=epoch,
+            indices=np.arange(first, first + len(docs)), threads=threads)
+        writer.write(out, out_off)
+        totals[0] += int(offsets[-1])
+        totals[1] += int(out_off[-1])
+        totals[2] += int(successes.sum())
     try:
-        batch, size = [], 0
-        docs = read_documents(files, split)
-        while True:
-            doc = next(docs, None)
-            if doc is not None:
-                batch.append(doc)
-                size += len(doc)
-            if batch and (doc is None or size >= batch_chars):
-                ids = tok.encode_batch(batch, allowed_special=allowed_special, threads=threads)
-                if eot is not None:
-                    for d in ids:
-                        d.append(eot)
-                offsets = np.zeros(len(ids) + 1, dtype=np.int64)
-                np.cumsum([len(d) for d in ids], out=offsets[1:])
-                flat = np.fromiter((x for d in ids for x in d), dtype=np.int64, count=int(offsets[-1]))
-                first = writer.n_docs
-                out, out_off, successes = st.expand_flat(
-                    flat, offsets, p, seed=seed, max_num_to_expand=max_num_to_expand, epoch=epoch,
-                    indices=np.arange(first, first + len(ids)), threads=threads)
-                writer.write(out, out_off)
-                n_in += int(offsets[-1])
-                n_out += int(out_off[-1])
-                n_split += int(successes.sum())
-                batch, size = [], 0
-            if doc is None:
-                break
+        docs, doc_parts, n_ids = [], [], 0
+        for _, ids, last in tok.iter_encoded(parts(), allowed_special=allowed, threads=threads):
+            doc_parts.append(ids)
+            if not (last and ends.popleft()):
+                continue
+            if eot is not None:
+                doc_parts.append(np.array([eot], dtype=np.int64))
+            doc = np.concatenate(doc_parts) if len(doc_parts) != 1 else doc_parts[0].copy()
+            docs.append(doc)
+            doc_parts = []
+            n_ids += len(doc)
+            if n_ids >= batch_chars // 4:
+                flush(docs)
+                docs, n_ids = [], 0
+        if docs:
+            flush(docs)
         if writer.n_docs == 0:
             raise NewbpeError("no documents in the input")
         written = writer.close()
     except BaseException:
         writer.abort()
         raise
-    return writer.n_docs, n_in, n_out, n_split, written
+    return writer.n_docs, totals[0], totals[1], totals[2], written

@@ -282,6 +282,9 @@ class DrivenEncoder:
 
     encode_piece = None
     new_scratch = None
+    #: The unit dtype callers may pass as is (the Tokenizer builds units of it): int32 saves 4 bytes
+    #: per unit where the piece kernel takes it (rank); anything else is converted to int64.
+    unit_dtype = np.int64
 
     def __init__(self, n_tokens, whole_units=None, cache_slots=DEFAULT_CACHE_SLOTS,
                  cache_pool=DEFAULT_CACHE_POOL):
@@ -322,12 +325,15 @@ class DrivenEncoder:
                     misses=int(meta[META_MISSES]), clears=int(meta[META_CLEARS]))
 
     def encode_units(self, units, offsets, threads=1):
-        """units: 1-D int64 array of unit ids for all pieces concatenated; offsets: int64 array of
+        """units: 1-D int64 array (or int32, if that is `unit_dtype`) of unit ids for all pieces
+        concatenated; offsets: int64 array of
         length n_pieces+1 (piece i is units[offsets[i]:offsets[i+1]]). Returns (ids, out_offsets):
         ids int64 concatenated output, out_offsets int64 length n_pieces+1. threads>1 encodes
         contiguous chunks of pieces in parallel (each chunk its own cache); the result is identical
         for any thread count."""
-        units = np.ascontiguousarray(units, dtype=np.int64).ravel()
+        units = np.asarray(units)
+        dtype = np.int32 if (self.unit_dtype == np.int32 and units.dtype == np.int32) else np.int64
+        units = np.ascontiguousarray(units, dtype=dtype).ravel()
         offsets = np.ascontiguousarray(offsets, dtype=np.int64).ravel()
         threads = int(threads)
         if threads < 1:

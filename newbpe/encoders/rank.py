@@ -19,9 +19,10 @@ Two implementations of the loop, picked by piece length:
 
 * `_merge_linear`: rescans all pairs for the minimum after each merge, O(n^2), but with
   tiny constants; it works in place in the output buffer. Used for short pieces.
-* `_merge_heap`: a doubly linked list over positions plus a binary min-heap of
-  (rank, position) with lazy invalidation, O(n log n). A one-million-unit piece (a long
-  run of one character, a minified file without spaces) stays fast.
+* `_merge_heap`: symbols linked through the output slots they cover plus a binary min-heap
+  of (rank, position) with lazy invalidation and compaction, O(n log n) in at most 22 bytes
+  per unit besides the units. A one-million-unit piece (a long run of one character, a
+  minified file without spaces) stays fast and small.
 
 `_rank_piece` is the piece kernel of the shared driver (`_driver.py`), which also does the
 ignore_merges shortcut, the per-thread piece caches and the threads.
@@ -169,38 +170,79 @@ def _heap_sift_down(heap, size, i):
 
 
 @njit(cache=True)
-def _merge_heap(units, start, n, table, bits, out, pos):
+def _heap_compact(heap, size, prank):
+    """Drop the stale entries of heap[:size] (their position's pair no longer has their rank) and
+    restore the heap order; returns the new size. O(size)."""
+    k = 0
+    for i in range(size):
+        e = heap[i]
+        if prank[e & _LOW32] == (e >> 32):
+            heap[k] = e
+            k += 1
+    for i in range(k // 2 - 1, -1, -1):
+        _heap_sift_down(heap, k, i)
+    return k
+
+
+@njit(cache=True, inline="always")
+def _next_start(out, pos, n, p):
+    """Start of the symbol after the one starting at p (`_merge_heap`'s layout): p + 1 after a
+    one-unit symbol; else out[pos + p + 1] points forward to it, or back to p for a two-unit one."""
+    if p + 1 >= n:
+        return n
+    w = out[pos + p + 1]
+    if w >= 0:
+        return p + 1
+    v = -w - 1
+    return v if v > p else p + 2
+
+
+@njit(cache=True, inline="always")
+def _prev_start(out, pos, p):
+    """Start of the symbol before the one starting at p (-1 at the first): p - 1 after a one-unit
+    symbol, else the back pointer in that symbol's last slot."""
+    if p == 0:
+        return -1
+    w = out[pos + p - 1]
+    return p - 1 if w >= 0 else -w - 1
+
+
+@njit(cache=True)
+def _merge_heap(units, start, n, table, bits, rank_out, out, pos):
     """Encode units[start:start+n] into out[pos:] in O(n log n); returns the output length.
 
-    Symbols live at the position of their first unit and are chained by `nxt`/`prv`;
-    merging the pair at p keeps p and unlinks its right neighbour. `pair_val[p]` is the
-    packed merge of the pair currently starting at p (-1: none, or p was absorbed).
-    Heap keys are (rank << 32) | p, so the heap minimum is the lowest rank, leftmost.
-    Entries are never removed when a pair changes: on pop an entry is acted on only if
-    the pair at p still has that rank. A rank identifies one pair (the table keeps a
-    single row per pair), so that check is exact, and every live pair always has an
-    entry in the heap; so the pops act exactly like the rescanning loop.
+    Symbols live at the position of their first unit, in out[pos + p] itself; the slots a symbol of
+    L >= 2 units covers hold its links, as negative values -1 - position: its last slot points back
+    to its start, its second slot (when L >= 3) forward to the next symbol (`_next_start`,
+    `_prev_start`). Merging the pair at p keeps p and absorbs its right neighbour. `prank[p]` is
+    the merge rank of the pair currently starting at p (-1: none, or p was absorbed), its output id
+    rank_out[rank]. Heap keys are (rank << 32) | p, so the heap minimum is the lowest rank,
+    leftmost. Entries are never removed when a pair changes: on pop an entry is acted on only if
+    the pair at p still has that rank. A rank identifies one pair (the table keeps a single row
+    per pair), so that check is exact, and every live pair always has an entry in the heap; so the
+    pops act exactly like the rescanning loop. When the heap is full its stale entries are dropped
+    (`_heap_compact`): live entries are at most one per position, so a heap of 1.25 n entries
+    needs a compaction at most every n / 8 merges.
 
     (HF's merge_all checks only that the pair at p still yields the entry's output id.
     With a consistent vocabulary, where an id stands for one unit string, a pair starting
     at p with the same output covers the same units and so is the same pair: the two
     checks agree. With arbitrary ids they could differ; we keep the exact rule.)
+
+    Memory per unit: 8 bytes in `out` (needed anyway), 4 in `prank`, at most 10 in the heap. The
+    int64 symbol, link and pair arrays and the 3n heap this replaced took 56 (one 30 MB piece
+    peaked at 1.75 GB).
     """
-    sym = np.empty(n, np.int64)
-    nxt = np.empty(n, np.int64)
-    prv = np.empty(n, np.int64)
-    pair_val = np.full(n, -1, np.int64)
-    # n - 1 initial pairs, at most 2 pushes per merge, at most n - 1 merges.
-    heap = np.empty(3 * n, np.int64)
+    prank = np.full(n, -1, np.int32)
+    cap = n + n // 4 + 64
+    heap = np.empty(cap, np.int64)
     for k in range(n):
-        sym[k] = units[start + k]
-        nxt[k] = k + 1
-        prv[k] = k - 1
+        out[pos + k] = units[start + k]
     size = 0
     for k in range(n - 1):
-        v = lookup_merge(table, bits, sym[k], sym[k + 1])
-        pair_val[k] = v
+        v = lookup_merge(table, bits, out[pos + k], out[pos + k + 1])
         if v >= 0:
+            prank[k] = v >> 32
             heap[size] = ((v >> 32) << 32) | k
             size += 1
     for i in range(size // 2 - 1, -1, -1):
@@ -213,37 +255,43 @@ def _merge_heap(units, start, n, table, bits, out, pos):
             heap[0] = heap[size]
             _heap_sift_down(heap, size, 0)
         p = top & _LOW32
-        v = pair_val[p]
-        if v < 0 or (v >> 32) != (top >> 32):
+        rank = prank[p]
+        if rank < 0 or rank != (top >> 32):
             continue  # stale: the pair at p changed (or p was absorbed) since the push
-        new_id = v & _LOW32
-        q = nxt[p]
-        r = nxt[q]
-        sym[p] = new_id
-        nxt[p] = r
-        if r < n:
-            prv[r] = p
-        pair_val[q] = -1
-        left = prv[p]
+        if size + 2 > cap:
+            size = _heap_compact(heap, size, prank)
+        new_id = rank_out[rank]
+        q = _next_start(out, pos, n, p)
+        r = _next_start(out, pos, n, q)
+        left = _prev_start(out, pos, p)
+        out[pos + p] = new_id
+        if r - p == 2:
+            out[pos + p + 1] = -1 - p                 # back pointer (also says: two units)
+        else:
+            out[pos + p + 1] = -1 - r                 # forward pointer
+            out[pos + r - 1] = -1 - p                 # back pointer
+        prank[q] = -1
         if left >= 0:
-            v = lookup_merge(table, bits, sym[left], new_id)
-            pair_val[left] = v
+            v = lookup_merge(table, bits, out[pos + left], new_id)
+            prank[left] = v >> 32 if v >= 0 else -1
             if v >= 0:
                 size = _heap_push(heap, size, ((v >> 32) << 32) | left)
         if r < n:
-            v = lookup_merge(table, bits, new_id, sym[r])
-            pair_val[p] = v
+            v = lookup_merge(table, bits, new_id, out[pos + r])
+            prank[p] = v >> 32 if v >= 0 else -1
             if v >= 0:
                 size = _heap_push(heap, size, ((v >> 32) << 32) | p)
         else:
-            pair_val[p] = -1
+            prank[p] = -1
 
     m = 0
     p = 0
     while p < n:
-        out[pos + m] = sym[p]
+        v = out[pos + p]
+        nx = _next_start(out, pos, n, p)      # read before out[pos + m] (m <= p) is written
+        out[pos + m] = v
         m += 1
-        p = nxt[p]
+        p = nx
     return m
 
 
@@ -254,10 +302,10 @@ def _merge_heap(units, start, n, table, bits, out, pos):
 @njit(cache=True)
 def _rank_piece(model, units, a, n, out, pos, pair_buf):
     """The driver's piece kernel: the linear rescan below HEAP_THRESHOLD units, else the heap."""
-    table, bits, heap_threshold = model
+    table, bits, heap_threshold, rank_out = model
     if n < heap_threshold:
         return _merge_linear(units, a, n, table, bits, out, pos, pair_buf)
-    return _merge_heap(units, a, n, table, bits, out, pos)
+    return _merge_heap(units, a, n, table, bits, rank_out, out, pos)
 
 
 @njit(cache=True)
@@ -271,6 +319,7 @@ class RankEncoder(DrivenEncoder):
 
     encode_piece = PieceKernel(_rank_piece)
     new_scratch = PieceKernel(_rank_scratch)
+    unit_dtype = np.int32              # the Tokenizer passes int32 units: 4 bytes per unit less
 
     def __init__(self, merges, n_tokens, token_units=None, ignore_merges=False,
                  cache_slots=DEFAULT_CACHE_SLOTS, cache_pool=DEFAULT_CACHE_POOL):
@@ -299,6 +348,7 @@ class RankEncoder(DrivenEncoder):
         # Tuning knob: pieces at least this long use the heap (tests force either path).
         self.heap_threshold = HEAP_THRESHOLD
         self._table, self._bits = build_merge_table(merges)
+        self._rank_out = np.ascontiguousarray(merges[:, 2])       # output id of each rank
 
     def model(self):
-        return self._table, self._bits, int(self.heap_threshold)
+        return self._table, self._bits, int(self.heap_threshold), self._rank_out

@@ -51,6 +51,7 @@ class DemolishEncoder:
 
     def __init__(self, inner, table, n_tokens):
         self.inner = inner
+        self.unit_dtype = getattr(inner, "unit_dtype", np.int64)
         lengths = np.ones(n_tokens, dtype=np.int64)
         for t, pieces in table.items():
             lengths[t] = len(pieces)
