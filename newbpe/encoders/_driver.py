@@ -303,8 +303,9 @@ class DrivenEncoder:
         self._bank = None
 
     def model(self):
-        """The tuple the piece kernels receive (built per call, so tuning attributes apply)."""
-        raise NotImplementedError
+        """The tuple the piece kernels receive (built per call, so tuning attributes apply). Every
+        encoder class defines its own; the base class has none."""
+        raise TypeError(f"{type(self).__name__} defines no model() for the driver")
 
     def _caches(self, n):
         """A bank of at least n per-thread caches (kept across calls)."""
