@@ -419,16 +419,35 @@ def info(model_dir, as_json, examples):
 @main.command(name="eval")
 @click.argument("files", nargs=-1, required=True)
 @click.option("-m", "--model", "model_dir", required=True)
+@click.option("--truncate", "truncate", multiple=True, type=click.IntRange(min=0), metavar="N",
+              help="Evaluate the model cut to its first N merges instead (repeatable: one row per N; "
+                   "the truncated-vocabulary curve of SuperBPE).")
 @click.option("--json", "as_json", is_flag=True)
 @friendly
-def eval_(files, model_dir, as_json):
+def eval_(files, model_dir, truncate, as_json):
     """Bytes per token, tokens per word, Rényi efficiency (α=2.5) and vocabulary use on FILES."""
-    from .metrics import evaluate
+    from .metrics import evaluate, truncated_curve
     tok = _load(model_dir)
     from .cuts import CutRule
     from .io import iter_line_parts
     rule = CutRule.for_pretokenizer(tok.pretokenizer)     # words never span a safe point: counts add up
-    res = evaluate(tok, (part for _, _, part, _ in iter_line_parts(list(files) or ["-"], rule)))
+    paths = list(files) or ["-"]
+    if truncate and "-" in paths:
+        from .errors import NewbpeError
+        raise NewbpeError("--truncate reads FILES once per N: give file paths, not standard input")
+
+    def texts():
+        return (part for _, _, part, _ in iter_line_parts(paths, rule))
+    if truncate:
+        rows = truncated_curve(tok, texts, truncate)
+        if as_json:
+            click.echo(json.dumps(rows, indent=2))
+        else:
+            click.echo(f"{'merges':>9} {'vocab_size':>10} {'bytes/token':>11} {'tokens':>11}")
+            for r in rows:
+                click.echo(f"{r['merges']:>9} {r['vocab_size']:>10} {r['bytes_per_token']:>11.4f} {r['tokens']:>11}")
+        return
+    res = evaluate(tok, texts())
     if as_json:
         click.echo(json.dumps(res, indent=2))
     else:

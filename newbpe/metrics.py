@@ -5,7 +5,9 @@
 - Rényi efficiency (Zouhar et al., 2023), α = 2.5: H_α(p) / log |V| with p the unigram
   distribution of emitted tokens and H_α(p) = log(Σ p_i^α) / (1 − α);
 - vocabulary use: share of the vocabulary emitted at least once;
-- agreement of an approximate HF export with newbpe's own encoder (`agreement`).
+- agreement of an approximate HF export with newbpe's own encoder (`agreement`);
+- the truncated-vocabulary curve: bytes per token of the first N merges (`truncated_curve`,
+  SuperBPE's analysis, specs supertokens.md §2.5).
 """
 import math
 from collections import Counter
@@ -42,6 +44,21 @@ def evaluate(tok, texts, alpha=2.5, threads=None):
     used = np.flatnonzero(counts)
     return summarize(Counter(dict(zip(used.tolist(), counts[used].tolist()))), sizes[0], sizes[1],
                      tok.vocab_size, alpha)
+
+
+def truncated_curve(tok, texts, n_merges, threads=None):
+    """Metrics of the model truncated to its first N merges (`Tokenizer.truncated`), for each N in
+    `n_merges`, on the same texts: how compression grows with the vocabulary (SuperBPE compares BPE
+    and SuperBPE this way, supertokens.md §2.5). `texts` is a list, or a zero-argument callable that
+    returns a fresh iterable of texts (each N reads them again). Returns one dict per N, in the
+    given order: {"merges": N, "vocab_size": ..., **evaluate(...)}."""
+    sizes = list(n_merges)
+    models = [tok.truncated(n) for n in sizes]          # every N is checked before any encoding
+    out = []
+    for n, model in zip(sizes, models):
+        res = evaluate(model, texts() if callable(texts) else texts, threads=threads)
+        out.append({"merges": n, "vocab_size": model.vocab_size, **res})
+    return out
 
 
 def renyi_efficiency(counts, vocab_size, alpha=2.5):

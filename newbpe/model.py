@@ -347,6 +347,33 @@ class Tokenizer:
                 out.append(bytes_to_token_string(t))
         return out
 
+    # ------------------------------------------------------------------ truncation
+    def truncated(self, n_merges):
+        """The model made of the first `n_merges` merges (rank order) and the base vocabulary: the
+        tokenizer a shorter training run would have stopped at, without retraining (SuperBPE's
+        truncated-vocabulary analysis, specs supertokens.md §2.5 and §5). Only models whose encoder
+        applies merges by rank over visible tokens qualify (BPE, SuperBPE, supertokens): Picky and
+        Scaffold models hide tokens, so their first N merges are not a model of their own. Special
+        tokens are kept; the truncated model's ids are the first ids of this one."""
+        v = self.vocabulary
+        if isinstance(n_merges, bool) or not isinstance(n_merges, (int, np.integer)) \
+                or not 0 <= n_merges <= len(v.merges):
+            raise NewbpeError(f"n_merges must be an integer in 0..{len(v.merges)}, got {n_merges!r}")
+        if not v.all_visible or any(v.idents) or self.default_encoder != "rank":
+            raise NewbpeError(f"a {self.algo} model cannot be truncated: only rank-BPE models whose every "
+                              "token is visible are a prefix of their own merge list")
+        n_merges = int(n_merges)
+        merges = v.merges[:n_merges]
+        n_tokens = max([v.n_base] + [c + 1 for _, _, c in merges])
+        if len({c for _, _, c in merges} | set(range(v.n_base))) != n_tokens:
+            raise NewbpeError(f"the first {n_merges} merges of this model do not create its first tokens")
+        stats = {"truncated_from_merges": len(v.merges)}
+        return Tokenizer(algo=self.algo, units=self.units, pretokenizer=self.pretokenizer,
+                         special_tokens=self.special_tokens, n_alphabet=v.n_alphabet,
+                         tokens=v.tokens[:n_tokens], merges=merges, options=self.options, stats=stats,
+                         encoder=self.default_encoder, flags=v.flags[:n_tokens], extra=self.extra,
+                         idents=v.idents[:n_tokens], transforms=self.transforms, decoder=self.decoder)
+
     # ------------------------------------------------------------------ introspection
     def info(self):
         """What `newbpe info` shows: the pipeline, the sizes, the options and the training statistics."""

@@ -33,6 +33,16 @@ _HF_BYTE_LEVEL = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets"
 REGEX_PREFIX = "regex:"
 
 
+def covering_pattern(pattern):
+    """A pattern whose matches are the pieces HF Split("Isolated") makes with `pattern`: its matches
+    and the unmatched gaps between them. tiktoken keeps only what its pattern matches, so a pattern
+    that does not cover every character (superbpe_stage2) would lose the gaps there. At each position
+    the first branch is `pattern` itself (the same match); otherwise the second branch runs until the
+    next position where `pattern` matches, i.e. exactly the gap. Exact for patterns that never match
+    the empty string (every preset; a custom regex that can match empty has no exact tiktoken form)."""
+    return f"(?:{pattern})|(?:(?!(?:{pattern}))[\\s\\S])+"
+
+
 def nearest_preset(name):
     """The preset or alias closest to `name` (difflib ratio >= 0.6; presets win ties), or None."""
     from difflib import SequenceMatcher
@@ -158,7 +168,11 @@ class PreTokenizer:
         (whitespace's ▁ marks). `none` is one piece per text."""
         if self.name == "whitespace":
             return None
-        return self.pattern if self.pattern is not None else r"[\s\S]+"
+        if self.pattern is None:
+            return r"[\s\S]+"
+        if self.name in COVERING_PRESETS:
+            return self.pattern
+        return covering_pattern(self.pattern)
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self):
