@@ -57,6 +57,7 @@ def count(source, pretokenizer="gpt2", units="bytes", special_tokens=(), split="
     sequence, outside special tokens, before pre-tokenization (in the counting workers for files).
     """
     from .corpus import Corpus
+    progress = _progress(progress)
     special_tokens = _check_common(special_tokens, threads, split, progress)
     corpus = Corpus(source, split=split, column=column, threads=threads, progress=progress)
     return corpus.counts(pretokenizer, units, special_tokens, transform)
@@ -75,6 +76,7 @@ def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="by
     in `encode` and inverts it in `decode`."""
     from .corpus import Corpus
     from .errors import NewbpeError
+    progress = _progress(progress)
     special_tokens = _check_common(special_tokens, threads, split, progress)
     corpus = Corpus.of(source, split=split, column=column, threads=threads, progress=progress)
     if corpus.units is not None:
@@ -122,6 +124,11 @@ def load(path):
         from .export.hf_load import load_hf
         return load_hf(p)
     return Tokenizer.load(p)
+
+
+def _progress(progress):
+    from .progress import resolve_progress
+    return resolve_progress(progress)
 
 
 def _check_common(special_tokens, threads, split, progress):

@@ -153,7 +153,9 @@ def input_options(fn):
                      help="Special tokens (repeat or comma-separate): ids 0..k-1, never split, not counted."),
         click.option("--split", type=click.Choice(["line", "document"]), default="line", show_default=True),
         click.option("--threads", type=Checked("threads"), default=None, help="Threads/processes (default: all cores)."),
-        click.option("--progress", type=click.Choice(["tqdm", "json", "none"]), default="tqdm", show_default=True),
+        click.option("--progress", type=click.Choice(["tqdm", "lines", "json", "none"]), default="tqdm", show_default=True,
+                     help="tqdm: a bar on a terminal, plain lines when stderr is not one; lines; json: one "
+                          "JSON object per update; none."),
     ]):
         fn = option(fn)
     return fn
