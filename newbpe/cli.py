@@ -227,6 +227,8 @@ def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, spe
             options[k.replace("-", "_")] = json.loads(v)
         except json.JSONDecodeError:
             options[k.replace("-", "_")] = v
+    from .modelfile import check_model_dir_path
+    check_model_dir_path(output)                # before training, not after
     if counts_file and files:
         raise NewbpeError("give either FILES or --counts, not both")
     if not counts_file and not files:

@@ -408,7 +408,8 @@ class Tokenizer:
         import json
         from ._gc import gc_paused
         from .atomic import write_dir
-        from .modelfile import model_dir_files, model_to_dict
+        from .modelfile import check_model_dir_path, model_dir_files, model_to_dict
+        check_model_dir_path(out_dir)
         with gc_paused():
             files = {MODEL_FILE: json.dumps(model_to_dict(self), ensure_ascii=False, separators=(",", ":")) + "\n"}
             if hf is not False:

@@ -52,6 +52,20 @@ def model_dir_files():
     return (MODEL_FILE,) + hf_file_names() + ("stochastok.npz", "newbpe.tiktoken", "newbpe.tiktoken.json")
 
 
+def check_model_dir_path(path):
+    """A model is saved as a directory (model.json plus its exports). A path ending in ``.json`` is
+    almost always meant as a file (HF's ``tokenizer.save("tokenizer.json")``): refused in one line,
+    before any work, instead of creating a directory named like a file (a newbpe decision)."""
+    import os
+    from .errors import NewbpeError
+    p = os.fspath(path)
+    if p.rstrip("/").lower().endswith(".json") and not os.path.isdir(p):
+        raise NewbpeError(f"{p}: a model is saved as a directory (it holds {MODEL_FILE}, tokenizer.json, "
+                          "...); give a directory path, or write HF's file alone with "
+                          "`newbpe export -m DIR -o OUT_DIR` / Tokenizer.to_hf()")
+    return p
+
+
 def _int(x):
     return isinstance(x, int) and not isinstance(x, bool)
 

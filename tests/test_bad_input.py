@@ -387,3 +387,22 @@ def test_text_that_spells_the_unk_token_trains():
     assert learned and tok.token_to_id("<unk>") == v.to_model[learned[0]]
     assert tok.decode(tok.encode(text)) == text and 0 not in tok.encode(text)
     assert newbpe.Tokenizer.from_dict(tok.to_dict()).encode(text) == tok.encode(text)
+
+
+# ---------------------------------------------------------------------------- save paths (issue 17)
+def test_save_to_a_json_path_is_refused_in_one_line(tmp_path):
+    tok = newbpe.train({"hello": 5, "world": 3}, vocab_size=260)
+    with pytest.raises(newbpe.NewbpeError, match="saved as a directory"):
+        tok.save(tmp_path / "my.json")
+    assert not (tmp_path / "my.json").exists()
+    tok.save(tmp_path / "dir.d")                       # any other name is a directory, as before
+    assert (tmp_path / "dir.d" / "model.json").exists()
+
+
+def test_cli_train_to_a_json_path_fails_before_training(tmp_path):
+    from click.testing import CliRunner
+    from newbpe.cli import main
+    r = CliRunner().invoke(main, ["train", "--vocab-size", "300", "-o", str(tmp_path / "tok.json"),
+                                  str(tmp_path / "missing.txt")])
+    assert r.exit_code != 0 and "saved as a directory" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "tok.json").exists()
