@@ -117,7 +117,7 @@ def main():
     st = run(BYTES_PER_TOKEN, os.path.join(tmp, "st"), a.heldout)["bytes_per_token"]
     bp = run(BYTES_PER_TOKEN, os.path.join(tmp, "bpe"), a.heldout)["bytes_per_token"]
     print(f"\nheld-out {os.path.basename(a.heldout)}: bytes/token supertoken {st:.3f}, BPE (gpt2 pre-tokenizer) "
-          f"{bp:.3f} ({(bp / st - 1) * 100:+.1f} % tokens for BPE); BPE training {bpe['seconds']:.1f} s")
+          f"{bp:.3f} ({(st / bp - 1) * 100:+.1f} % tokens for BPE); BPE training {bpe['seconds']:.1f} s")
 
 
 if __name__ == "__main__":
