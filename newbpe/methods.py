@@ -70,6 +70,11 @@ METHODS = {m.name: m for m in (
            option_rules={"inherit_merges": ("int", 1, None), "transition": ("int", 1, None), "stage1": ("str",),
                          "replay_skip": ("choice", ("reference", "zero_count")), "max_words": ("int", 1, None)},
            nullable=("inherit_merges", "transition", "stage1", "max_words"), needs_text=True),
+    Method("supertoken", "newbpe.trainers.supertoken", "rank", ("rank", "lbpe"), "exact",
+           "TokenAdapt supertokens: byte-level BPE on random 4-23-character chunks (tokens cross spaces)",
+           option_rules={"seed_by": ("choice", ("index", "content")), "remove_repeats": ("int", 2, None),
+                         "normalizer": ("choice", ("nfc",))},
+           nullable=("chunk_bins", "remove_repeats", "normalizer"), needs_text=True),
 )}
 
 

@@ -34,10 +34,17 @@ def _inner_exact(tok):
     return method.hf_export == "exact" and tok.default_encoder == method.encoder and v.all_visible and not any(v.idents)
 
 
+def opaque_transforms(tok):
+    """The model's text transforms HF cannot express (SPLINTER); NFC is an HF normalizer."""
+    from ..preprocessors import hf_normalizer
+    return [t for t in tok.transforms if hf_normalizer(t) is None]
+
+
 def hf_exact(tok):
     """True when stock HF reproduces this model's encoding exactly (never with a text transform
-    such as SPLINTER: the inner model exports exactly with inner=True, for transformed text)."""
-    return _inner_exact(tok) and not tok.transforms
+    such as SPLINTER: the inner model exports exactly with inner=True, for transformed text; an NFC
+    transform is exported as HF's NFC normalizer)."""
+    return _inner_exact(tok) and not opaque_transforms(tok)
 
 
 def _token_string(tok, internal_id):
@@ -97,7 +104,17 @@ TRANSFORM_NOTE = ("this model runs {name} before tokenizing, which HF tokenizer.
 
 def _transform_names(tok):
     from ..preprocessors import transform_type
-    return ", ".join(transform_type(t) for t in tok.transforms)
+    return ", ".join(transform_type(t) for t in opaque_transforms(tok))
+
+
+def _normalizer(tok, inner):
+    """HF normalizer JSON of the model's NFC-like transforms (None without any; the inner export,
+    for transformed text, writes none)."""
+    from ..preprocessors import hf_normalizer
+    steps = [hf_normalizer(t) for t in tok.transforms if hf_normalizer(t) is not None]
+    if not steps or (inner and opaque_transforms(tok)):
+        return None
+    return dict(steps[0]) if len(steps) == 1 else {"type": "Sequence", "normalizers": steps}
 
 
 def to_hf_dict(tok, approximate=False, expanded=False, inner=False):
@@ -109,11 +126,12 @@ def to_hf_dict(tok, approximate=False, expanded=False, inner=False):
     v = tok.vocabulary
     if any(v.idents):
         raise NewbpeError("tokens with identity flags (e.g. continuation tokens) have no HF BPE form")
-    if tok.transforms and not inner:
+    opaque = opaque_transforms(tok)
+    if opaque and not inner:
         raise NewbpeError(f"{_transform_names(tok).upper()} models are not expressible as HF tokenizer.json (the "
                           "transform needs its map and a look-ahead search); pass inner=True / --inner to export "
                           "the inner model, which expects transformed text")
-    if tok.transforms and (approximate or expanded):
+    if opaque and (approximate or expanded):
         raise NewbpeError(f"only the exact inner export (--inner) is supported for models with a text transform "
                           f"({_transform_names(tok)})")
     if expanded and (method.hf_export != "expanded" or "demolition" not in tok.extra):
@@ -147,7 +165,7 @@ def to_hf_dict(tok, approximate=False, expanded=False, inner=False):
         "truncation": None,
         "padding": None,
         "added_tokens": added,
-        "normalizer": None,
+        "normalizer": _normalizer(tok, inner),
         "pre_tokenizer": tok.pretokenizer.to_hf(byte_level),
         "post_processor": post,
         "decoder": tok.decoder.to_hf(byte_level),
@@ -201,7 +219,7 @@ def hf_files(tok, approximate=False, agreement=None, expanded=False, inner=False
             "agreement": agreement}
     from ..preprocessors import transform_to_dict, transform_type
     maps = {}
-    for transform in tok.transforms:
+    for transform in opaque_transforms(tok):
         name = transform_type(transform)
         config[f"newbpe_{name}"] = {"note": TRANSFORM_NOTE.format(name=name), "map": f"{name}.json"}
         maps[f"{name}.json"] = json.dumps(transform_to_dict(transform)["map"], ensure_ascii=False, indent=1) + "\n"

@@ -72,8 +72,9 @@ def load_hf(path):
     d, file = read_hf_json(path)
     tokens_by_id, _ = _vocab_bytes(d, file)
     model = d["model"]
-    if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix") or d.get("normalizer"):
-        raise NewbpeError(f"{file}: subword prefixes/suffixes and normalizers are not supported")
+    if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix"):
+        raise NewbpeError(f"{file}: subword prefixes/suffixes are not supported")
+    transforms = _normalizer_transforms(d.get("normalizer"), file)
     from ..pretokenizers import PreTokenizer
     try:
         pretokenizer = PreTokenizer.from_hf(d.get("pre_tokenizer"))
@@ -118,4 +119,17 @@ def load_hf(path):
     return Tokenizer(algo="bpe", units="bytes", pretokenizer=pretokenizer, special_tokens=[special_ids[i] for i in sorted(special_ids)],
                      n_alphabet=256, tokens=tokens, merges=merges, model_ids=model_ids,
                      options={"ignore_merges": bool(model.get("ignore_merges", False))},
-                     stats={"imported_from": "hf"}, encoder="rank")
+                     stats={"imported_from": "hf"}, encoder="rank", transforms=transforms)
+
+
+def _normalizer_transforms(spec, file):
+    """The text transforms of an HF normalizer: none, or NFC (alone or in a Sequence), which newbpe
+    runs as its `nfc` transform (preprocessors/nfc.py); any other normalizer is refused."""
+    if not spec:
+        return []
+    steps = spec.get("normalizers", []) if spec.get("type") == "Sequence" else [spec]
+    if all(isinstance(s, dict) and s.get("type") == "NFC" for s in steps):
+        from ..preprocessors.nfc import NFC
+        return [NFC()] if steps else []
+    kinds = ", ".join(str(s.get("type")) if isinstance(s, dict) else "?" for s in steps)
+    raise NewbpeError(f"{file}: normalizer {kinds} is not supported (newbpe reads NFC only)")

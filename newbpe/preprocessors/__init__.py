@@ -5,10 +5,15 @@ model.json as {"type": NAME, "map": to_dict()}. The registry below is the one pl
 
 - `splinter`: SPLINTER (Gazit et al., Findings of ACL 2025) for Hebrew, Arabic and Malay: the transform;
   `splinter_learn` learns its map, `splinter_lang` holds the language tables.
+- `nfc`: Unicode NFC (not invertible: `invert` is the identity), the TokenAdapt reference's normalizer
+  (`supertokens.md` §3.2); HF expresses it as a normalizer (the transform's `hf_normalizer`).
+
+A transform with an `hf_normalizer` (HF tokenizer.json normalizer JSON) exports exactly to HF; the
+others (SPLINTER) make the HF export an inner model.
 """
 import importlib
 
-TRANSFORMS = {"splinter": ("newbpe.preprocessors.splinter", "Splinter")}
+TRANSFORMS = {"splinter": ("newbpe.preprocessors.splinter", "Splinter"), "nfc": ("newbpe.preprocessors.nfc", "NFC")}
 
 
 def transform_type(transform):
@@ -16,6 +21,11 @@ def transform_type(transform):
         if type(transform).__name__ == cls and type(transform).__module__.startswith(module):
             return name
     raise ValueError(f"not a registered text transform: {type(transform).__name__}")
+
+
+def hf_normalizer(transform):
+    """The HF normalizer JSON of a transform HF can express (NFC), else None."""
+    return getattr(transform, "hf_normalizer", None)
 
 
 def transform_to_dict(transform):
@@ -36,4 +46,7 @@ def __getattr__(name):
     if name == "Splinter":
         from .splinter import Splinter
         return Splinter
+    if name == "NFC":
+        from .nfc import NFC
+        return NFC
     raise AttributeError(name)
