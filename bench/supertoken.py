@@ -11,7 +11,10 @@ Each measurement runs in its own subprocess (peak RSS is that process's):
   settings (min_frequency 2, max_token_length 30, full ByteLevel alphabet) and
   ByteLevel(use_regex=False) as the only pre-tokenizer (each piece one pre-token); RAYON_NUM_THREADS=1.
 Prints one table: seconds, MB/s of corpus, peak RSS, time ratio newbpe / HF (the issue's target is
-<= 0.33), then bytes/token of both newbpe models on the held-out file.
+<= 0.33), then bytes/token of both newbpe models on the held-out file, then (`--encode-sizes`) the
+time to encode ONE unsplit line of 10^5 / 10^6 / 10^7 bytes (corpus text, newlines made spaces) with
+the supertoken model: newbpe's `encode` vs stock HF `tokenizers` on the exported tokenizer.json (the
+whole line is one pre-token for both), ids checked equal, each size in its own process.
 """
 import argparse
 import json
@@ -32,7 +35,7 @@ newbpe.train(warm, algo, 1000, threads=1, **kw)                       # untimed:
 t = time.perf_counter()
 tok = newbpe.train(corpus, algo, vocab, threads=1, **kw)
 seconds = time.perf_counter() - t
-tok.save(out, hf=False)
+tok.save(out)
 print(json.dumps({"seconds": seconds, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                   "unique": tok.stats.get("word_types"), "pieces": tok.stats.get("word_tokens")}))
 """
@@ -69,6 +72,23 @@ print(json.dumps({"seconds": seconds, "rss": resource.getrusage(resource.RUSAGE_
                   "unique": len(set(pieces)), "pieces": len(pieces)}))
 """
 
+ENCODE = r"""
+import json, resource, sys, time
+model, corpus, n, who = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+raw = open(corpus, "rb").read(n + 4).replace(b"\n", b" ")[:n].decode("utf-8", "ignore")
+if who == "newbpe":
+    import newbpe
+    tok = newbpe.load(model)
+    tok.encode(raw[:1000])                                     # untimed: loads the kernels
+    t = time.perf_counter(); ids = tok.encode(raw); seconds = time.perf_counter() - t
+else:
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(model + "/tokenizer.json")
+    t = time.perf_counter(); ids = tok.encode(raw).ids; seconds = time.perf_counter() - t
+print(json.dumps({"seconds": seconds, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                  "bytes": len(raw.encode()), "n_ids": len(ids), "hash": hash(tuple(ids))}))
+"""
+
 BYTES_PER_TOKEN = r"""
 import json, sys
 import newbpe
@@ -92,6 +112,8 @@ def main():
     ap.add_argument("--corpus", default=os.path.join(ROOT, "..", "shared", "corpora", "en", "gutenberg_50MB.txt"))
     ap.add_argument("--mb", type=float, default=50)
     ap.add_argument("--vocab", type=int, default=32000)
+    ap.add_argument("--encode-sizes", default="1e5,1e6,1e7", help="single-line sizes in bytes ('' skips)")
+    ap.add_argument("--hf-encode-max", type=float, default=1e7, help="largest line HF is asked to encode")
     ap.add_argument("--heldout", default=os.path.join(ROOT, "corpora", "en", "ud_en_pud_test.txt"))
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="newbpe-supertoken-")
@@ -118,6 +140,19 @@ def main():
     bp = run(BYTES_PER_TOKEN, os.path.join(tmp, "bpe"), a.heldout)["bytes_per_token"]
     print(f"\nheld-out {os.path.basename(a.heldout)}: bytes/token supertoken {st:.3f}, BPE (gpt2 pre-tokenizer) "
           f"{bp:.3f} ({(st / bp - 1) * 100:+.1f} % tokens for BPE); BPE training {bpe['seconds']:.1f} s")
+    sizes = [int(float(x)) for x in a.encode_sizes.split(",") if x]
+    if sizes:
+        print("\none unsplit line, supertoken model (the whole line is one piece), 1 thread")
+        print("| bytes | newbpe s | newbpe MB/s | newbpe peak RSS MiB | HF s | HF MB/s | HF peak RSS MiB | same ids |")
+        print("|---|---|---|---|---|---|---|---|")
+    for n in sizes:
+        ours = run(ENCODE, os.path.join(tmp, "st"), a.corpus, n, "newbpe")
+        theirs = run(ENCODE, os.path.join(tmp, "st"), a.corpus, n, "hf") if n <= a.hf_encode_max else None
+        mb_n = ours["bytes"] / 1e6
+        hf_cells = (f"{theirs['seconds']:.2f} | {mb_n / theirs['seconds']:.2f} | {theirs['rss'] / 2**20:.0f} | "
+                    f"{'yes' if theirs['hash'] == ours['hash'] else 'NO'}") if theirs else "— | — | — | —"
+        print(f"| {ours['bytes']:,} | {ours['seconds']:.2f} | {mb_n / ours['seconds']:.2f} | {ours['rss'] / 2**20:.0f} | "
+              f"{hf_cells} |")
 
 
 if __name__ == "__main__":
