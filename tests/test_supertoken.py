@@ -319,3 +319,50 @@ def test_cli_trains_and_rejects_bad_bins(tmp_path, shakespeare):
     msg = r.stderr.strip()
     assert msg.startswith("newbpe: error: ") and len(msg.splitlines()) == 1 and "sum to" in msg, msg
     assert not (tmp_path / "bad").exists()
+
+
+# ---------------------------------------------------------------------------- §3.3 split_long_at
+@pytest.fixture(scope="module")
+def split_model(lines):
+    return newbpe.train(lines, "supertoken", 700, split_long_at="\n")
+
+
+def test_split_long_at_encodes_each_line_on_its_own(split_model, lines):
+    model = newbpe.train(lines, "supertoken", 700)
+    assert split_model.pretokenizer.spec == r"regex:[^\n]*\n|[^\n]+"
+    assert split_model.vocabulary.merges == model.vocabulary.merges        # training is unchanged
+    text = "".join(lines[:40])
+    assert split_model.encode(text) == [i for line in lines[:40] for i in model.encode(line)]
+
+
+@given(st.lists(st.sampled_from(list("ab \n\té.") + ["ed to the", "\n\n", "\U0001F600"]), max_size=30).map("".join))
+def test_split_long_at_round_trip_and_hf_export(split_model, tmp_path_factory, text):
+    assert split_model.decode(split_model.encode(text)) == text
+    hf = _split_hf(split_model, tmp_path_factory)
+    assert hf.encode(text).ids == split_model.encode(text)
+
+
+_HF = {}
+
+
+def _split_hf(tok, tmp_path_factory):
+    if "hf" not in _HF:
+        d = tmp_path_factory.mktemp("split_hf")
+        tok.save(d)
+        _HF["hf"] = HFTokenizer.from_file(str(d / "tokenizer.json"))
+    return _HF["hf"]
+
+
+@pytest.mark.parametrize("sep", ["\n", ".", "é", "a"])
+def test_split_long_at_any_bmp_character(lines, sep):
+    tok = newbpe.train(lines[:300], "supertoken", 300, split_long_at=sep)
+    text = f"one{sep}two{sep}{sep}three"
+    assert tok.pretokenizer.split(text) == [p + sep for p in text.split(sep)[:-1]] + ["three"]
+    hf = HFTokenizer.from_str(tok.to_hf())
+    assert hf.encode(text).ids == tok.encode(text)
+
+
+@pytest.mark.parametrize("sep", ["", "\n\n", "\U0001F600", 5])
+def test_split_long_at_must_be_one_bmp_character(sep):
+    with pytest.raises(NewbpeError, match="split_long_at must be one character"):
+        newbpe.train(["abc abc abc\n"] * 5, "supertoken", 300, split_long_at=sep)

@@ -12,7 +12,8 @@ so tokens may cross spaces and word boundaries (specs supertokens.md §3, §4).
     min_frequency=2, max_token_length=30 with max_token_length_mode (bpe.md §6.3)            §3.2
 
 Inference (§3.3): the model's pre-tokenizer is `none` (the whole text is one piece; the rank
-encoder's heap path keeps a long piece O(n log n)); with normalizer="nfc" the model runs the `nfc`
+encoder's heap path keeps a long piece O(n log n)), or with ``split_long_at="\\n"`` pieces cut after
+each newline (`split_long_pattern`); with normalizer="nfc" the model runs the `nfc`
 text transform first, so decode(encode(x)) == NFC(x). HF export is exact: ByteLevel(use_regex=false)
 alone, the ByteLevel decoder, the NFC normalizer when set (§5).
 
@@ -53,7 +54,25 @@ OPTIONS = {
     "remove_repeats": 7,                 # drop runs of 7 identical characters from training text; None: keep
     "normalizer": None,                  # None (lossless) | "nfc" (the reference)
     "compat": None,                      # "reference": NFC, max_token_length_mode="hf", REFERENCE_SPECIALS
+    "split_long_at": None,               # a character: encode in pieces cut after each one (§3.3); None: whole text
 }
+
+
+def split_long_pattern(sep):
+    """The inference pre-tokenizer of ``split_long_at=sep`` (§3.3: "encode very long inputs in
+    pieces split at newlines", off by default because the cut can change the tokens there): every
+    piece ends just after a `sep` (or at the end of the text), so a long input encodes piece by
+    piece and memory follows the longest piece. Expressed as a regex pre-tokenizer, so the HF and
+    tiktoken exports stay exact. A single character (a newbpe decision: one character keeps the
+    pattern a plain class). Returns the `regex:` spec, or None for None."""
+    if sep is None:
+        return None
+    if not isinstance(sep, str) or len(sep) != 1 or ord(sep) > 0xFFFF:
+        raise NewbpeError(f"split_long_at must be one character of the BMP (e.g. '\\n') or None, got {sep!r}")
+    # spelled the same for Python regex, HF's Oniguruma and tiktoken's fancy-regex
+    esc = {"\n": r"\n", "\r": r"\r", "\t": r"\t"}.get(sep) or (
+        sep if sep.isalnum() and sep.isascii() else f"\\u{ord(sep):04X}")
+    return f"regex:[^{esc}]*{esc}|[^{esc}]+"
 
 
 def resolve_options(options, special_tokens):
@@ -81,6 +100,7 @@ def resolve_options(options, special_tokens):
     check("byte_alphabet", opts["byte_alphabet"])
     opts["seed"] = check("seed", opts["seed"], none_ok=False)
     opts["remove_repeats"] = check_remove_repeats(opts["remove_repeats"])
+    split_long_pattern(opts["split_long_at"])
     bins = check_chunk_bins(opts["chunk_bins"])
     return opts, specials, bins
 
@@ -172,4 +192,7 @@ def train(corpus, vocab_size, special_tokens=(), progress=None, *, pretokenizer=
     tok = bpe.tokenizer_from_engine("supertoken", engine, base, table, public, vocab_size, stats=stats)
     if nfc is not None:
         tok.set_transforms([nfc])
+    if opts["split_long_at"] is not None:
+        from ..pretokenizers import PreTokenizer
+        tok.pretokenizer = PreTokenizer(split_long_pattern(opts["split_long_at"]))
     return tok
