@@ -47,7 +47,7 @@ def algorithms():
 
 
 def count(source, pretokenizer="gpt2", units="bytes", special_tokens=(), split="line", column="text",
-          threads=None, progress=None, transform=None):
+          threads=None, progress=None, transform=None, *, max_bytes=None, sample=None, sample_seed=0):
     """Count the pre-tokens of a source into a `WordCounts` table.
 
     source: a file path or a list of paths (streamed, counted in parallel), a `datasets`
@@ -55,21 +55,30 @@ def count(source, pretokenizer="gpt2", units="bytes", special_tokens=(), split="
     other iterable of str (each str one sequence). A list of str counts as files only when every
     element is an existing file. `transform`: a text preprocessor (e.g. a `Splinter`) applied to every
     sequence, outside special tokens, before pre-tokenization (in the counting workers for files).
+
+    Files may be text, JSON Lines / JSON (`column`: the field, a dotted path for nested ones),
+    Parquet (`column`), each also gzip/zstd/xz/bzip2-compressed, or "-" (stdin): see
+    `newbpe.sources`. Sampling: `max_bytes` stops at the end of the document that reaches that
+    many bytes of text; `sample` keeps each document with that probability, chosen by a hash of
+    (`sample_seed`, document index).
     """
     from .corpus import Corpus
     progress = _progress(progress)
     special_tokens = _check_common(special_tokens, threads, split, progress)
-    corpus = Corpus(source, split=split, column=column, threads=threads, progress=progress)
+    corpus = Corpus(source, split=split, column=column, threads=threads, progress=progress,
+                    max_bytes=max_bytes, sample=sample, sample_seed=sample_seed)
     return corpus.counts(pretokenizer, units, special_tokens, transform)
 
 
 def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="bytes", special_tokens=(),
-          split="line", column="text", threads=None, progress=None, encoder=None, splinter=None, **options):
+          split="line", column="text", threads=None, progress=None, encoder=None, splinter=None, max_bytes=None,
+          sample=None, sample_seed=0, **options):
     """Train a tokenizer. `source` is anything `count` accepts (a WordCounts table is used as is,
     with its own pre-tokenizer and units). `options` are the algorithm's (see `newbpe.trainers`)
     plus the encoder options (`lbpe_ties`, `scaffold_mode`, see `newbpe.encoders`); an unknown
     option is an error. `encoder` sets the model's default encoder (e.g. "lbpe"; default: the
-    algorithm's own). Returns a `Tokenizer`.
+    algorithm's own). Returns a `Tokenizer`. `column`, `max_bytes`, `sample`, `sample_seed`: as
+    in `count` (ignored when `source` is already a Corpus).
 
     splinter: run SPLINTER before the trainer: a language code ("he", "ar", "ms": the map is learned
     from `source` itself), a `Splinter`, or the path of a saved map. The model applies the transform
@@ -78,7 +87,8 @@ def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="by
     from .errors import NewbpeError
     progress = _progress(progress)
     special_tokens = _check_common(special_tokens, threads, split, progress)
-    corpus = Corpus.of(source, split=split, column=column, threads=threads, progress=progress)
+    corpus = Corpus.of(source, split=split, column=column, threads=threads, progress=progress,
+                       max_bytes=max_bytes, sample=sample, sample_seed=sample_seed)
     if corpus.units is not None:
         if splinter is not None:
             raise NewbpeError("SPLINTER needs text: a word-count table was counted without the transform")

@@ -38,9 +38,14 @@ RULES = {
     "seed": ("int", 0, None),
     "max_num_to_expand": ("int", 0, None),
     "epoch": ("int", 0, None),
+    # input sampling (sources.Sampler)
+    "max_bytes": ("int", 1, None),
+    "sample": ("float", 0.0, 1.0, True),
+    "sample_seed": ("int", 0, None),
 }
 
-NULLABLE = {"threads", "max_token_length", "limit_alphabet", "seed", "max_num_to_expand", "epoch"}
+NULLABLE = {"threads", "max_token_length", "limit_alphabet", "seed", "max_num_to_expand", "epoch", "max_bytes",
+            "sample"}
 
 
 def rule_of(name):

@@ -13,6 +13,11 @@ iterable of str — becomes a `Corpus`. Trainers ask it for what they need:
   transform)** — SuperBPE asks for two pre-tokenizations, a SPLINTER run for the raw words and then
   the transformed pieces.
 
+Files may be plain text, JSON Lines, JSON, Parquet, each possibly compressed, or "-" (standard
+input): `newbpe.sources` reads them (``column`` names the field of JSON and Parquet records, as it
+names the column of a dataset). Sampling (``max_bytes``, ``sample``, ``sample_seed``) chooses the
+documents every pass reads, the same ones each time (sources.Sampler).
+
 A counted table is a corpus that can only give counts: a method that needs text refuses it in one
 line. A one-shot iterator (a generator) can be read once: a second pass is refused in one line rather
 than silently seeing nothing; pass a list, files or a dataset to methods that read twice.
@@ -32,11 +37,17 @@ def _is_dataset(source):
 class Corpus:
     """A training source, read on demand (see the module docstring)."""
 
-    def __init__(self, source, *, split="line", column="text", threads=None, progress=None):
+    def __init__(self, source, *, split="line", column="text", threads=None, progress=None, max_bytes=None,
+                 sample=None, sample_seed=0):
         from .counting import WordCounts
+        from .sources import Sampler
         if split not in ("line", "document"):
             raise NewbpeError(f"split must be 'line' or 'document', not {split!r}")
+        if not isinstance(column, str) or not column:
+            raise NewbpeError(f"column must be a non-empty str, not {column!r}"[:80])
         self.split, self.column, self.threads, self.progress = split, column, threads, progress
+        self.sampling = dict(max_bytes=max_bytes, sample=sample, seed=sample_seed)
+        Sampler(**self.sampling)                      # bad values fail now, in one line
         self._counted = {}
         self._consumed = False
         self.source = source
@@ -63,6 +74,7 @@ class Corpus:
         strings (or naming a missing file) is an error rather than training on the file names."""
         is_file = [isinstance(p, os.PathLike) or (isinstance(p, str) and "\n" not in p and os.path.isfile(p))
                    for p in paths]
+        is_file = [f or p == "-" for p, f in zip(paths, is_file)]
         if all(is_file):
             return True
         if any(is_file) or any(isinstance(p, os.PathLike) for p in paths):
@@ -83,7 +95,20 @@ class Corpus:
     @property
     def one_shot(self):
         """True for an iterator that can be read only once (a generator, a file object, ...)."""
-        return self.kind == TEXTS and not isinstance(self.source, (list, tuple))
+        return (self.kind == TEXTS and not isinstance(self.source, (list, tuple))) or \
+            (self.kind == FILES and "-" in self.source)
+
+    def _sampler(self):
+        from .sources import Sampler
+        sampler = Sampler(**self.sampling)
+        return sampler if sampler.active else None
+
+    def _read_stdin(self):
+        if self.kind == FILES and "-" in self.source:
+            if self._consumed:
+                raise NewbpeError("standard input was read already; a method that reads its source twice "
+                                  "needs files")
+            self._consumed = True
 
     @property
     def units(self):
@@ -101,12 +126,13 @@ class Corpus:
         safe points (for readers to whom a sequence is just text, like SPLINTER counting words), so a
         long line is never held whole."""
         self.require_text("this method")
+        sampler = self._sampler()
         if self.kind == FILES:
             from .io import read_documents
-            return read_documents(self.source, self.split, rule)
-        if self.kind == DATASET:
-            return self._dataset_texts()
-        return self._iterable_texts()
+            self._read_stdin()
+            return read_documents(self.source, self.split, rule, self.column, sampler)
+        texts = self._dataset_texts() if self.kind == DATASET else self._iterable_texts()
+        return texts if sampler is None else sampler.texts(texts)
 
     def documents(self):
         """The sequences as bytes (exact: surrogate escapes become their original bytes)."""
@@ -157,7 +183,11 @@ class Corpus:
         if table is None:
             table = WordCounts(pretokenizer, units, special_tokens, transform=transform)
             if self.kind == FILES:
-                table.add_files(self.source, self.split, self.threads, self.progress)
+                self._read_stdin()
+                table.add_files(self.source, self.split, self.threads, self.progress, self.column,
+                                self._sampler())
+            elif self.kind == DATASET:
+                table.add_text_stream(self.texts(), self.threads)
             else:
                 table.add_texts(self.texts())
             self._counted[key] = table

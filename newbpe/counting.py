@@ -93,6 +93,37 @@ def _count_chunk(args):
     return count_sequences(seqs, pretok, units, specials, transform), bad
 
 
+def _decode_block(raw, ends):
+    """Char units: (raw, ends, had_invalid) with invalid UTF-8 replaced by U+FFFD in each stretch
+    between ends on its own (so the ends move with the replacements)."""
+    try:
+        raw.decode("utf-8")
+        return raw, ends, False
+    except UnicodeDecodeError:
+        pass
+    parts, new_ends, total, start = [], [], 0, 0
+    for end in ends:
+        part = raw[start:end].decode("utf-8", "replace").encode("utf-8")
+        parts.append(part)
+        total += len(part)
+        new_ends.append(total)
+        start = end
+    return b"".join(parts), new_ends, True
+
+
+def _count_block(args):
+    """Worker: count one text block of a streamed input (sources.iter_blocks)."""
+    raw, ends, pretok_dict, units, split, specials, transform = args
+    pretok = PreTokenizer.from_dict(pretok_dict)
+    seqs, bad, start = [], False, 0
+    for end in ends:
+        text, b = decode_units(raw[start:end], units)
+        bad |= b
+        seqs.extend(_split_lines(text) if split == "line" else [text])
+        start = end
+    return count_sequences(seqs, pretok, units, specials, transform), bad
+
+
 def _split_lines(text):
     """Split after every '\\n' only (str.splitlines also splits on \\r, \\x0b, … which HF does not)."""
     parts = text.split("\n")
@@ -232,23 +263,121 @@ class WordCounts:
         with threads_limit(threads):
             self._table.add_pieces_parallel(data, bounds, self._side)
 
-    def add_files(self, paths, split="line", threads=None, progress=None):
-        """Count files. Preset patterns stream chunks through the numba scanner (parallel over
-        lines); other pre-tokenizers count chunks in `threads` worker processes."""
+    def add_files(self, paths, split="line", threads=None, progress=None, column="text", sampler=None):
+        """Count files (any format of `sources`; "-" is standard input). Plain text files are cut
+        into byte ranges; compressed, JSON and Parquet inputs (and every input when `sampler`, a
+        sources.Sampler, is active) are streamed as text blocks. Either way preset patterns count
+        through the numba scanner (parallel over lines) and other pre-tokenizers in `threads`
+        worker processes. column: the field or column of JSON and Parquet records."""
         self.split = check_split(split)
         from .checks import check_threads
+        from .sources import check_inputs, is_plain
         check_threads(threads)
         paths = [os.fspath(p) for p in paths]
         if not paths:
             raise NewbpeError("no input files given")
-        for p in paths:
-            if not os.path.exists(p):
-                raise NewbpeError(f"input file not found: {p}")
-            if os.path.isdir(p):
-                raise NewbpeError(f"input is a directory, not a file: {p}")
-        if sum(os.path.getsize(p) for p in paths) == 0:
+        check_inputs(paths)
+        if "-" not in paths and sum(os.path.getsize(p) for p in paths) == 0:
             raise NewbpeError("input files are empty: " + ", ".join(paths))
         threads = threads or os.cpu_count() or 1
+        if sampler is not None and not sampler.active:
+            sampler = None
+        plain = [sampler is None and is_plain(p) for p in paths]
+        if all(plain):
+            return self._add_plain(paths, split, threads, progress)
+        total = sum(os.path.getsize(p) for p in paths if p != "-")
+        done, i = 0, 0
+        while i < len(paths):                  # in order: the table keeps first-seen order
+            if sampler is not None and sampler.done:
+                break
+            j = i + 1
+            if plain[i]:
+                while j < len(paths) and plain[j]:
+                    j += 1
+                self._add_plain(paths[i:j], split, threads, None)
+            else:
+                self._add_stream(paths[i], split, threads, column, sampler)
+            done += sum(os.path.getsize(p) for p in paths[i:j] if p != "-")
+            if progress and total:
+                progress("count", done, total)
+            i = j
+        self._warn_invalid()
+        return self
+
+    def _add_stream(self, name, split, threads, column, sampler):
+        from .sources import iter_blocks, iter_pieces, pack
+        rule = CutRule.for_pretokenizer(self.pretokenizer, self.special_tokens)
+        if sampler is not None:
+            blocks = pack(sampler.filter(iter_pieces(name, split, rule, column)), CHUNK_BYTES)
+        else:
+            blocks = iter_blocks(name, split, rule, column, CHUNK_BYTES)
+        self._count_blocks(blocks, split, threads)
+
+    def add_text_stream(self, texts, threads=None):
+        """Each str of the iterable is one sequence, counted in blocks by the same parallel path as
+        files (add_texts counts in batches in this process)."""
+        from .sources import pack
+        threads = threads or os.cpu_count() or 1
+
+        def pieces():
+            for t in texts:
+                if not isinstance(t, str):
+                    raise NewbpeError(f"expected str sequences, got {type(t).__name__}")
+                try:
+                    yield 0, _encode(t, self.units), 2
+                except UnicodeEncodeError as e:
+                    from .checks import text_error
+                    raise text_error(e) from None
+        self._count_blocks(pack(pieces(), CHUNK_BYTES), "document", threads)
+        self._warn_invalid()
+        return self
+
+    def _count_blocks(self, blocks, split, threads):
+        """Count (data, ends) blocks (sources.iter_blocks): every end is a sequence end or a safe
+        point; split="line" also cuts after every newline. At most 2 x threads blocks in flight."""
+        args = (self.pretokenizer.to_dict(), self.units, split, tuple(self.special_tokens), self.transform)
+        if self._fast() and self.transform is None:
+            for data, ends in blocks:
+                self._count_block_fast(data, ends, split, threads)
+            return
+        if threads <= 1:
+            for data, ends in blocks:
+                self._add_result(_count_block((data, ends) + args))
+            return
+        import multiprocessing as mp
+        from collections import deque
+        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+        with ctx.Pool(threads) as pool:
+            pending = deque()
+            for data, ends in blocks:
+                pending.append(pool.apply_async(_count_block, ((data, ends) + args,)))
+                if len(pending) >= 2 * threads:
+                    self._add_result(pending.popleft().get())
+            while pending:
+                self._add_result(pending.popleft().get())
+
+    def _add_result(self, result):
+        counter, bad = result
+        self.add_counter(counter)
+        self.had_invalid_utf8 |= bad
+
+    def _count_block_fast(self, raw, ends, split, threads):
+        if self.special_tokens and any(sp.encode("utf-8", "surrogateescape") in raw for sp in self.special_tokens):
+            self._add_result(_count_block((raw, ends, self.pretokenizer.to_dict(), self.units, split,
+                                           tuple(self.special_tokens), None)))
+            return
+        if self.units == "chars":
+            raw, ends, bad = _decode_block(raw, ends)
+            self.had_invalid_utf8 |= bad
+        data = np.frombuffer(raw, dtype=np.uint8)
+        docs = np.zeros(len(ends) + 1, dtype=np.int64)
+        docs[1:] = ends
+        if split == "line":
+            from .wordtable import line_bounds
+            docs = np.union1d(docs, line_bounds(data))
+        self._add_scanned(data, docs, threads)
+
+    def _add_plain(self, paths, split, threads, progress):
         jobs = [(p, a, b, self.pretokenizer.to_dict(), self.units, split, tuple(self.special_tokens), self.transform)
                 for p in paths for a, b in _chunks(p, split, self.pretokenizer, self.special_tokens)]
         total = sum(b - a for _, a, b, *_ in jobs)

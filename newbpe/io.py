@@ -44,12 +44,8 @@ def read_json(path, what):
 
 
 def _check_input_files(files):
-    from .errors import NewbpeError
-    for name in files:
-        if name != "-" and not os.path.exists(name):
-            raise NewbpeError(f"input file not found: {name}")
-        if os.path.isdir(name):
-            raise NewbpeError(f"input is a directory, not a file: {name}")
+    from .sources import check_inputs
+    check_inputs(files)
 
 
 def iter_lines(files):
@@ -67,47 +63,45 @@ def iter_lines(files):
                 f.close()
 
 
-def read_documents(files, split="line", rule=None):
-    """Documents of text FILES ('-' is stdin) as str, streamed: each line with its newline, or each
-    whole non-empty file (split="document"). Bytes that are not UTF-8 survive as surrogate escapes.
-    With a cuts.CutRule, long lines and documents come in parts cut at its safe points (for readers
-    to whom a document is just text, like counting words)."""
+def read_documents(files, split="line", rule=None, column="text", sampler=None):
+    """Documents of FILES (any format of `newbpe.sources`; '-' is stdin) as str, streamed: each line
+    with its newline, or each whole non-empty file (split="document"); each record of a JSON or
+    Parquet file (its lines with split="line"). Bytes that are not UTF-8 survive as surrogate
+    escapes. With a cuts.CutRule, long lines and documents come in parts cut at its safe points
+    (for readers to whom a document is just text, like counting words). sampler: a
+    sources.Sampler choosing the documents."""
     if rule is not None:
-        for _, _, part, _ in iter_line_parts(files, rule, split):
+        for _, _, part, _ in iter_line_parts(files, rule, split, column=column, sampler=sampler):
             yield part.decode("utf-8", "surrogateescape")
         return
-    if split != "document":
-        for _, _, line in iter_lines(files):
-            yield line.decode("utf-8", "surrogateescape")
-        return
-    document = []
-    current = None
-    for name, _, line in iter_lines(files):
-        if name != current and document:
-            yield b"".join(document).decode("utf-8", "surrogateescape")
-            document = []
-        current = name
-        document.append(line)
-    if document:
-        yield b"".join(document).decode("utf-8", "surrogateescape")
+    from .cuts import CutRule
+    parts = []
+    for _, _, part, end in iter_line_parts(files, CutRule(False), split, column=column, sampler=sampler):
+        parts.append(part)
+        if end:
+            yield b"".join(parts).decode("utf-8", "surrogateescape")
+            parts = []
+    if parts:
+        yield b"".join(parts).decode("utf-8", "surrogateescape")
 
 
-def iter_line_parts(files, rule, split="line", size=None):
-    """(name, line number, part bytes, end) of FILES ('-' is stdin): each line (split="line", with
-    its newline) or each whole non-empty file (split="document") in parts cut at the safe points of
-    `rule` (a cuts.CutRule: where the pre-tokenizer and the specials allow it), so a long line is
-    never held whole unless it is one piece. end: this part ends its line or document. Every file is
-    checked before the first line is read."""
-    import sys
-    from .cuts import iter_parts
-    _check_input_files(files)
+def iter_line_parts(files, rule, split="line", size=None, column="text", sampler=None):
+    """(name, line number, part bytes, end) of FILES (any format of `newbpe.sources`; '-' is
+    stdin): each line (split="line", with its newline) or each whole non-empty file
+    (split="document"), or each record of a JSON or Parquet file (its lines with split="line"), in
+    parts cut at the safe points of `rule` (a cuts.CutRule: where the pre-tokenizer and the specials
+    allow it), so a long line is never held whole unless it is one piece. end: this part ends its
+    line or document. The line number is the record's (JSON Lines), or its index (JSON arrays,
+    Parquet rows). Every file is checked before the first line is read."""
+    from .sources import check_inputs, iter_pieces
+    check_inputs(files)
+    if sampler is not None and not sampler.active:
+        sampler = None
     for name in files:
-        f = sys.stdin.buffer if name == "-" else open(name, "rb")
-        try:
-            n = 1
-            for part, end in iter_parts(f, rule, size, lines=split != "document"):
-                yield name, n, part, end
-                n += end
-        finally:
-            if f is not sys.stdin.buffer:
-                f.close()
+        if sampler is not None and sampler.done:
+            return
+        items = ((name, n, part, end) for n, part, end in iter_pieces(name, split, rule, column, size))
+        if sampler is not None:
+            items = sampler.filter(items)
+        for name_, n, part, end in items:
+            yield name_, n, part, end > 0
