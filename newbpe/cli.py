@@ -161,17 +161,63 @@ def input_options(fn):
     return fn
 
 
+TEXT_COLUMN = click.option("--text-column", default="text", show_default=True,
+                           help="The field of JSON records (a dotted path for nested ones) or the column of "
+                                "Parquet files and --dataset.")
+
+
+def source_options(fn):
+    """Where the corpus comes from besides FILES, and which of its documents to read."""
+    for option in reversed([
+        TEXT_COLUMN,
+        click.option("--dataset", default=None, metavar="NAME_OR_PATH",
+                     help="Read a `datasets` dataset (a save_to_disk directory, a local data directory, or "
+                          "a cached or hub name) instead of FILES."),
+        click.option("--dataset-split", default=None, help="--dataset: the split (default: the only one, or train)."),
+        click.option("--dataset-config", default=None, help="--dataset: the configuration name."),
+        click.option("--max-bytes", type=Checked("max_bytes"), default=None,
+                     help="Read documents until N bytes of text (the last one is read to its end)."),
+        click.option("--sample", type=Checked("sample"), default=None,
+                     help="Keep each document with probability P (a hash of the seed and its index)."),
+        click.option("--sample-seed", "--seed", "sample_seed", type=Checked("sample_seed"), default=0,
+                     show_default=True, help="Seed of --sample."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+def _source(files, source):
+    """(training source, keyword arguments of newbpe.count/train) from FILES and source_options."""
+    from .errors import NewbpeError
+    name = source.get("dataset")
+    if name is not None and files:
+        raise NewbpeError("give either FILES or --dataset, not both")
+    if name is None and (source.get("dataset_split") or source.get("dataset_config")):
+        raise NewbpeError("--dataset-split and --dataset-config need --dataset")
+    kwargs = dict(column=source["text_column"], max_bytes=source["max_bytes"], sample=source["sample"],
+                  sample_seed=source["sample_seed"])
+    if name is None:
+        return list(files), kwargs
+    from .sources import load_dataset
+    return load_dataset(name, source.get("dataset_split"), source.get("dataset_config")), kwargs
+
+
 @main.command()
-@click.argument("files", nargs=-1, required=True)
+@click.argument("files", nargs=-1)
 @click.option("-o", "--output", required=True, help="Output .npz word-count file.")
 @input_options
+@source_options
 @friendly
-def count(files, output, pretokenizer, units, special_tokens, split, threads, progress):
-    """Count the pre-tokens of FILES into a reusable word-count table."""
+def count(files, output, pretokenizer, units, special_tokens, split, threads, progress, **source):
+    """Count the pre-tokens of FILES ('-': stdin) or --dataset into a reusable word-count table."""
     import newbpe
+    from .errors import NewbpeError
     from .progress import make_progress
-    wc = newbpe.WordCounts.from_files(list(files), pretokenizer, units, _specials(special_tokens), split,
-                                      threads, make_progress(progress))
+    data, kwargs = _source(files, source)
+    if not data and not source.get("dataset"):
+        raise NewbpeError("no input: give FILES ('-' for standard input) or --dataset")
+    wc = newbpe.count(data, pretokenizer, units, _specials(special_tokens), split, threads=threads,
+                      progress=make_progress(progress), **kwargs)
     wc.save(output)
     click.echo(f"{len(wc)} unique pre-tokens, {wc.total()} in total -> {output}")
 
@@ -184,6 +230,7 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
 @click.option("-o", "--output", required=True, help="Output directory (model.json, tokenizer.json).")
 @click.option("--counts", "counts_file", default=None, help="Train on a saved word-count table instead of FILES.")
 @input_options
+@source_options
 @click.option("--min-frequency", type=Checked("min_frequency"), default=None)
 @click.option("--max-token-length", type=Checked("max_token_length"), default=None)
 @click.option("--max-token-length-mode", type=click.Choice(["exact", "hf"]), default=None)
@@ -208,8 +255,8 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
 def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, special_tokens, split, threads,
           min_frequency, max_token_length, max_token_length_mode, byte_alphabet, limit_alphabet, coverage,
           threshold, reference_compat, transition, stage1, encoder, lbpe_ties, extra, progress, splinter_lang,
-          splinter_map):
-    """Train a tokenizer on FILES (or --counts) and write it to OUTPUT."""
+          splinter_map, **source):
+    """Train a tokenizer on FILES ('-': stdin), --dataset or --counts and write it to OUTPUT."""
     import newbpe
     from .errors import NewbpeError
     from .progress import make_progress
@@ -229,17 +276,18 @@ def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, spe
             options[k.replace("-", "_")] = v
     from .modelfile import check_model_dir_path
     check_model_dir_path(output)                # before training, not after
-    if counts_file and files:
-        raise NewbpeError("give either FILES or --counts, not both")
-    if not counts_file and not files:
-        raise NewbpeError("no input: give FILES or --counts")
+    data, kwargs = _source(files, source)
+    if counts_file and (files or source.get("dataset")):
+        raise NewbpeError("give either FILES, --dataset or --counts, not both")
+    if not counts_file and not files and not source.get("dataset"):
+        raise NewbpeError("no input: give FILES ('-' for standard input), --dataset or --counts")
     splinter = _splinter_arg(splinter_lang, splinter_map)
     if splinter is not None and counts_file:
         raise NewbpeError("--splinter needs FILES (a word-count table was counted without the transform)")
     prog = make_progress(progress)
     try:
-        tok = _train(files, counts_file, algo, vocab_size, pretokenizer, units, special_tokens, split, threads,
-                     prog, options, encoder, splinter)
+        tok = _train(data, counts_file, algo, vocab_size, pretokenizer, units, special_tokens, split, threads,
+                     prog, options, encoder, splinter, kwargs)
     finally:
         if hasattr(prog, "close"):
             prog.close()
@@ -261,19 +309,20 @@ def _splinter_arg(lang, map_path):
     return load_map(map_path)
 
 
-def _train(files, counts_file, algo, vocab_size, pretokenizer, units, special_tokens, split, threads, prog,
-           options, encoder=None, splinter=None):
+def _train(data, counts_file, algo, vocab_size, pretokenizer, units, special_tokens, split, threads, prog,
+           options, encoder=None, splinter=None, source_kwargs=None):
     import newbpe
+    source_kwargs = source_kwargs or {}
     method = newbpe._precheck(algo, vocab_size, units, _specials(special_tokens), options, encoder)
     if splinter is not None or (method.needs_text and not counts_file):   # the trainer counts the text
-        return newbpe.train(list(files), algo, vocab_size, pretokenizer=pretokenizer, units=units,
+        return newbpe.train(data, algo, vocab_size, pretokenizer=pretokenizer, units=units,
                             special_tokens=_specials(special_tokens), split=split, threads=threads,
-                            progress=prog, encoder=encoder, splinter=splinter, **options)
+                            progress=prog, encoder=encoder, splinter=splinter, **source_kwargs, **options)
     if counts_file:
         source = newbpe.WordCounts.load(counts_file)
     else:
-        source = newbpe.WordCounts.from_files(list(files), pretokenizer, units, _specials(special_tokens), split,
-                                              threads, prog)
+        source = newbpe.count(data, pretokenizer, units, _specials(special_tokens), split, threads=threads,
+                              progress=prog, **source_kwargs)
     return newbpe.train(source, algo, vocab_size, pretokenizer=pretokenizer, units=units,
                         special_tokens=_specials(special_tokens), split=split, threads=threads,
                         progress=prog, encoder=encoder, **options)
@@ -286,13 +335,14 @@ def _train(files, counts_file, algo, vocab_size, pretokenizer, units, special_to
 @click.option("--ids/--tokens", default=True, help="Print ids (default) or token strings.")
 @click.option("--encoder", type=click.Choice(ENCODERS), default=None, help="Encoder (default: the model's).")
 @click.option("--allowed-special", default="", help="'all' or comma-separated special tokens to recognise in text.")
+@TEXT_COLUMN
 @friendly
-def encode(files, model_dir, ids, encoder, allowed_special):
+def encode(files, model_dir, ids, encoder, allowed_special, text_column):
     """Encode FILES (or stdin) line by line: one line of output per input line."""
     tok = _load(model_dir)
     allowed = "all" if allowed_special == "all" else [s for s in allowed_special.split(",") if s]
     out = sys.stdout
-    for seq, started, line_end in _encoded_line_parts(tok, files, allowed, encoder):
+    for seq, started, line_end in _encoded_line_parts(tok, files, allowed, encoder, column=text_column):
         for i in range(0, len(seq), 1 << 16):           # one piece can be long: bounded strings
             if started or i:
                 out.write(" ")
@@ -302,7 +352,7 @@ def encode(files, model_dir, ids, encoder, allowed_special):
             out.write("\n")
 
 
-def _encoded_line_parts(tok, files, allowed, encoder=None, split="line"):
+def _encoded_line_parts(tok, files, allowed, encoder=None, split="line", column="text"):
     """(model ids array, whether its line already has ids, whether the line ends here) for the lines
     of FILES (or stdin; split="document": whole files), read in parts cut at the pre-tokenizer's safe
     points (io.iter_line_parts): memory follows the longest piece, not the longest line."""
@@ -314,7 +364,7 @@ def _encoded_line_parts(tok, files, allowed, encoder=None, split="line"):
     ends = deque()
 
     def parts():
-        for _, _, part, end in iter_line_parts(list(files) or ["-"], rule, split):
+        for _, _, part, end in iter_line_parts(list(files) or ["-"], rule, split, column=column):
             ends.append(end)
             yield part
     started = False
@@ -427,8 +477,9 @@ def info(model_dir, as_json, examples):
               help="Evaluate the model cut to its first N merges instead (repeatable: one row per N; "
                    "the truncated-vocabulary curve of SuperBPE).")
 @click.option("--json", "as_json", is_flag=True)
+@TEXT_COLUMN
 @friendly
-def eval_(files, model_dir, truncate, as_json):
+def eval_(files, model_dir, truncate, as_json, text_column):
     """Bytes per token, tokens per word, Rényi efficiency (α=2.5) and vocabulary use on FILES."""
     from .metrics import evaluate, truncated_curve
     tok = _load(model_dir)
@@ -441,7 +492,7 @@ def eval_(files, model_dir, truncate, as_json):
         raise NewbpeError("--truncate reads FILES once per N: give file paths, not standard input")
 
     def texts():
-        return (part for _, _, part, _ in iter_line_parts(paths, rule))
+        return (part for _, _, part, _ in iter_line_parts(paths, rule, column=text_column))
     if truncate:
         rows = truncated_curve(tok, texts, truncate)
         if as_json:
@@ -478,9 +529,10 @@ def eval_(files, model_dir, truncate, as_json):
 @click.option("--table", default=None, help="A saved split table (.npz, or the reference's .json) to use.")
 @click.option("--threads", type=Checked("threads"), default=None,
               help="Threads (default: all cores); output is the same for any.")
+@TEXT_COLUMN
 @friendly
 def stochastok(files, model_dir, output, p, seed, max_num_to_expand, epoch, split, allowed_special,
-               append_special, table, threads):
+               append_special, table, threads, text_column):
     """StochasTok: encode FILES with the model, split random tokens (lossless), write the ids.
 
     Documents are numbered across FILES in order (line by line, or one per file with --split
@@ -496,7 +548,7 @@ def stochastok(files, model_dir, output, p, seed, max_num_to_expand, epoch, spli
     allowed = "all" if allowed_special == "all" else [s for s in allowed_special.split(",") if s]
     n_docs, n_in, n_out, n_split, written = expand_files(
         tok, st, list(files) or ["-"], output, p, seed=seed, max_num_to_expand=max_num_to_expand, epoch=epoch,
-        split=split, allowed_special=allowed, append_special=append_special, threads=threads)
+        split=split, allowed_special=allowed, append_special=append_special, threads=threads, column=text_column)
     click.echo(f"{n_docs} documents: {n_in} -> {n_out} tokens ({n_split} splits), wrote " + ", ".join(written))
 
 

@@ -343,8 +343,9 @@ class IdsWriter:
 
 
 def expand_files(tok, st, files, output, p, *, seed=None, max_num_to_expand=None, epoch=None, split="line",
-                 allowed_special=(), append_special=None, threads=None, batch_chars=4 << 20):
-    """Encode text files with `tok`, expand them with `st` and write the ids to `output` (`IdsWriter`).
+                 allowed_special=(), append_special=None, threads=None, batch_chars=4 << 20, column="text"):
+    """Encode text files (or any input format of `newbpe.sources`; `column`: the field of JSON and
+    Parquet records) with `tok`, expand them with `st` and write the ids to `output` (`IdsWriter`).
     Documents (lines, or whole files with split="document") are read in parts cut at the
     pre-tokenizer's safe points (io.iter_line_parts) and encoded as a stream (Tokenizer.iter_encoded);
     whole documents' ids are expanded and written in batches of about `batch_chars` / 4 ids, so
@@ -370,7 +371,7 @@ def expand_files(tok, st, files, output, p, *, seed=None, max_num_to_expand=None
     ends = deque()
 
     def parts():
-        for _, _, part, end in iter_line_parts(files, rule, split):
+        for _, _, part, end in iter_line_parts(files, rule, split, column=column):
             ends.append(end)
             yield part
     writer = IdsWriter(output, tok.vocab_size)
