@@ -197,6 +197,8 @@ def _source(files, source):
     kwargs = dict(column=source["text_column"], max_bytes=source["max_bytes"], sample=source["sample"],
                   sample_seed=source["sample_seed"])
     if name is None:
+        from .sources import check_inputs
+        check_inputs(files)                     # FILES are files: a missing one is not text to train on
         return list(files), kwargs
     from .sources import load_dataset
     return load_dataset(name, source.get("dataset_split"), source.get("dataset_config")), kwargs

@@ -67,6 +67,8 @@ class Corpus:
             raise NewbpeError(f"cannot train on a {type(source).__name__}")
         else:
             self.kind = TEXTS
+        if self.kind in (TABLE, COUNTS) and self._sampler() is not None:
+            raise NewbpeError("max_bytes and sample choose documents: this source is already counted")
 
     @staticmethod
     def _all_files(paths):

@@ -86,13 +86,6 @@ class _Guard(io.RawIOBase):
         b[:len(data)] = data
         return len(data)
 
-    def position(self):
-        """Bytes of the underlying (compressed) file read so far (progress)."""
-        try:
-            return self._raw.tell()
-        except (OSError, ValueError):
-            return 0
-
     def close(self):
         if not self.closed:
             for f in (self._s, self._raw):
@@ -122,9 +115,6 @@ class _Prefixed(io.RawIOBase):
         data = self._rest.read(len(b))
         b[:len(data)] = data
         return len(data)
-
-    def tell(self):
-        return 0
 
 
 def _decompressor(raw, comp):

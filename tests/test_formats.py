@@ -348,3 +348,8 @@ def test_any_texts_count_alike_in_every_format(tmp_path_factory, docs):
     assert counts(str(path), split="document") == want
     gz = _write(tmp / "a.jsonl.gz", gzip.compress(path.read_bytes()))
     assert counts(str(gz), split="document") == want
+
+
+def test_sampling_a_counted_table_is_refused():
+    with pytest.raises(NewbpeError, match="already counted"):
+        newbpe.count({"a": 1}, max_bytes=10)
