@@ -74,7 +74,8 @@ class Corpus:
     def _all_files(paths):
         """A list is files only when every element is an existing file; mixing files with other
         strings (or naming a missing file) is an error rather than training on the file names."""
-        is_file = [isinstance(p, os.PathLike) or (isinstance(p, str) and "\n" not in p and os.path.isfile(p))
+        is_file = [isinstance(p, os.PathLike) or (isinstance(p, str) and "\n" not in p and os.path.exists(p)
+                                                  and not os.path.isdir(p))
                    for p in paths]
         is_file = [f or p == "-" for p, f in zip(paths, is_file)]
         if all(is_file):

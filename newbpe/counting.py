@@ -277,7 +277,7 @@ class WordCounts:
         if not paths:
             raise NewbpeError("no input files given")
         check_inputs(paths)
-        if "-" not in paths and sum(os.path.getsize(p) for p in paths) == 0:
+        if all(os.path.isfile(p) for p in paths) and sum(os.path.getsize(p) for p in paths) == 0:
             raise NewbpeError("input files are empty: " + ", ".join(paths))
         threads = threads or os.cpu_count() or 1
         if sampler is not None and not sampler.active:
@@ -285,7 +285,7 @@ class WordCounts:
         plain = [sampler is None and is_plain(p) for p in paths]
         if all(plain):
             return self._add_plain(paths, split, threads, progress)
-        total = sum(os.path.getsize(p) for p in paths if p != "-")
+        total = sum(os.path.getsize(p) for p in paths if os.path.isfile(p))
         done, i = 0, 0
         while i < len(paths):                  # in order: the table keeps first-seen order
             if sampler is not None and sampler.done:
@@ -297,7 +297,7 @@ class WordCounts:
                 self._add_plain(paths[i:j], split, threads, None)
             else:
                 self._add_stream(paths[i], split, threads, column, sampler)
-            done += sum(os.path.getsize(p) for p in paths[i:j] if p != "-")
+            done += sum(os.path.getsize(p) for p in paths[i:j] if os.path.isfile(p))
             if progress and total:
                 progress("count", done, total)
             i = j

@@ -42,8 +42,8 @@ def _compression(head):
 def detect(name):
     """(compression or None, format: "text", "jsonl", "json" or "parquet") of the file `name`, from
     its first bytes and then its extension; ``-`` is standard input (text)."""
-    if name == "-":
-        return None, "text"
+    if name == "-" or not os.path.isfile(name):
+        return None, "text"                 # a pipe: read once, its compression sniffed by open_input
     with open(name, "rb") as f:
         head = f.read(8)
     comp = _compression(head)
@@ -62,7 +62,7 @@ def detect(name):
 
 def is_plain(name):
     """An uncompressed text file: counted by byte ranges (counting._chunks), the fastest route."""
-    return name != "-" and detect(name) == (None, "text")
+    return name != "-" and os.path.isfile(name) and detect(name) == (None, "text")
 
 
 class _Guard(io.RawIOBase):
@@ -116,6 +116,11 @@ class _Prefixed(io.RawIOBase):
         b[:len(data)] = data
         return len(data)
 
+    def close(self):
+        if self._rest is not sys.stdin.buffer:
+            self._rest.close()
+        super().close()
+
 
 def _decompressor(raw, comp):
     if comp == "gzip":
@@ -140,11 +145,11 @@ def _decompressor(raw, comp):
 def open_input(name, comp=None):
     """A buffered binary stream of the (decompressed) bytes of `name` (``-``: standard input, whose
     compression is read from its first bytes). Errors in compressed data are one-line NewbpeErrors."""
-    if name == "-":
-        stdin = sys.stdin.buffer
-        head = stdin.read(6)
+    if name == "-" or not os.path.isfile(name):         # stdin or a pipe (<(zcat ...)): sniff, read once
+        stream = sys.stdin.buffer if name == "-" else open(name, "rb")
+        head = stream.read(6)
         comp = _compression(head)
-        raw = _Prefixed(head, stdin)
+        raw = _Prefixed(head, stream)
     else:
         raw = open(name, "rb")
     return io.BufferedReader(_Guard(_decompressor(raw, comp), raw, name, comp), BLOCK)
@@ -320,12 +325,21 @@ def iter_pieces(name, split="line", rule=None, column="text", size=None):
             return
         for n, text in iter_records(name, fmt, stream, column, comp):
             data = _encode(text, f"{where(name)}:{n}")
-            seqs = data.splitlines(keepends=True) if split == "line" and b"\n" in data else [data]
+            seqs = _lines(data) if split == "line" and b"\n" in data else [data]
             seqs = [s for s in seqs if s] or [b""]
             for i, seq in enumerate(seqs):
                 parts = list(split_text(seq, rule, size)) if len(seq) > (size or BLOCK) else [seq]
                 for j, part in enumerate(parts):
                     yield n, part, 0 if j < len(parts) - 1 else 2 if i == len(seqs) - 1 else 1
+
+
+def _lines(data):
+    """Lines ending after each b"\\n" only, as text files are read (bytes.splitlines also cuts at \\r)."""
+    parts = data.split(b"\n")
+    out = [p + b"\n" for p in parts[:-1]]
+    if parts[-1]:
+        out.append(parts[-1])
+    return out
 
 
 def iter_blocks(name, split, rule, column="text", size=None):

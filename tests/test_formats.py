@@ -353,3 +353,30 @@ def test_any_texts_count_alike_in_every_format(tmp_path_factory, docs):
 def test_sampling_a_counted_table_is_refused():
     with pytest.raises(NewbpeError, match="already counted"):
         newbpe.count({"a": 1}, max_bytes=10)
+
+
+def test_records_split_lines_after_newlines_only(tmp_path):
+    """A lone \r is no line end, in a record as in a text file (HF train(files) parity)."""
+    docs = ["a\rb c\n", "x\r\ny\n", "tail"]
+    path = write_jsonl(tmp_path / "r.jsonl", docs)
+    plain = _write(tmp_path / "r.txt", "".join(docs).encode())
+    assert counts(str(path)) == counts(str(plain))
+
+
+def test_a_pipe_is_read_once(tmp_path, text):
+    """A named pipe (as bash's <(zcat ...) gives) is sniffed and streamed, not measured or reread."""
+    import os
+    import threading
+    want = counts(str(_write(tmp_path / "a.txt", text)))
+    for data in (text, gzip.compress(text)):
+        fifo = tmp_path / "fifo"
+        os.mkfifo(fifo)
+
+        def feed():
+            with open(fifo, "wb") as f:
+                f.write(data)
+        t = threading.Thread(target=feed)
+        t.start()
+        assert counts([str(fifo)]) == want
+        t.join()
+        fifo.unlink()
