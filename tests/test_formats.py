@@ -380,3 +380,21 @@ def test_a_pipe_is_read_once(tmp_path, text):
         assert counts([str(fifo)]) == want
         t.join()
         fifo.unlink()
+
+
+def test_dataset_from_a_local_data_directory(tmp_path, text):
+    """--dataset DIR of data files goes through datasets.load_dataset, offline, cache in tmp_path."""
+    import os
+    import subprocess
+    import sys
+    from conftest import ROOT
+    docs = [d.encode("utf-8", "surrogateescape").decode("utf-8", "replace") for d in lines(text)[:300]]
+    (tmp_path / "data").mkdir()
+    write_jsonl(tmp_path / "data" / "train.jsonl", docs)
+    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
+           "HF_DATASETS_CACHE": str(tmp_path / "hf" / "ds"), "PYTHONPATH": str(ROOT)}
+    out = tmp_path / "c.npz"
+    r = subprocess.run([sys.executable, "-m", "newbpe.cli", "count", "--dataset", str(tmp_path / "data"),
+                        "-o", str(out), "--progress", "none"], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert newbpe.WordCounts.load(out).table == counts(docs)
