@@ -296,7 +296,12 @@ class WordCounts:
                     j += 1
                 self._add_plain(paths[i:j], split, threads, None)
             else:
-                self._add_stream(paths[i], split, threads, column, sampler)
+                tell = []
+
+                def report(base=done):
+                    if progress and total and tell:
+                        progress("count", base + tell[0](), total)
+                self._add_stream(paths[i], split, threads, column, sampler, tell, report)
             done += sum(os.path.getsize(p) for p in paths[i:j] if os.path.isfile(p))
             if progress and total:
                 progress("count", done, total)
@@ -304,14 +309,14 @@ class WordCounts:
         self._warn_invalid()
         return self
 
-    def _add_stream(self, name, split, threads, column, sampler):
+    def _add_stream(self, name, split, threads, column, sampler, track=None, report=None):
         from .sources import iter_blocks, iter_pieces, pack
         rule = CutRule.for_pretokenizer(self.pretokenizer, self.special_tokens)
         if sampler is not None:
-            blocks = pack(sampler.filter(iter_pieces(name, split, rule, column)), CHUNK_BYTES)
+            blocks = pack(sampler.filter(iter_pieces(name, split, rule, column, track=track)), CHUNK_BYTES)
         else:
-            blocks = iter_blocks(name, split, rule, column, CHUNK_BYTES)
-        self._count_blocks(blocks, split, threads)
+            blocks = iter_blocks(name, split, rule, column, CHUNK_BYTES, track)
+        self._count_blocks(blocks, split, threads, report)
 
     def add_text_stream(self, texts, threads=None):
         """Each str of the iterable is one sequence, counted in blocks by the same parallel path as
@@ -332,17 +337,21 @@ class WordCounts:
         self._warn_invalid()
         return self
 
-    def _count_blocks(self, blocks, split, threads):
+    def _count_blocks(self, blocks, split, threads, report=None):
         """Count (data, ends) blocks (sources.iter_blocks): every end is a sequence end or a safe
         point; split="line" also cuts after every newline. At most 2 x threads blocks in flight."""
         args = (self.pretokenizer.to_dict(), self.units, split, tuple(self.special_tokens), self.transform)
         if self._fast() and self.transform is None:
             for data, ends in blocks:
                 self._count_block_fast(data, ends, split, threads)
+                if report:
+                    report()
             return
         if threads <= 1:
             for data, ends in blocks:
                 self._add_result(_count_block((data, ends) + args))
+                if report:
+                    report()
             return
         import multiprocessing as mp
         from collections import deque
@@ -353,6 +362,8 @@ class WordCounts:
                 pending.append(pool.apply_async(_count_block, ((data, ends) + args,)))
                 if len(pending) >= 2 * threads:
                     self._add_result(pending.popleft().get())
+                    if report:
+                        report()
             while pending:
                 self._add_result(pending.popleft().get())
 

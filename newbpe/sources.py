@@ -142,9 +142,10 @@ def _decompressor(raw, comp):
     return raw
 
 
-def open_input(name, comp=None):
+def open_input(name, comp=None, track=None):
     """A buffered binary stream of the (decompressed) bytes of `name` (``-``: standard input, whose
-    compression is read from its first bytes). Errors in compressed data are one-line NewbpeErrors."""
+    compression is read from its first bytes). Errors in compressed data are one-line NewbpeErrors.
+    track: a list that receives the file's `tell` (bytes read from disk, for progress)."""
     if name == "-" or not os.path.isfile(name):         # stdin or a pipe (<(zcat ...)): sniff, read once
         stream = sys.stdin.buffer if name == "-" else open(name, "rb")
         head = stream.read(6)
@@ -152,6 +153,8 @@ def open_input(name, comp=None):
         raw = _Prefixed(head, stream)
     else:
         raw = open(name, "rb")
+        if track is not None:
+            track.append(raw.tell)
     return io.BufferedReader(_Guard(_decompressor(raw, comp), raw, name, comp), BLOCK)
 
 
@@ -309,14 +312,14 @@ def check_inputs(names):
             raise NewbpeError(f"input is a directory, not a file: {name}")
 
 
-def iter_pieces(name, split="line", rule=None, column="text", size=None):
+def iter_pieces(name, split="line", rule=None, column="text", size=None, track=None):
     """(n, part bytes, end) of one input (module doc). Text is cut by `rule` (a cuts.CutRule) into
     parts of about `size` bytes at line ends (split="line") and safe points; records are split into
     their lines (split="line") and, with a rule, long ones cut at its safe points."""
     from .cuts import CutRule, iter_parts, split_text
     rule = rule or CutRule(False)
     comp, fmt = detect(name)
-    with open_input(name, comp) as stream:
+    with open_input(name, comp, track) as stream:
         if fmt == "text":
             n = 1
             for part, end in iter_parts(stream, rule, size, lines=split != "document"):
@@ -342,7 +345,7 @@ def _lines(data):
     return out
 
 
-def iter_blocks(name, split, rule, column="text", size=None):
+def iter_blocks(name, split, rule, column="text", size=None, track=None):
     """(data bytes, piece end offsets) blocks of about `size` bytes of one input, for counting:
     every end is a sequence end or a safe point of `rule`, so the pieces of each stretch between
     ends (and, split="line", its lines) are those of the whole. Plain text is read in large reads
@@ -352,9 +355,9 @@ def iter_blocks(name, split, rule, column="text", size=None):
     rule = rule or CutRule(False)
     comp, fmt = detect(name)
     if fmt != "text":
-        yield from pack(iter_pieces(name, split, None, column, size=1 << 62), size)
+        yield from pack(iter_pieces(name, split, None, column, size=1 << 62, track=track), size)
         return
-    with open_input(name, comp) as stream:
+    with open_input(name, comp, track) as stream:
         buf = b""
         while True:
             chunk = stream.read(size)

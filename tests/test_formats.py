@@ -398,3 +398,11 @@ def test_dataset_from_a_local_data_directory(tmp_path, text):
                         "-o", str(out), "--progress", "none"], env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert newbpe.WordCounts.load(out).table == counts(docs)
+
+
+def test_progress_of_a_compressed_file_moves_with_the_file(tmp_path, text, small_blocks):
+    path = _write(tmp_path / "a.txt.gz", gzip.compress(text * 3))
+    seen = []
+    newbpe.count(str(path), progress=lambda stage, cur, total: seen.append((stage, cur, total)))
+    assert len(seen) > 3 and seen[-1][1] == seen[-1][2] == path.stat().st_size
+    assert [c for _, c, _ in seen] == sorted(c for _, c, _ in seen)
