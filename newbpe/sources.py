@@ -81,6 +81,8 @@ class _Guard(io.RawIOBase):
         except NewbpeError:
             raise
         except Exception as e:  # noqa: BLE001 - gzip/lzma/bz2/zstd each raise their own kinds
+            if self._comp is None:
+                raise
             where = "standard input" if self._name == "-" else self._name
             raise NewbpeError(f"corrupt {self._comp} data in {where}: {type(e).__name__}: {e}".replace("\n", " ")) from None
         b[:len(data)] = data
