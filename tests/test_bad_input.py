@@ -345,8 +345,10 @@ def test_corrupt_count_files(tmp_path):
 
 
 def test_other_library_arguments(no_counting, lines):
-    with pytest.raises(NewbpeError, match="progress must be a callable"):
-        newbpe.train(lines, vocab_size=500, progress="tqdm")
+    with pytest.raises(NewbpeError, match="unknown progress kind 'bar'"):
+        newbpe.train(lines, vocab_size=500, progress="bar")
+    with pytest.raises(NewbpeError, match="progress must be True, a kind"):
+        newbpe.train(lines, vocab_size=500, progress=3)
     with pytest.raises(NewbpeError, match="unknown units 'byte'"):
         newbpe.train(lines, vocab_size=500, units="byte")
     with pytest.raises(NewbpeError, match="split must be 'line' or 'document'"):
