@@ -1,0 +1,205 @@
+"""ByteSpan (Goriely et al. 2025, arXiv 2506.18639): information-driven subword vocabularies
+(specs bytespan.md). The algorithm box:
+
+    documents   corpus -> UTF-8 bytes; pre-token boundary flags from the pre-tokenizer     §2, §4
+    signals     a byte LM gives every byte its entropy or surprisal (default: byte 5-gram,
+                crossfitted)                                                                  §3
+    spans       monotonic: c_i = s_i < s_{i-1}; combined: ... or s_i < θ (percentile);
+                maximal runs of continuation bytes + the byte before, split at boundaries     §5.2-5.4
+                global: bytes visited by increasing signal, segments grown incrementally      §5.5
+    vocabulary  base (767 + specials) + spans by count, then first occurrence:
+                frequency (all that fit), seeding (p·|V|), BPE-WP (p = 0); BPE completes      §6
+    inference   greedy longest-prefix per pre-token (encoders/bytespan.py), no LM             §7
+
+Tokens are (flag, bytes): word-initial or continuation (vocab.IDENT_*). Only the vocabulary is
+kept: the model has no merges.
+"""
+import os
+
+import numpy as np
+
+from ...errors import NewbpeError
+
+OPTIONS = {
+    "signal": "entropy",               # "entropy" | "surprisal" (§3.1)
+    "constraint": "combined",          # "monotonic" | "combined" | "global" (§5)
+    "threshold_percentile": 30.0,      # θ of the combined constraint (§5.3)
+    "proportion_bytespan": None,       # None: frequency variant; p in [0, 1]: seeding; 0: BPE-WP (§6)
+    "balance_by_language": False,      # round-robin over the documents' languages (§6, Balanced)
+    "lm": "ngram",                     # "ngram" | path of an HF causal byte LM | a ByteLM object (API)
+    "lm_fit": "crossfit",              # "crossfit" | "same" | "external" (§3.3)
+    "lm_corpus": None,                 # lm_fit="external": file(s) or texts to fit the LM on
+    "lm_order": 5,                     # n-gram order (§3.3)
+    "lm_discount": 0.75,               # absolute discount D (§3.3)
+    "lm_window": 2048,                 # HF LM: sliding window and stride (§3.4)
+    "lm_stride": 512,
+    "add_prefix_space": False,         # parity with the reference's pre-tokenization (§4); training only
+    "global_counting": "exact",        # "exact" | "reference" (§5.5 step 4)
+    "global_base": "newbpe",           # "newbpe" (§5.1, 767) | "reference" (699, §5.5 step 7)
+    "check_every": 1000,               # §5.5 step 5
+    "frequency_threshold": 20,         # §5.5 step 5
+    "include_left_byte": False,        # §5.5 step 3
+}
+
+
+
+def check_options(opts, pretokenizer, units):
+    """Everything checkable before reading the corpus (one-line NewbpeErrors)."""
+    from ...pretokenizers import PreTokenizer
+    if units != "bytes":
+        raise NewbpeError("bytespan is byte-level: units must be 'bytes'")
+    pretok = pretokenizer if isinstance(pretokenizer, PreTokenizer) else PreTokenizer(pretokenizer)
+    if not pretok.lossless or pretok.name == "whitespace":
+        raise NewbpeError(f"bytespan needs a lossless pre-tokenizer (its spans are byte ranges), not {pretok.name}")
+    lm = opts["lm"]
+    if isinstance(lm, (str, os.PathLike)) and lm != "ngram" and not os.path.exists(lm):
+        raise NewbpeError(f"lm must be 'ngram' or the path of an HF causal byte LM: {os.fspath(lm)!r} not found")
+    if (opts["lm_fit"] == "external") != (opts["lm_corpus"] is not None):
+        raise NewbpeError("lm_fit='external' needs lm_corpus (what to fit the LM on), and lm_corpus needs "
+                          "lm_fit='external'")
+    if opts["constraint"] == "global" and opts["proportion_bytespan"] is not None:
+        raise NewbpeError("the global constraint builds its own vocabulary (§5.5): proportion_bytespan does not apply")
+    if opts["balance_by_language"] and opts["constraint"] == "global":
+        raise NewbpeError("balance_by_language applies to the monotonic and combined constraints")
+    return pretok
+
+
+def read_documents(items, special_tokens, transform, add_prefix_space):
+    """(data, doc_off, language of every document): the training documents as bytes (§2) from
+    (language, text) pairs, special tokens cut out (each side its own document), empty ones dropped."""
+    from ...pretokenizers import split_specials
+    from .lm import pack_documents
+    langs, docs = [], []
+    for lang, item in items:
+        if transform is not None:
+            item = transform.apply(item)
+        chunks = [c for special, c in split_specials(item, special_tokens) if not special] if special_tokens \
+            else [item]
+        for c in chunks:
+            if not c:
+                continue
+            if add_prefix_space and not c.startswith(" "):
+                c = " " + c
+            docs.append(c.encode("utf-8", "surrogateescape"))
+            langs.append(lang)
+    if not docs:
+        raise NewbpeError("the training source contains no text")
+    data, off = pack_documents(docs)
+    return data, off, langs
+
+
+def train(corpus, vocab_size, special_tokens=(), progress=None, *, pretokenizer="gpt2", units="bytes",
+          transform=None, **options):
+    """Train ByteSpan (module doc) on a `Corpus` of text. Returns a `Tokenizer` (algo "bytespan")."""
+    from ...checks import check_special_tokens
+    from ...corpus import Corpus
+    from . import vocab as V
+    opts = {**OPTIONS, **options}
+    pretok = check_options(opts, pretokenizer, units)
+    special_tokens = check_special_tokens(special_tokens)
+    base = V.base_tokens(special_tokens)
+    if vocab_size is None or vocab_size <= len(base[0]):
+        raise NewbpeError(f"vocab_size {vocab_size} is not above the base vocabulary ({len(special_tokens)} "
+                          f"special tokens + 767 = {len(base[0])}, §5.1)")
+    corpus = Corpus.of(corpus)
+    corpus.require_text("bytespan (a byte LM reads the documents)")
+    balance = bool(opts["balance_by_language"])
+    items = _labelled(corpus) if balance else ((None, t) for t in corpus.texts())
+    data, doc_off, langs = read_documents(items, special_tokens, transform, opts["add_prefix_space"])
+    from . import spans as S
+    boundary = S.boundaries(data, doc_off, pretok)
+    if opts["constraint"] == "global":
+        from .global_spans import global_vocabulary
+        sig = _signals(data, doc_off, opts)
+        tokens, idents, stats = global_vocabulary(data, doc_off, sig, boundary, base, vocab_size, opts)
+        return _tokenizer(pretok, special_tokens, tokens, idents, opts, stats)
+
+    p = opts["proportion_bytespan"]
+    selected, occ, stats = [], (np.zeros(0, np.int64),) * 3, {}
+    if p is None or p > 0:                                   # BPE-WP (p = 0) needs no LM
+        sig = _signals(data, doc_off, opts)                                          # §3
+        theta = S.threshold(sig, opts["threshold_percentile"]) if opts["constraint"] == "combined" else 0.0
+        mode = S.COMBINED if opts["constraint"] == "combined" else S.MONOTONIC
+        starts, ends = S.detect_spans(data, doc_off, sig, boundary, mode, theta)   # §5.2-5.4
+        type_of, t_s, t_e, t_f, t_c = S.span_types(data, boundary, starts, ends)
+        n_spans = len(base[0])
+        want = vocab_size - n_spans if p is None else max(int(p * vocab_size) - n_spans, 0)
+        if balance:
+            ranked = _ranked_by_language(data, doc_off, langs, starts, type_of, t_s, t_e, t_f)
+            picked = V.balanced(ranked, want)
+        else:
+            picked = V.rank_types(data, t_s, t_e, t_f, t_c)[:want]                   # §6
+        selected = [(tok, ident) for tok, ident, _, _ in picked]
+        index = np.full(len(t_c), -1, np.int64)
+        index[[t for _, _, _, t in picked]] = np.arange(len(picked))
+        which = index[type_of]
+        keep = which >= 0
+        occ = (starts[keep], ends[keep], which[keep])
+        stats = {"theta": theta if mode == S.COMBINED else None, "span_occurrences": int(len(starts)),
+                 "span_types": int(len(t_c))}
+    engine = V.complete_with_bpe(data, doc_off, boundary, base, selected, occ, vocab_size, progress)   # §6
+    tokens, idents = engine.vocab_bytes(), engine.token_idents()
+    n_base = len(base[0])
+    stats.update({"spans_in_vocab": len(selected), "bpe_completion_tokens": len(tokens) - n_base - len(selected),
+                  "bpe_completion_merges": len(engine.merge_events)})
+    if len(tokens) < vocab_size:
+        import warnings
+        warnings.warn(f"training stopped at vocab size {len(tokens)} < {vocab_size}: no pair left", stacklevel=3)
+    return _tokenizer(pretok, special_tokens, tokens, idents, opts, stats)
+
+
+def _signals(data, doc_off, opts):
+    from .lm import corpus_signals
+    lm_corpus = opts["lm_corpus"]
+    if lm_corpus is not None:
+        from ...corpus import Corpus
+        lm_corpus = list(Corpus.of(lm_corpus).documents())
+    ent, sur = corpus_signals(data, doc_off, opts["lm"], opts["lm_fit"], lm_corpus, opts["lm_order"],
+                              opts["lm_discount"], window=opts["lm_window"], stride=opts["lm_stride"])
+    return ent if opts["signal"] == "entropy" else sur
+
+
+def _labelled(corpus):
+    """balance_by_language: (language, text) pairs — from a list of such pairs, or from files (each
+    file one language, named by its path)."""
+    from ...corpus import FILES, Corpus
+    if corpus.kind == FILES:
+        return [(path, t) for path in corpus.source for t in Corpus(path, split=corpus.split).texts()]
+    src = corpus.source
+    items = list(src) if isinstance(src, (list, tuple)) else None
+    if not items or not all(isinstance(x, (list, tuple)) and len(x) == 2 and isinstance(x[1], str) for x in items):
+        raise NewbpeError("balance_by_language needs documents with a language: a list of (language, text) "
+                          "pairs, or files (one language each)")
+    return [(str(lang), t) for lang, t in items]
+
+
+def _ranked_by_language(data, doc_off, langs, starts, type_of, t_s, t_e, t_f):
+    """Per language (first-seen order), its span types ranked by its own counts (§6, Balanced)."""
+    from . import vocab as V
+    doc_of = np.searchsorted(doc_off, starts, side="right") - 1
+    lang_arr = np.array(langs, dtype=object)
+    order = list(dict.fromkeys(langs))
+    out = []
+    for lang in order:
+        mask = lang_arr[doc_of] == lang
+        counts = np.bincount(type_of[mask], minlength=len(t_s))
+        seen = counts > 0
+        ranked = V.rank_types(data, t_s, t_e, t_f, np.where(seen, counts, 0))
+        out.append([r for r in ranked if r[2] > 0])
+    return out
+
+
+def _tokenizer(pretok, special_tokens, tokens, idents, opts, stats):
+    from ...model import Tokenizer
+    from ...vocab import IDENT_CONTINUATION
+    n = len(special_tokens)
+    stats = {**stats,
+             "initial_tokens": sum(1 for i in range(n, len(tokens)) if idents[i] != IDENT_CONTINUATION),
+             "continuation_tokens": sum(1 for i in range(n, len(tokens)) if idents[i] == IDENT_CONTINUATION)}
+    public = {k: v for k, v in opts.items() if k != "lm_corpus"}
+    if not isinstance(public["lm"], str):
+        public["lm"] = os.fspath(public["lm"]) if isinstance(public["lm"], os.PathLike) else type(public["lm"]).__name__
+    public["lm_corpus"] = None if opts["lm_corpus"] is None else "external"
+    return Tokenizer(algo="bytespan", units="bytes", pretokenizer=pretok, special_tokens=special_tokens,
+                     n_alphabet=512, tokens=tokens, merges=[], options=public, stats=stats, encoder="bytespan",
+                     idents=idents)

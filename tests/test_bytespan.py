@@ -1,0 +1,310 @@
+"""ByteSpan (specs bytespan.md): the n-gram LM, spans, vocabulary, encoder, export; one test per
+acceptance invariant of §11 and per fixed reference bug of §10 where testable."""
+import json
+import random
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import newbpe
+from newbpe.errors import NewbpeError
+
+TEXT_SEED = 1234
+
+
+def small_corpus(n=600):
+    rng = random.Random(TEXT_SEED)
+    words = ("the cat sat on mat while dogs ran over hills and the ## heading of "
+             "information spans predict bytes unlikely entropy surprisal tokenizer").split()
+    return [" ".join(rng.choice(words) for _ in range(rng.randint(3, 14))) + rng.choice([".", "!", "", " ###"])
+            for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return small_corpus()
+
+
+@pytest.fixture(scope="module")
+def tok(corpus):
+    return newbpe.train(corpus, "bytespan", 900, special_tokens=["<pad>"])
+
+
+# ------------------------------------------------------------------ §3 the n-gram LM (invariant 9)
+def test_ngram_distribution_sums_to_one_and_entropy_matches():
+    from newbpe.trainers.bytespan.lm import NgramLM
+    lm = NgramLM(order=5).fit([d.encode() for d in small_corpus(80)] + [bytes(range(256))])
+    rng = random.Random(1)
+    histories = [b"", b"the", b"the c", b"zzzz", b"\xff\x00", b"hills and t"]
+    histories += [bytes(rng.randrange(256) for _ in range(rng.randint(0, 6))) for _ in range(30)]
+    for h in histories:
+        p, ent = lm.distribution(h)
+        assert abs(p.sum() - 1) < 1e-9
+        assert (p > 0).all()
+        assert ent >= 0
+        assert abs(ent - float(-(p * np.log(p)).sum())) < 1e-9
+
+
+def test_ngram_signals_match_the_dense_distribution():
+    from newbpe.trainers.bytespan.lm import NgramLM
+    docs = [d.encode() for d in small_corpus(60)]
+    lm = NgramLM(order=3, discount=0.5).fit(docs)
+    doc = docs[3] + b" unseen\xc3\xa9"
+    ent, sur = lm.signals(doc)
+    for j in range(len(doc)):
+        p, h = lm.distribution(doc[max(0, j - 2):j])
+        assert abs(ent[j] - h) < 1e-9
+        assert abs(sur[j] + np.log(p[doc[j]])) < 1e-9
+
+
+def test_ngram_probability_by_hand():
+    """Order 2 on 'ab': p(b | a) = max(1 - D, 0)/1 + D*1/1 * p_1(b), p_1(b) = max(1-D,0)/3 + D*3/3/257."""
+    from newbpe.trainers.bytespan.lm import NgramLM
+    D = 0.75
+    lm = NgramLM(order=2, discount=D).fit([b"ab"])
+    p1_b = (1 - D) / 3 + D * 3 / 3 / 257
+    p, _ = lm.distribution(b"a")
+    assert abs(p[ord("b")] - ((1 - D) + D * p1_b)) < 1e-12
+    p0, _ = lm.distribution(b"")
+    assert abs(p0[256] - ((1 - D) / 3 + D / 257)) < 1e-12       # end of document is an outcome
+
+
+def test_crossfit_differs_from_same_on_memorized_text():
+    from newbpe.trainers.bytespan.lm import corpus_signals, pack_documents
+    docs = [d.encode() for d in small_corpus(200)]
+    data, off = pack_documents(docs)
+    same = corpus_signals(data, off, lm_fit="same")
+    cross = corpus_signals(data, off, lm_fit="crossfit")
+    assert not np.allclose(same[1], cross[1])
+    assert same[1].mean() < cross[1].mean()          # memorized text is more predictable
+
+
+def test_signals_do_not_depend_on_document_order_or_threads():
+    from newbpe.trainers.bytespan.lm import corpus_signals, pack_documents
+    docs = [d.encode() for d in small_corpus(150)]
+    data, off = pack_documents(docs)
+    ref = corpus_signals(data, off, threads=1)
+    perm = list(range(len(docs)))
+    random.Random(3).shuffle(perm)
+    data2, off2 = pack_documents([docs[i] for i in perm])
+    got = corpus_signals(data2, off2, threads=2)
+    for k, i in enumerate(perm):
+        for a, b in zip(ref, got):
+            assert np.array_equal(a[off[i]:off[i + 1]], b[off2[k]:off2[k + 1]])
+
+
+def test_external_fit():
+    from newbpe.trainers.bytespan.lm import corpus_signals, pack_documents
+    data, off = pack_documents([b"abc abc abc"])
+    ent, sur = corpus_signals(data, off, lm_fit="external", lm_corpus=[b"abc " * 50])
+    assert sur[5] < 0.5
+    with pytest.raises(NewbpeError):
+        corpus_signals(data, off, lm_fit="external")
+
+
+# ------------------------------------------------------------------ §5 spans (invariants 2, 3; bugs 1, 2)
+def spans_of(sig, mode, theta=0.0, data=None, boundary=None):
+    from newbpe.trainers.bytespan import spans as S
+    n = len(sig)
+    data = np.frombuffer(data or b"x" * n, dtype=np.uint8)
+    boundary = np.zeros(n, np.uint8) if boundary is None else np.array(boundary, np.uint8)
+    boundary[0] = 1
+    s, e = S.detect_spans(data, np.array([0, n]), np.array(sig, float), boundary, mode, theta)
+    return list(zip(s.tolist(), e.tolist()))
+
+
+def test_span_goldens():
+    from newbpe.trainers.bytespan.spans import COMBINED, MONOTONIC
+    assert spans_of([0.1, 3, 2, 4, 1], COMBINED, 0.5) == [(1, 2), (3, 4)]       # bug 1: no flip inversion
+    assert spans_of([3, 2, 1, 5, 4], MONOTONIC) == [(0, 2), (3, 4)]             # bug 2: final span kept
+
+
+def test_span_post_processing():
+    from newbpe.trainers.bytespan.spans import MONOTONIC
+    # " ab": the raw span [1, 2] absorbs the space before it at a boundary-free position
+    assert spans_of([1, 5, 4], MONOTONIC, data=b" ab") == [(0, 2)]
+    # a boundary at 2 splits [0, 3]
+    assert spans_of([4, 3, 2, 1], MONOTONIC, data=b"abcd", boundary=[1, 0, 1, 0]) == [(0, 1), (2, 3)]
+    # a span ending on a boundary loses that byte; one byte left is dropped
+    assert spans_of([4, 3, 9], MONOTONIC, data=b"abc", boundary=[1, 1, 0]) == []
+
+
+def test_spans_stay_inside_pre_tokens_and_documents(corpus):
+    from newbpe.trainers.bytespan import spans as S
+    from newbpe.trainers.bytespan.lm import corpus_signals, pack_documents
+    data, off = pack_documents([d.encode() for d in corpus[:200]])
+    boundary = S.boundaries(data, off, "gpt2")
+    ent, _ = corpus_signals(data, off)
+    for mode in (S.MONOTONIC, S.COMBINED):
+        starts, ends = S.detect_spans(data, off, ent, boundary, mode, S.threshold(ent, 30))
+        assert len(starts) > 0
+        for s, e in zip(starts, ends):
+            assert s <= e
+            assert not boundary[s + 1:e + 1].any()
+            assert np.searchsorted(off, s, "right") == np.searchsorted(off, e, "right")
+
+
+# ------------------------------------------------------------------ §6 vocabulary (invariants 4, 5, 6)
+def test_base_vocabulary_always_present(tok):
+    from newbpe.trainers.bytespan.vocab import base_tokens
+    tokens, idents, _ = base_tokens(["<pad>"])
+    assert len(tokens) == 767 + 1
+    v = tok.vocabulary
+    keys = {v.key(i) for i in v.model_ids}
+    assert all((i, t) in keys for t, i in zip(tokens[1:], idents[1:]))
+    assert v.tokens[:len(tokens)] == tokens and v.idents[:len(tokens)] == idents
+
+
+def test_frequency_variant_selects_the_top_spans(corpus):
+    from newbpe.trainers.bytespan import spans as S
+    from newbpe.trainers.bytespan.lm import corpus_signals, pack_documents
+    tok = newbpe.train(corpus, "bytespan", 800, constraint="monotonic")
+    data, off = pack_documents([d.encode() for d in corpus])
+    boundary = S.boundaries(data, off, "gpt2")
+    ent, _ = corpus_signals(data, off)
+    starts, ends = S.detect_spans(data, off, ent, boundary, S.MONOTONIC, 0.0)
+    counts, first = {}, {}
+    for k, (s, e) in enumerate(zip(starts, ends)):
+        key = (0 if boundary[s] else 1, data[s:e + 1].tobytes())
+        counts[key] = counts.get(key, 0) + 1
+        first.setdefault(key, k)
+    from newbpe.trainers.bytespan.vocab import is_base
+    ranked = sorted((k for k in counts if not is_base(k[1], k[0])), key=lambda k: (-counts[k], first[k]))
+    v = tok.vocabulary
+    got = [v.key(i) for i in range(767, len(v))]
+    assert got[:tok.stats["spans_in_vocab"]] == ranked[:800 - 767]
+
+
+def test_seeding_zero_is_bpe_wp_and_completion_keeps_bytes(corpus):
+    a = newbpe.train(corpus, "bytespan", 820, proportion_bytespan=0.0)
+    b = newbpe.train(corpus, "bytespan", 820, proportion_bytespan=0.0, signal="surprisal", constraint="monotonic")
+    assert a.vocabulary.tokens == b.vocabulary.tokens and a.vocabulary.idents == b.vocabulary.idents
+    assert a.stats["spans_in_vocab"] == 0 and a.vocab_size == 820
+
+
+def test_bpe_completion_never_crosses_boundaries_and_loses_no_bytes(corpus):
+    """Invariant 6 (and bugs 3, 4): bytes of the re-segmented corpus are invariant under every merge;
+    a merge output keeps its left part's flag; '##' and 'aaa' survive."""
+    from newbpe.trainers.bytespan import spans as S
+    from newbpe.trainers.bytespan import vocab as V
+    from newbpe.trainers.bytespan.lm import pack_documents
+    docs = [d.encode() for d in corpus[:150]] + [b"aaa aaaa ####", b"a a a aaa"]
+    data, off = pack_documents(docs)
+    boundary = S.boundaries(data, off, "gpt2")
+    base = V.base_tokens([])
+    sel = [(b"####", 1)]
+    starts = np.array([len(data) - 13 - 9 + 9], np.int64)       # the ' ####' pre-token's '####'
+    assert data[starts[0] - 1] == 0x20 and data[starts[0]:starts[0] + 4].tobytes() == b"####"
+    occ = (starts, starts + 3, np.array([0], np.int64))
+    boundary[starts[0]] = 0                                      # (make it a continuation span)
+    engine = V.complete_with_bpe(data, off, boundary, base, sel, occ, 2000)
+    total = sum(int(f) * len(engine.token_bytes(t)) for t, f in enumerate(engine.token_freqs()))
+    assert total == len(data)
+    for a, b, new, _ in engine.merge_events:
+        assert engine.token_ident(new) == engine.token_ident(a)
+        assert engine.token_bytes(new) == engine.token_bytes(a) + engine.token_bytes(b)
+    keys = [(i, t) for i, t in zip(engine.token_idents(), engine.vocab_bytes())]
+    assert len(set(keys)) == len(keys)
+
+
+# ------------------------------------------------------------------ §7 encoder (invariants 1, 7)
+def naive_encode(tok, text):
+    v = tok.vocabulary
+    init = {v.tokens[i]: m for m, i in enumerate(v.model_ids) if not v.is_special(i) and v.idents[i] == 0}
+    cont = {v.tokens[i]: m for m, i in enumerate(v.model_ids) if not v.is_special(i) and v.idents[i] == 1}
+    out = []
+    for piece in tok.pretokenizer.split(text):
+        b = piece.encode("utf-8", "surrogateescape")
+        i = 0
+        while i < len(b):
+            table = init if i == 0 else cont
+            L = max(L for L in range(1, len(b) - i + 1) if b[i:i + L] in table)
+            out.append(table[b[i:i + L]])
+            i += L
+    return out
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=60) | st.sampled_from(
+    ["the cat sat", "\n### Heading", "日本語のテキスト", "emoji 😀👍🏽", "x" * 300, " ## ###"]))
+def test_roundtrip_and_greedy_reference(tok, text):
+    ids = tok.encode(text)
+    assert tok.decode(ids) == text
+    assert ids == naive_encode(tok, text)
+
+
+def test_encode_batch_threads_and_save_load(tok, tmp_path):
+    texts = small_corpus(50) + ["x" * 300, "\n### Heading", "中文 😀"]
+    one = tok.encode_batch(texts, threads=1)
+    assert tok.encode_batch(texts, threads=2) == one
+    tok.save(tmp_path / "m")
+    again = newbpe.load(tmp_path / "m")
+    assert again.encode_batch(texts, threads=1) == one
+    assert again.vocabulary.idents == tok.vocabulary.idents
+
+
+def test_training_is_deterministic_across_threads(corpus):
+    from newbpe._threads import threads_limit
+    with threads_limit(1):
+        a = newbpe.train(corpus[:300], "bytespan", 850)
+    with threads_limit(2):
+        b = newbpe.train(corpus[:300], "bytespan", 850)
+    assert a.vocabulary.tokens == b.vocabulary.tokens and a.vocabulary.idents == b.vocabulary.idents
+
+
+# ------------------------------------------------------------------ bad input
+@pytest.mark.parametrize("opts, msg", [
+    (dict(signal="bits"), "signal"),
+    (dict(constraint="up"), "constraint"),
+    (dict(proportion_bytespan=50), "proportion_bytespan"),
+    (dict(threshold_percentile=101), "threshold_percentile"),
+    (dict(lm_fit="external"), "lm_corpus"),
+    (dict(lm="/no/such/model"), "not found"),
+    (dict(lm_order=9), "lm_order"),
+    (dict(units="chars"), "byte-level"),
+    (dict(pretokenizer="whitespace"), "lossless"),
+])
+def test_bad_options_are_one_line_errors(corpus, opts, msg):
+    with pytest.raises(NewbpeError, match=msg) as e:
+        newbpe.train(corpus[:5], "bytespan", 900, **opts)
+    assert "\n" not in str(e.value)
+
+
+def test_vocab_size_must_exceed_the_base(corpus):
+    with pytest.raises(NewbpeError, match="767"):
+        newbpe.train(corpus[:5], "bytespan", 767)
+
+
+# ------------------------------------------------------------------ §3.4 HF causal byte LM adapter
+def tiny_hf_lm(tmp_path):
+    torch = pytest.importorskip("torch", reason="torch is not installed (the optional newbpe[lm] extra)")
+    transformers = pytest.importorskip("transformers", reason="transformers is not installed (newbpe[lm])")
+    from tokenizers import Tokenizer as HFTok, models, pre_tokenizers
+    from newbpe.units import bytes_to_token_string
+    vocab = {"<|padding|>": 0, "<|endoftext|>": 1}
+    vocab.update({bytes_to_token_string(bytes([b])): 2 + b for b in range(256)})
+    hf = HFTok(models.BPE(vocab=vocab, merges=[]))
+    hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=hf, eos_token="<|endoftext|>",
+                                                pad_token="<|padding|>")
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(vocab_size=258, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                      num_attention_heads=4, max_position_embeddings=64, tie_word_embeddings=True)
+    model = transformers.LlamaForCausalLM(config)
+    model.save_pretrained(tmp_path / "lm")
+    fast.save_pretrained(tmp_path / "lm")
+    return tmp_path / "lm"
+
+
+def test_hf_adapter_sliding_window(tmp_path, corpus):
+    path = tiny_hf_lm(tmp_path)
+    from newbpe.trainers.bytespan.hf_lm import HFByteLM
+    docs = [d.encode() for d in corpus[:6]]
+    full = HFByteLM(str(path), window=64, stride=63).signals_batch(docs)
+    slid = HFByteLM(str(path), window=16, stride=4).signals_batch(docs)
+    for (e, s), d in zip(slid, docs):
+        assert e.shape == s.shape == (len(d),) and (e >= 0).all() and (s >= 0).all()
+    assert all(np.isfinite(e).all() for e, _ in full)
+    tok = newbpe.train(corpus[:60], "bytespan", 800, lm=str(path), lm_window=32, lm_stride=8)
+    assert tok.decode(tok.encode(corpus[0])) == corpus[0]
