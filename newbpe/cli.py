@@ -194,6 +194,16 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
 @click.option("--transition", type=Checked("transition"), default=None,
               help="SuperBPE: transition point t; inherits t - 1 stage-1 merges (the reference's count).")
 @click.option("--stage1", default=None, help="SuperBPE: extend this stage-1 tokenizer (newbpe model or tokenizer.json).")
+@click.option("--signal", type=click.Choice(["entropy", "surprisal"]), default=None,
+              help="ByteSpan: the byte LM signal (default entropy).")
+@click.option("--constraint", type=click.Choice(["monotonic", "combined", "global"]), default=None,
+              help="ByteSpan: span constraint (default combined).")
+@click.option("--threshold-percentile", type=Checked("threshold_percentile"), default=None,
+              help="ByteSpan: θ of the combined constraint as a percentile of the signals (default 30).")
+@click.option("--proportion-bytespan", type=Checked("proportion_bytespan"), default=None,
+              help="ByteSpan: share p of the vocabulary seeded from spans, BPE completes (0 = BPE-WP; "
+                   "absent = frequency variant).")
+@click.option("--lm", default=None, help="ByteSpan: 'ngram' (default) or the path of an HF causal byte LM.")
 @click.option("--encoder", type=click.Choice(ENCODERS), default=None,
               help="Default encoder of the model (default: the algorithm's own; lbpe fits every algorithm).")
 @click.option("--lbpe-ties", type=click.Choice(["leftmost", "rank"]), default=None,
@@ -205,8 +215,8 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
 @friendly
 def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, special_tokens, split, threads,
           min_frequency, max_token_length, max_token_length_mode, byte_alphabet, limit_alphabet, coverage,
-          threshold, reference_compat, transition, stage1, encoder, lbpe_ties, extra, progress, splinter_lang,
-          splinter_map):
+          threshold, reference_compat, transition, stage1, signal, constraint, threshold_percentile,
+          proportion_bytespan, lm, encoder, lbpe_ties, extra, progress, splinter_lang, splinter_map):
     """Train a tokenizer on FILES (or --counts) and write it to OUTPUT."""
     import newbpe
     from .errors import NewbpeError
@@ -215,7 +225,9 @@ def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, spe
                                       max_token_length_mode=max_token_length_mode, byte_alphabet=byte_alphabet,
                                       limit_alphabet=limit_alphabet, coverage=coverage, threshold=threshold,
                                       compat="reference" if reference_compat else None,
-                                      lbpe_ties=lbpe_ties, transition=transition, stage1=stage1).items()
+                                      lbpe_ties=lbpe_ties, transition=transition, stage1=stage1, signal=signal,
+                                      constraint=constraint, threshold_percentile=threshold_percentile,
+                                      proportion_bytespan=proportion_bytespan, lm=lm).items()
                if v is not None}
     for kv in extra:
         if "=" not in kv:

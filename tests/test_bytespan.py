@@ -308,3 +308,58 @@ def test_hf_adapter_sliding_window(tmp_path, corpus):
     assert all(np.isfinite(e).all() for e, _ in full)
     tok = newbpe.train(corpus[:60], "bytespan", 800, lm=str(path), lm_window=32, lm_stride=8)
     assert tok.decode(tok.encode(corpus[0])) == corpus[0]
+
+
+# ------------------------------------------------------------------ §7 HF export (invariant 1, bug 5)
+HF_TEXTS = ["Hello there, friend!", "x" * 300, "\n### Heading", "日本語のテキスト 中文", "emoji 😀👍🏽 ok",
+            "  spaces   and\ttabs\n\n", " ## ### #### a##b", ""]
+
+
+def test_hf_wordpiece_export_is_lossless_and_id_for_id(tok, heldout_en, tmp_path):
+    hf_mod = pytest.importorskip("tokenizers", reason="tokenizers is not installed")
+    d = json.loads(tok.to_hf())
+    assert d["model"]["type"] == "WordPiece" and d["model"]["max_input_chars_per_word"] == 10**9
+    assert d["model"]["continuing_subword_prefix"] == "\u2021"
+    hf = hf_mod.Tokenizer.from_str(tok.to_hf())
+    for text in HF_TEXTS + heldout_en.split("\n")[:200] + [heldout_en[:20000]]:
+        ids = tok.encode(text)
+        assert hf.encode(text).ids == ids
+        assert hf.decode(ids) == text
+    paths = tok.save(tmp_path / "m")
+    assert any(str(p).endswith("tokenizer.json") for p in paths)
+    back = newbpe.load(tmp_path / "m" / "tokenizer.json")
+    assert back.algo == "bytespan"
+    for text in HF_TEXTS + [heldout_en[:5000]]:
+        assert back.encode(text) == tok.encode(text)
+        assert back.decode(back.encode(text)) == text
+
+
+def test_hf_export_with_other_pretokenizer(corpus):
+    hf_mod = pytest.importorskip("tokenizers", reason="tokenizers is not installed")
+    tok = newbpe.train(corpus[:200], "bytespan", 800, pretokenizer="cl100k", special_tokens=["<s>", "</s>"])
+    hf = hf_mod.Tokenizer.from_str(tok.to_hf())
+    for text in HF_TEXTS + corpus[:20]:
+        assert hf.encode(text, add_special_tokens=False).ids == tok.encode(text)
+        assert hf.decode(tok.encode(text)) == text
+
+
+# ------------------------------------------------------------------ CLI
+def run_cli(*args):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "newbpe.cli", *map(str, args)], capture_output=True, text=True)
+
+
+def test_cli_train_info_and_bad_input(tmp_path, corpus):
+    src = tmp_path / "c.txt"
+    src.write_text("\n".join(corpus[:300]) + "\n", encoding="utf-8")
+    r = run_cli("train", src, "--algo", "bytespan", "--vocab-size", 820, "--signal", "surprisal", "--constraint",
+                "monotonic", "--threshold-percentile", 30, "--proportion-bytespan", 0.5, "--lm", "ngram",
+                "-o", tmp_path / "m")
+    assert r.returncode == 0, r.stderr
+    r = run_cli("info", "-m", tmp_path / "m")
+    assert "continuation_tokens" in r.stdout and "spans_in_vocab" in r.stdout
+    for bad in (["--proportion-bytespan", 50], ["--lm", tmp_path / "nope"], ["--option", "lm_fit=external"],
+                ["--units", "chars"]):
+        r = run_cli("train", src, "--algo", "bytespan", "--vocab-size", 820, *bad, "-o", tmp_path / "x")
+        assert r.returncode != 0 and "Traceback" not in r.stderr and r.stderr.strip().count("\n") == 0, r.stderr
