@@ -363,3 +363,38 @@ def test_cli_train_info_and_bad_input(tmp_path, corpus):
                 ["--units", "chars"]):
         r = run_cli("train", src, "--algo", "bytespan", "--vocab-size", 820, *bad, "-o", tmp_path / "x")
         assert r.returncode != 0 and "Traceback" not in r.stderr and r.stderr.strip().count("\n") == 0, r.stderr
+
+
+# ------------------------------------------------------------------ §5.5 global incremental (invariant 8)
+@pytest.mark.parametrize("counting", ["exact", "reference"])
+def test_global_counts_equal_a_recount_after_every_visit(counting):
+    from newbpe.trainers.bytespan import OPTIONS, global_spans as G, spans as S, vocab as V
+    from newbpe.trainers.bytespan.lm import corpus_signals, pack_documents
+    data, off = pack_documents([d.encode() for d in small_corpus(30)] + [b"a  b\n\n  c", b"x"])
+    boundary = S.boundaries(data, off, "gpt2")
+    ent, _ = corpus_signals(data, off)
+    for left in (False, True):
+        opts = {**OPTIONS, "global_counting": counting, "check_every": 1, "frequency_threshold": 2,
+                "include_left_byte": left}
+        with pytest.warns(UserWarning):
+            tokens, idents, stats = G.global_vocabulary(data, off, ent, boundary, V.base_tokens([]), 5000, opts,
+                                                        debug=True)
+        assert stats["global_visits"] == len(data)
+        if counting == "exact":
+            assert stats["recount_ok"]
+        assert len(set(zip(idents, tokens))) == len(tokens)
+
+
+def test_global_reference_base_is_699():
+    from newbpe.trainers.bytespan.global_spans import reference_base
+    assert len(reference_base(["<|padding|>", "<|endoftext|>", "<unk>"])[0]) == 699
+
+
+def test_global_variant_trains_and_round_trips(corpus):
+    tok = newbpe.train(corpus, "bytespan", 800, constraint="global", frequency_threshold=2, check_every=10)
+    assert tok.vocab_size == 800 and tok.stats["global_visits"] < sum(len(c.encode()) for c in corpus)
+    for text in corpus[:20] + HF_TEXTS:
+        assert tok.decode(tok.encode(text)) == text
+    ref = newbpe.train(corpus, "bytespan", 720, constraint="global", global_base="reference",
+                       global_counting="reference", frequency_threshold=2)
+    assert ref.vocab_size == 720 and ref.vocabulary.n_base == 512 and len(ref.vocabulary.tokens) == 720
