@@ -97,10 +97,14 @@ def train(corpus, vocab_size, special_tokens=(), progress=None, *, pretokenizer=
     opts = {**OPTIONS, **options}
     pretok = check_options(opts, pretokenizer, units)
     special_tokens = check_special_tokens(special_tokens)
-    base = V.base_tokens(special_tokens)
+    if opts["constraint"] == "global" and opts["global_base"] == "reference":
+        from .global_spans import reference_base
+        base = reference_base(special_tokens)
+    else:
+        base = V.base_tokens(special_tokens)
     if vocab_size is None or vocab_size <= len(base[0]):
         raise NewbpeError(f"vocab_size {vocab_size} is not above the base vocabulary ({len(special_tokens)} "
-                          f"special tokens + 767 = {len(base[0])}, §5.1)")
+                          f"special tokens + {len(base[0]) - len(special_tokens)} = {len(base[0])}, §5.1)")
     corpus = Corpus.of(corpus)
     corpus.require_text("bytespan (a byte LM reads the documents)")
     balance = bool(opts["balance_by_language"])

@@ -203,10 +203,9 @@ def run_global(data, doc_off, order, boundary, base_kind, need, threshold, check
 
 
 def global_vocabulary(data, doc_off, sig, boundary, base, vocab_size, opts, debug=False):
-    """(tokens, idents, stats) of the global incremental variant (module doc)."""
+    """(tokens, idents, stats) of the global incremental variant (module doc); `base` is the base
+    vocabulary of opts["global_base"] (vocab.base_tokens or reference_base)."""
     if opts["global_base"] == "reference":
-        specials = base[0][:len(base[0]) - 767]
-        base = reference_base([s.decode("utf-8") for s in specials])
         mapped = byte_to_unicode()
         spaced = np.array([1 if mapped[b].isalpha() and b != SPACE else 0 for b in range(256)], np.int64)
     else:
