@@ -428,6 +428,31 @@ def info(model_dir, as_json, examples):
                    + " ".join(repr(s) for s in show))
 
 
+@main.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--pretokenizer", default="gpt2", show_default=True)
+@click.option("--signal", type=click.Choice(["entropy", "surprisal"]), default="entropy", show_default=True)
+@click.option("--constraint", type=click.Choice(["monotonic", "combined"]), default="combined", show_default=True)
+@click.option("--threshold-percentile", type=Checked("threshold_percentile"), default=30.0, show_default=True)
+@click.option("--lm", default="ngram", show_default=True, help="'ngram' or the path of an HF causal byte LM.")
+@click.option("--lm-fit", type=click.Choice(["crossfit", "same"]), default="crossfit", show_default=True)
+@click.option("--split", type=click.Choice(["line", "document"]), default="line", show_default=True)
+@friendly
+def signals(files, pretokenizer, signal, constraint, threshold_percentile, lm, lm_fit, split):
+    """ByteSpan: per-byte LM signals and spans of FILES (tab-separated: doc, pos, byte, entropy,
+    surprisal, boundary, span tag B/I/-)."""
+    from .errors import NewbpeError
+    from .trainers.bytespan.inspect import format_rows, inspect
+    missing = [f for f in files if not os.path.isfile(f)]
+    if missing:
+        raise NewbpeError(f"input file not found: {missing[0]}")
+    docs, theta = inspect(list(files), pretokenizer, signal, constraint, threshold_percentile, lm, lm_fit, split=split)
+    if theta is not None:
+        click.echo(f"# theta {theta:.6f} (percentile {threshold_percentile:g} of the {signal} signals)")
+    for line in format_rows(docs):
+        click.echo(line)
+
+
 @main.command(name="eval")
 @click.argument("files", nargs=-1, required=True)
 @click.option("-m", "--model", "model_dir", required=True)

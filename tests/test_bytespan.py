@@ -398,3 +398,52 @@ def test_global_variant_trains_and_round_trips(corpus):
     ref = newbpe.train(corpus, "bytespan", 720, constraint="global", global_base="reference",
                        global_counting="reference", frequency_threshold=2)
     assert ref.vocab_size == 720 and ref.vocabulary.n_base == 512 and len(ref.vocabulary.tokens) == 720
+
+
+# ------------------------------------------------------------------ inspection, info, balanced
+def test_signals_cli_and_api(tmp_path, corpus):
+    from newbpe.trainers.bytespan.inspect import inspect
+    docs, theta = inspect(corpus[:50], constraint="combined")
+    assert theta is not None and len(docs) == 50
+    for d in docs:
+        assert len(d["entropy"]) == len(d["bytes"]) == len(d["boundary"])
+        assert all(0 <= s < e < len(d["bytes"]) for s, e in d["spans"])
+    src = tmp_path / "c.txt"
+    src.write_text("\n".join(corpus[:50]) + "\n", encoding="utf-8")
+    r = run_cli("signals", src, "--signal", "surprisal", "--constraint", "monotonic")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split("\t") == ["doc", "pos", "byte", "entropy", "surprisal", "boundary", "span"]
+    assert len(lines) == 1 + sum(len(c.encode()) + 1 for c in corpus[:50])     # lines keep their \n
+    r = run_cli("signals", tmp_path / "missing.txt")
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+
+
+def test_info_reports_initial_continuation_and_span_share(tok):
+    info = tok.info()
+    assert info["initial_tokens"] + info["continuation_tokens"] == tok.vocab_size - 1
+    assert 0 <= info["share_from_spans"] <= 1
+    assert info["spans_in_vocab"] + info["bpe_completion_tokens"] == tok.vocab_size - 768
+
+
+def test_balanced_round_robin_by_language(tmp_path):
+    from newbpe.trainers.bytespan.vocab import balanced
+    a = [(b"xa", 0, 9, 0), (b"ya", 0, 5, 1), (b"za", 0, 1, 2)]
+    b = [(b"xb", 1, 3, 0), (b"xa", 0, 2, 1)]
+    assert [t for t, *_ in balanced([a, b], 4)] == [b"xa", b"xb", b"ya", b"za"]
+    en = ["the cat sat on the mat"] * 30 + ["the dog ran over the hill"] * 30
+    de = ["der Hund lief über den Hügel"] * 30 + ["die Katze saß auf der Matte"] * 30
+    pairs = [("en", t) for t in en] + [("de", t) for t in de]
+    tok = newbpe.train(pairs, "bytespan", 800, balance_by_language=True, lm_fit="same")
+    added = [tok.vocabulary.tokens[i] for i in range(767, 767 + tok.stats["spans_in_vocab"])]
+    plain = newbpe.train(en + de, "bytespan", 800, lm_fit="same")
+    unbalanced = [plain.vocabulary.tokens[i] for i in range(767, 767 + plain.stats["spans_in_vocab"])]
+    assert added[0] == b"the" and added[1] == b" de"        # en's first, then de's first
+    assert added.index(b"der") < unbalanced.index(b"der")
+    (tmp_path / "en.txt").write_text("\n".join(en), encoding="utf-8")
+    (tmp_path / "de.txt").write_text("\n".join(de), encoding="utf-8")
+    tok2 = newbpe.train([str(tmp_path / "en.txt"), str(tmp_path / "de.txt")], "bytespan", 800,
+                        balance_by_language=True, lm_fit="same")
+    assert tok2.vocabulary.tokens == tok.vocabulary.tokens
+    with pytest.raises(NewbpeError, match="language"):
+        newbpe.train(en, "bytespan", 800, balance_by_language=True)

@@ -144,8 +144,10 @@ def train(corpus, vocab_size, special_tokens=(), progress=None, *, pretokenizer=
     engine = V.complete_with_bpe(data, doc_off, boundary, base, selected, occ, vocab_size, progress)   # §6
     tokens, idents = engine.vocab_bytes(), engine.token_idents()
     n_base = len(base[0])
-    stats.update({"spans_in_vocab": len(selected), "bpe_completion_tokens": len(tokens) - n_base - len(selected),
-                  "bpe_completion_merges": len(engine.merge_events)})
+    n_added = len(tokens) - n_base
+    stats.update({"spans_in_vocab": len(selected), "bpe_completion_tokens": n_added - len(selected),
+                  "bpe_completion_merges": len(engine.merge_events),
+                  "share_from_spans": round(len(selected) / n_added, 4) if n_added else 0.0})
     if len(tokens) < vocab_size:
         import warnings
         warnings.warn(f"training stopped at vocab size {len(tokens)} < {vocab_size}: no pair left", stacklevel=3)
