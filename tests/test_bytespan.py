@@ -447,3 +447,15 @@ def test_balanced_round_robin_by_language(tmp_path):
     assert tok2.vocabulary.tokens == tok.vocabulary.tokens
     with pytest.raises(NewbpeError, match="language"):
         newbpe.train(en, "bytespan", 800, balance_by_language=True)
+
+
+def test_external_lm_corpus_file_and_token_strings(tmp_path, corpus):
+    lm_file = tmp_path / "lm.txt"
+    lm_file.write_text("\n".join(corpus[300:]) + "\n", encoding="utf-8")
+    tok = newbpe.train(corpus[:300], "bytespan", 820, lm_fit="external", lm_corpus=str(lm_file))
+    assert tok.decode(tok.encode(corpus[0])) == corpus[0]
+    with pytest.raises(NewbpeError, match="lm_corpus"):
+        newbpe.train(corpus[:5], "bytespan", 820, lm_fit="external", lm_corpus=str(tmp_path / "none.txt"))
+    ids = tok.encode("spans")
+    strings = tok.token_strings(ids)
+    assert strings[0][0] != "\u2021" and all(s.startswith("\u2021") for s in strings[1:])

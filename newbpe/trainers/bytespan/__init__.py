@@ -54,6 +54,9 @@ def check_options(opts, pretokenizer, units):
     lm = opts["lm"]
     if isinstance(lm, (str, os.PathLike)) and lm != "ngram" and not os.path.exists(lm):
         raise NewbpeError(f"lm must be 'ngram' or the path of an HF causal byte LM: {os.fspath(lm)!r} not found")
+    lm_corpus = opts["lm_corpus"]
+    if isinstance(lm_corpus, (str, os.PathLike)) and not os.path.isfile(lm_corpus):
+        raise NewbpeError(f"lm_corpus: no such file: {os.fspath(lm_corpus)!r}")
     if (opts["lm_fit"] == "external") != (opts["lm_corpus"] is not None):
         raise NewbpeError("lm_fit='external' needs lm_corpus (what to fit the LM on), and lm_corpus needs "
                           "lm_fit='external'")
