@@ -97,9 +97,9 @@ class NgramLM:
             ent = np.zeros(len(data), np.float64)
             sur = np.zeros(len(data), np.float64)
         h_cache = np.full(max(self.n_contexts, 1), np.nan)
+        from contextlib import nullcontext
         from ..._threads import threads_limit
-        import os
-        with threads_limit(threads or os.cpu_count() or 1):
+        with threads_limit(threads) if threads else nullcontext():     # None: the caller's limit (train's threads)
             K.score(data, doc_off, docs, self.order, self.discount, self.ckeys, self.cids, self.c_total,
                     self.c_n1, self.start, self.xs, self.cs, self.q, h_cache, ent, sur)
         return ent, sur
