@@ -306,6 +306,11 @@ def test_hf_adapter_sliding_window(tmp_path, corpus):
     for (e, s), d in zip(slid, docs):
         assert e.shape == s.shape == (len(d),) and (e >= 0).all() and (s >= 0).all()
     assert all(np.isfinite(e).all() for e, _ in full)
+    # a causal LM: the first window's predictions do not depend on the window size
+    assert np.allclose(slid[0][0][:14], full[0][0][:14], atol=1e-5)
+    assert np.allclose(slid[0][1][:14], full[0][1][:14], atol=1e-5)
+    # later positions see at most `window` tokens: the context is cut, values differ
+    assert not np.allclose(slid[2][1], full[2][1], atol=1e-5)
     tok = newbpe.train(corpus[:60], "bytespan", 800, lm=str(path), lm_window=32, lm_stride=8)
     assert tok.decode(tok.encode(corpus[0])) == corpus[0]
 
