@@ -71,7 +71,8 @@ def test_ngram_probability_by_hand():
 
 
 def test_crossfit_differs_from_same_on_memorized_text():
-    from newbpe.trainers.bytespan.lm import corpus_signals, pack_documents
+    from newbpe.trainers.bytespan.lm import pack_documents
+    from newbpe.trainers.bytespan.passes import corpus_signals
     docs = [d.encode() for d in small_corpus(200)]
     data, off = pack_documents(docs)
     same = corpus_signals(data, off, lm_fit="same")
@@ -81,21 +82,26 @@ def test_crossfit_differs_from_same_on_memorized_text():
 
 
 def test_signals_do_not_depend_on_document_order_or_threads():
-    from newbpe.trainers.bytespan.lm import corpus_signals, pack_documents
+    from newbpe.trainers.bytespan.lm import pack_documents
+    from newbpe.trainers.bytespan.passes import corpus_signals
     docs = [d.encode() for d in small_corpus(150)]
     data, off = pack_documents(docs)
-    ref = corpus_signals(data, off, threads=1)
+    from newbpe._threads import threads_limit
+    with threads_limit(1):
+        ref = corpus_signals(data, off)
     perm = list(range(len(docs)))
     random.Random(3).shuffle(perm)
     data2, off2 = pack_documents([docs[i] for i in perm])
-    got = corpus_signals(data2, off2, threads=2)
+    with threads_limit(2):
+        got = corpus_signals(data2, off2)
     for k, i in enumerate(perm):
         for a, b in zip(ref, got):
             assert np.array_equal(a[off[i]:off[i + 1]], b[off2[k]:off2[k + 1]])
 
 
 def test_external_fit():
-    from newbpe.trainers.bytespan.lm import corpus_signals, pack_documents
+    from newbpe.trainers.bytespan.lm import pack_documents
+    from newbpe.trainers.bytespan.passes import corpus_signals
     data, off = pack_documents([b"abc abc abc"])
     ent, sur = corpus_signals(data, off, lm_fit="external", lm_corpus=[b"abc " * 50])
     assert sur[5] < 0.5
@@ -132,7 +138,8 @@ def test_span_post_processing():
 
 def test_spans_stay_inside_pre_tokens_and_documents(corpus):
     from newbpe.trainers.bytespan import spans as S
-    from newbpe.trainers.bytespan.lm import corpus_signals, pack_documents
+    from newbpe.trainers.bytespan.lm import pack_documents
+    from newbpe.trainers.bytespan.passes import corpus_signals
     data, off = pack_documents([d.encode() for d in corpus[:200]])
     boundary = S.boundaries(data, off, "gpt2")
     ent, _ = corpus_signals(data, off)
@@ -158,7 +165,8 @@ def test_base_vocabulary_always_present(tok):
 
 def test_frequency_variant_selects_the_top_spans(corpus):
     from newbpe.trainers.bytespan import spans as S
-    from newbpe.trainers.bytespan.lm import corpus_signals, pack_documents
+    from newbpe.trainers.bytespan.lm import pack_documents
+    from newbpe.trainers.bytespan.passes import corpus_signals
     tok = newbpe.train(corpus, "bytespan", 800, constraint="monotonic")
     data, off = pack_documents([d.encode() for d in corpus])
     boundary = S.boundaries(data, off, "gpt2")
@@ -198,7 +206,9 @@ def test_bpe_completion_never_crosses_boundaries_and_loses_no_bytes(corpus):
     assert data[starts[0] - 1] == 0x20 and data[starts[0]:starts[0] + 4].tobytes() == b"####"
     occ = (starts, starts + 3, np.array([0], np.int64))
     boundary[starts[0]] = 0                                      # (make it a continuation span)
-    engine = V.complete_with_bpe(data, off, boundary, base, sel, occ, 2000)
+    init_id, cont_id = V.byte_ids(0)
+    words = V.resegment(data, off, boundary, occ[0], occ[1], (occ[2] + 767).astype(np.int32), init_id, cont_id)
+    engine = V.complete_with_bpe(words, base, sel, 2000)
     total = sum(int(f) * len(engine.token_bytes(t)) for t, f in enumerate(engine.token_freqs()))
     assert total == len(data)
     for a, b, new, _ in engine.merge_events:
@@ -374,7 +384,8 @@ def test_cli_train_info_and_bad_input(tmp_path, corpus):
 @pytest.mark.parametrize("counting", ["exact", "reference"])
 def test_global_counts_equal_a_recount_after_every_visit(counting):
     from newbpe.trainers.bytespan import OPTIONS, global_spans as G, spans as S, vocab as V
-    from newbpe.trainers.bytespan.lm import corpus_signals, pack_documents
+    from newbpe.trainers.bytespan.lm import pack_documents
+    from newbpe.trainers.bytespan.passes import corpus_signals
     data, off = pack_documents([d.encode() for d in small_corpus(30)] + [b"a  b\n\n  c", b"x"])
     boundary = S.boundaries(data, off, "gpt2")
     ent, _ = corpus_signals(data, off)
@@ -464,3 +475,44 @@ def test_external_lm_corpus_file_and_token_strings(tmp_path, corpus):
     ids = tok.encode("spans")
     strings = tok.token_strings(ids)
     assert strings[0][0] != "\u2021" and all(s.startswith("\u2021") for s in strings[1:])
+
+
+# ------------------------------------------------------------------ batched passes (memory follows distinct keys)
+def test_weighted_percentile_equals_numpy():
+    from newbpe.trainers.bytespan.passes import weighted_percentile
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        k = int(rng.integers(1, 12))
+        values = np.round(rng.normal(1, 1, k), int(rng.integers(0, 3)))
+        values[rng.random(k) < 0.1] = 0.0
+        counts = rng.integers(0, 5, k)
+        q = float(rng.choice([0, 30, 50, 99.5, 100, rng.uniform(0, 100)]))
+        full = np.repeat(values, counts)
+        full = full[np.isfinite(full) & (full != 0)]
+        want = float(np.percentile(full, q)) if len(full) else 0.0
+        assert weighted_percentile(values, counts, q) == want
+
+
+@pytest.mark.parametrize("signal, fit", [("entropy", "crossfit"), ("surprisal", "crossfit"), ("surprisal", "same")])
+def test_threshold_from_value_keys_equals_the_percentile_of_all_signals(corpus, signal, fit):
+    from newbpe.trainers.bytespan import OPTIONS, passes as P, spans as S
+    from newbpe.corpus import Corpus
+    from newbpe.pretokenizers import PreTokenizer
+    docs = P.Documents(Corpus(corpus), (), None, False, PreTokenizer("gpt2"), batch_bytes=3000)
+    opts = {**OPTIONS, "signal": signal, "lm_fit": fit}
+    sig = P.signals_for(docs, opts)
+    everything = np.concatenate([sig(data, off) for data, off, _, _ in docs.batches()])
+    for pct in (30, 7.5, 90):
+        assert sig.threshold(docs, pct) == S.threshold(everything, pct)
+
+
+def test_batch_size_does_not_change_the_model(corpus, monkeypatch):
+    from newbpe.trainers.bytespan import passes as P
+    for opts in ({}, {"constraint": "monotonic", "signal": "surprisal", "proportion_bytespan": 0.9}):
+        whole = newbpe.train(corpus, "bytespan", 850, **opts)
+        monkeypatch.setattr(P, "BATCH_BYTES", 2500)
+        small = newbpe.train(corpus, "bytespan", 850, **opts)
+        monkeypatch.setattr(P, "BATCH_BYTES", 4 << 20)
+        assert small.vocabulary.tokens == whole.vocabulary.tokens
+        assert small.vocabulary.idents == whole.vocabulary.idents
+        assert small.stats == whole.stats

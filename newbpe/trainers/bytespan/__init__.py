@@ -67,35 +67,13 @@ def check_options(opts, pretokenizer, units):
     return pretok
 
 
-def read_documents(items, special_tokens, transform, add_prefix_space):
-    """(data, doc_off, language of every document): the training documents as bytes (§2) from
-    (language, text) pairs, special tokens cut out (each side its own document), empty ones dropped."""
-    from ...pretokenizers import split_specials
-    from .lm import pack_documents
-    langs, docs = [], []
-    for lang, item in items:
-        if transform is not None:
-            item = transform.apply(item)
-        chunks = [c for special, c in split_specials(item, special_tokens) if not special] if special_tokens \
-            else [item]
-        for c in chunks:
-            if not c:
-                continue
-            if add_prefix_space and not c.startswith(" "):
-                c = " " + c
-            docs.append(c.encode("utf-8", "surrogateescape"))
-            langs.append(lang)
-    if not docs:
-        raise NewbpeError("the training source contains no text")
-    data, off = pack_documents(docs)
-    return data, off, langs
-
-
 def train(corpus, vocab_size, special_tokens=(), progress=None, *, pretokenizer="gpt2", units="bytes",
           transform=None, **options):
-    """Train ByteSpan (module doc) on a `Corpus` of text. Returns a `Tokenizer` (algo "bytespan")."""
+    """Train ByteSpan (module doc) on a `Corpus` of text. Returns a `Tokenizer` (algo "bytespan").
+    The corpus is read in batches, once per pass (passes.py)."""
     from ...checks import check_special_tokens
     from ...corpus import Corpus
+    from . import passes as P
     from . import vocab as V
     opts = {**OPTIONS, **options}
     pretok = check_options(opts, pretokenizer, units)
@@ -111,43 +89,40 @@ def train(corpus, vocab_size, special_tokens=(), progress=None, *, pretokenizer=
     corpus = Corpus.of(corpus)
     corpus.require_text("bytespan (a byte LM reads the documents)")
     balance = bool(opts["balance_by_language"])
-    items = _labelled(corpus) if balance else ((None, t) for t in corpus.texts())
-    data, doc_off, langs = read_documents(items, special_tokens, transform, opts["add_prefix_space"])
-    from . import spans as S
-    boundary = S.boundaries(data, doc_off, pretok)
-    if opts["constraint"] == "global":
+    docs = P.Documents(corpus, special_tokens, transform, opts["add_prefix_space"], pretok,
+                       _labelled(corpus) if balance else None)
+    if opts["constraint"] == "global":                                  # one batch: a global sort (§5.5)
         from .global_spans import global_vocabulary
-        sig = _signals(data, doc_off, opts)
+        docs.batch_bytes = 1 << 62
+        data, doc_off, boundary, _ = docs.whole()
+        sig = P.signals_for(docs, opts)(data, doc_off, 0)
         tokens, idents, stats = global_vocabulary(data, doc_off, sig, boundary, base, vocab_size, opts)
         return _tokenizer(pretok, special_tokens, tokens, idents, opts, stats)
 
     p = opts["proportion_bytespan"]
-    selected, occ, stats = [], (np.zeros(0, np.int64),) * 3, {}
-    if p is None or p > 0:                                   # BPE-WP (p = 0) needs no LM
-        sig = _signals(data, doc_off, opts)                                          # §3
-        theta = S.threshold(sig, opts["threshold_percentile"]) if opts["constraint"] == "combined" else 0.0
-        mode = S.COMBINED if opts["constraint"] == "combined" else S.MONOTONIC
-        starts, ends = S.detect_spans(data, doc_off, sig, boundary, mode, theta)   # §5.2-5.4
-        type_of, t_s, t_e, t_f, t_c = S.span_types(data, boundary, starts, ends)
-        n_spans = len(base[0])
-        want = vocab_size - n_spans if p is None else max(int(p * vocab_size) - n_spans, 0)
-        if balance:
-            ranked = _ranked_by_language(data, doc_off, langs, starts, type_of, t_s, t_e, t_f)
-            picked = V.balanced(ranked, want)
+    types, picked, signals, theta, stats = P.SpanTypes(), [], None, 0.0, {}
+    if p is None or p > 0:                                              # BPE-WP (p = 0) needs no LM
+        signals = P.signals_for(docs, opts)                                                   # §3
+        if opts["constraint"] == "combined":
+            theta = signals.threshold(docs, opts["threshold_percentile"])                    # §5.3
+        n_occ = 0
+        for b, (data, off, boundary, langs) in enumerate(docs.batches()):                    # §5.2-5.4
+            starts, ends, type_of, t_s, t_e, t_f, t_c = P.batch_spans(signals, b, data, off, boundary, opts, theta)
+            per_lang = _per_language(langs, off, starts, type_of, len(t_s)) if balance else None
+            types.add(types.ids(data, t_s, t_e, t_f), t_c, per_lang)
+            n_occ += len(starts)
+        want = vocab_size - len(base[0]) if p is None else max(int(p * vocab_size) - len(base[0]), 0)
+        if balance:                                                                          # §6
+            picked = V.balanced([types.ranked(counts) for counts in types.by_lang.values()], want)
         else:
-            picked = V.rank_types(data, t_s, t_e, t_f, t_c)[:want]                   # §6
-        selected = [(tok, ident) for tok, ident, _, _ in picked]
-        index = np.full(len(t_c), -1, np.int64)
-        index[[t for _, _, _, t in picked]] = np.arange(len(picked))
-        which = index[type_of]
-        keep = which >= 0
-        occ = (starts[keep], ends[keep], which[keep])
-        stats = {"theta": theta if mode == S.COMBINED else None, "span_occurrences": int(len(starts)),
-                 "span_types": int(len(t_c))}
-    engine = V.complete_with_bpe(data, doc_off, boundary, base, selected, occ, vocab_size, progress)   # §6
+            picked = types.ranked()[:want]
+        stats = {"theta": theta if opts["constraint"] == "combined" else None, "span_occurrences": int(n_occ),
+                 "span_types": len(types.keys)}
+    selected = [(tok, ident) for tok, ident, _, _ in picked]
+    words = _resegmented(docs, signals, types, picked, len(base[0]), opts, theta)                   # §6.1
+    engine = V.complete_with_bpe(words, base, selected, vocab_size, progress)                      # §6.2-6.4
     tokens, idents = engine.vocab_bytes(), engine.token_idents()
-    n_base = len(base[0])
-    n_added = len(tokens) - n_base
+    n_added = len(tokens) - len(base[0])
     stats.update({"spans_in_vocab": len(selected), "bpe_completion_tokens": n_added - len(selected),
                   "bpe_completion_merges": len(engine.merge_events),
                   "share_from_spans": round(len(selected) / n_added, 4) if n_added else 0.0})
@@ -157,15 +132,30 @@ def train(corpus, vocab_size, special_tokens=(), progress=None, *, pretokenizer=
     return _tokenizer(pretok, special_tokens, tokens, idents, opts, stats)
 
 
-def _signals(data, doc_off, opts):
-    from .lm import corpus_signals
-    lm_corpus = opts["lm_corpus"]
-    if lm_corpus is not None:
-        from ...corpus import Corpus
-        lm_corpus = list(Corpus.of(lm_corpus).documents())
-    ent, sur = corpus_signals(data, doc_off, opts["lm"], opts["lm_fit"], lm_corpus, opts["lm_order"],
-                              opts["lm_discount"], window=opts["lm_window"], stride=opts["lm_stride"])
-    return ent if opts["signal"] == "entropy" else sur
+def _per_language(langs, off, starts, type_of, n_types):
+    """{language: span count per local type} of one batch."""
+    doc_lang = np.array(langs, dtype=object)[np.searchsorted(off, starts, side="right") - 1]
+    return {lang: np.bincount(type_of[doc_lang == lang], minlength=n_types) for lang in dict.fromkeys(langs)}
+
+
+def _resegmented(docs, signals, types, picked, n_base, opts, theta):
+    """The distinct words of the corpus re-segmented with the selected spans (§6 step 1)."""
+    from . import passes as P
+    from . import vocab as V
+    sel_of = np.full(len(types.keys) + 1, -1, np.int64)
+    sel_of[[g for _, _, _, g in picked]] = np.arange(len(picked))
+    init_id, cont_id = V.byte_ids(n_base - 767)
+    words = P.Words()
+    none = np.zeros(0, np.int64)
+    for b, (data, off, boundary, _) in enumerate(docs.batches()):
+        starts = ends = which = none
+        if picked:
+            starts, ends, type_of, t_s, t_e, t_f, _ = P.batch_spans(signals, b, data, off, boundary, opts, theta)
+            which = sel_of[types.ids(data, t_s, t_e, t_f, add=False)][type_of]
+            keep = which >= 0
+            starts, ends, which = starts[keep], ends[keep], which[keep]
+        words.add(*V.resegment(data, off, boundary, starts, ends, (which + n_base).astype(np.int32), init_id, cont_id))
+    return words.arrays()
 
 
 def _labelled(corpus):
@@ -182,20 +172,6 @@ def _labelled(corpus):
     return [(str(lang), t) for lang, t in items]
 
 
-def _ranked_by_language(data, doc_off, langs, starts, type_of, t_s, t_e, t_f):
-    """Per language (first-seen order), its span types ranked by its own counts (§6, Balanced)."""
-    from . import vocab as V
-    doc_of = np.searchsorted(doc_off, starts, side="right") - 1
-    lang_arr = np.array(langs, dtype=object)
-    order = list(dict.fromkeys(langs))
-    out = []
-    for lang in order:
-        mask = lang_arr[doc_of] == lang
-        counts = np.bincount(type_of[mask], minlength=len(t_s))
-        seen = counts > 0
-        ranked = V.rank_types(data, t_s, t_e, t_f, np.where(seen, counts, 0))
-        out.append([r for r in ranked if r[2] > 0])
-    return out
 
 
 def _tokenizer(pretok, special_tokens, tokens, idents, opts, stats):

@@ -14,9 +14,9 @@ def inspect(source, pretokenizer="gpt2", signal="entropy", constraint="combined"
     per-document spans (its segments depend on when training stops)."""
     from ...checks import check
     from ...corpus import Corpus
-    from . import OPTIONS, check_options, read_documents
+    from . import OPTIONS, check_options
     from . import spans as S
-    from .lm import corpus_signals
+    from .passes import Documents, corpus_signals
     opts = {**OPTIONS, "signal": signal, "constraint": constraint, "threshold_percentile": threshold_percentile,
             "lm": lm, "lm_fit": lm_fit, "lm_order": lm_order, "lm_discount": lm_discount,
             "add_prefix_space": add_prefix_space}
@@ -27,8 +27,8 @@ def inspect(source, pretokenizer="gpt2", signal="entropy", constraint="combined"
     pretok = check_options(opts, pretokenizer, "bytes")
     corpus = Corpus.of(source, split=split)
     corpus.require_text("signals")
-    data, off, _ = read_documents(((None, t) for t in corpus.texts()), (), None, add_prefix_space)
-    boundary = S.boundaries(data, off, pretok)
+    docs = Documents(corpus, (), None, add_prefix_space, pretok, batch_bytes=1 << 62)
+    data, off, boundary, _ = docs.whole()
     ent, sur = corpus_signals(data, off, lm, lm_fit, None, lm_order, lm_discount)
     sig = ent if signal == "entropy" else sur
     theta = S.threshold(sig, threshold_percentile) if constraint == "combined" else None

@@ -6,15 +6,13 @@
   discounting (D = 0.75) over 257 outcomes (256 bytes + end of document), counted in numba
   (lm_kernels.py: exact packed context keys, hash tables grown on demand, entropy in O(|seen|) per
   distinct context, cached).
-- `corpus_signals` (§3.3 "Fitting"): the signals of a whole training corpus, with
-  ``lm_fit="crossfit"`` (default: two folds, each scored by a model fitted on the other; a
-  document's fold is a hash of its bytes, so the folds do not depend on document order or threads),
-  ``"same"`` or ``"external"`` (fitted on a user corpus).
+- `document_folds` (§3.3 "Fitting"): a document's crossfit fold is a hash of its bytes, so the folds
+  do not depend on document order or threads (passes.py fits and scores by fold, and
+  `passes.corpus_signals` gives the signals of a packed corpus in one call).
 - The HF causal-LM adapter (§3.4) lives in hf_lm.py (optional extra ``newbpe[lm]``).
 
 Signals are in nats (§3.1: the base is irrelevant to the spans).
 """
-import warnings
 import zlib
 
 import numpy as np
@@ -22,7 +20,6 @@ import numpy as np
 from ...errors import NewbpeError
 
 MAX_ORDER = 8          # contexts of up to 7 bytes pack exactly into an int64 key (lm_kernels.py)
-LM_FITS = ("crossfit", "same", "external")
 
 
 def _k():
@@ -57,51 +54,69 @@ class NgramLM:
         return self._fit_arrays(data, off, np.arange(len(off) - 1, dtype=np.int64))
 
     def _fit_arrays(self, data, doc_off, docs):
+        return self._begin()._add(data, doc_off, docs)._finish()
+
+    def _begin(self, size=1 << 12):
+        """Empty count tables (grown on demand)."""
+        self._ckeys, self._cids = np.full(size, -1, np.int64), np.zeros(size, np.int64)
+        self._c_total, self._c_n1 = np.zeros(size, np.int64), np.zeros(size, np.int64)
+        self._ekeys, self._ecount = np.full(2 * size, -1, np.int64), np.zeros(2 * size, np.int64)
+        self._used = np.zeros(2, np.int64)
+        self.n_events = 0
+        return self
+
+    def _add(self, data, doc_off, docs):
+        """Count the events of documents `docs` (indices into doc_off) of one batch."""
         K = _k()
-        n_events = int((doc_off[docs + 1] - doc_off[docs]).sum() + len(docs)) if len(docs) else 0
-        size = 1024
-        while size < 4 * min(n_events * self.order + 1, 1 << 16):
-            size <<= 1
-        ckeys, cids = np.full(size, -1, np.int64), np.zeros(size, np.int64)
-        c_total, c_n1 = np.zeros(size, np.int64), np.zeros(size, np.int64)
-        ekeys, ecount = np.full(2 * size, -1, np.int64), np.zeros(2 * size, np.int64)
-        used = np.zeros(2, np.int64)
+        docs = np.ascontiguousarray(docs, dtype=np.int64)
         d = j = 0
         while True:
-            d, j, done = K.count_events(data, doc_off, docs, d, j, self.order, ckeys, cids, c_total, c_n1,
-                                        ekeys, ecount, used)
+            d, j, done = K.count_events(data, doc_off, docs, d, j, self.order, self._ckeys, self._cids,
+                                        self._c_total, self._c_n1, self._ekeys, self._ecount, self._used)
             if done:
                 break
-            if used[0] + self.order > len(ckeys) // 2:
-                size = 2 * len(ckeys)
-                ckeys, cids = K.rehash(ckeys, cids, size)
-                c_total = np.concatenate([c_total, np.zeros(size - len(c_total), np.int64)])
-                c_n1 = np.concatenate([c_n1, np.zeros(size - len(c_n1), np.int64)])
-            if used[1] + self.order > len(ekeys) // 2:
-                ekeys, ecount = K.rehash(ekeys, ecount, 2 * len(ekeys))
-        n_ctx = int(used[0])
-        self.ckeys, self.cids = ckeys, cids
-        self.c_total, self.c_n1 = c_total[:n_ctx].copy(), c_n1[:n_ctx].copy()
-        self.start, self.xs, self.cs = K.children_csr(ekeys, ecount, n_ctx)
-        root = K.table_find(ckeys, 0)
+            if self._used[0] + self.order > len(self._ckeys) // 2:
+                size = 2 * len(self._ckeys)
+                self._ckeys, self._cids = K.rehash(self._ckeys, self._cids, size)
+                self._c_total = np.concatenate([self._c_total, np.zeros(size - len(self._c_total), np.int64)])
+                self._c_n1 = np.concatenate([self._c_n1, np.zeros(size - len(self._c_n1), np.int64)])
+            if self._used[1] + self.order > len(self._ekeys) // 2:
+                self._ekeys, self._ecount = K.rehash(self._ekeys, self._ecount, 2 * len(self._ekeys))
+        if len(docs):
+            self.n_events += int((doc_off[docs + 1] - doc_off[docs]).sum() + len(docs))
+        return self
+
+    def _finish(self):
+        """The scoring arrays: children CSR, the order-0 level, an empty entropy cache."""
+        K = _k()
+        n_ctx = int(self._used[0])
+        self.ckeys, self.cids = self._ckeys, self._cids
+        self.c_total, self.c_n1 = self._c_total[:n_ctx].copy(), self._c_n1[:n_ctx].copy()
+        self.start, self.xs, self.cs = K.children_csr(self._ekeys, self._ecount, n_ctx)
+        del self._ekeys, self._ecount, self._c_total, self._c_n1
+        root = K.table_find(self.ckeys, 0)
         self.q = K.base_level(self.c_total, self.c_n1, self.start, self.xs, self.cs,
-                              int(cids[root]) if root >= 0 else -1, self.discount)
+                              int(self.cids[root]) if root >= 0 else -1, self.discount)
         self.n_contexts = n_ctx
-        self.n_events = n_events
+        self.h_cache = np.full(max(n_ctx, 1), np.nan)
         return self
 
     # ---------------------------------------------------------------- scoring
-    def _score_arrays(self, data, doc_off, docs, ent=None, sur=None, threads=None):
+    def _score_arrays(self, data, doc_off, docs, ent=None, sur=None, threads=None, top=None):
+        """Signals of documents `docs` into ent / sur (and, given `top`, each byte's longest seen
+        context id, -1 for none) at the bytes' positions in `data`."""
         K = _k()
         if ent is None:
             ent = np.zeros(len(data), np.float64)
             sur = np.zeros(len(data), np.float64)
-        h_cache = np.full(max(self.n_contexts, 1), np.nan)
+        if top is None:
+            top = np.zeros(0, np.int64)
+        docs = np.ascontiguousarray(docs, dtype=np.int64)
         from contextlib import nullcontext
         from ..._threads import threads_limit
         with threads_limit(threads) if threads else nullcontext():     # None: the caller's limit (train's threads)
             K.score(data, doc_off, docs, self.order, self.discount, self.ckeys, self.cids, self.c_total,
-                    self.c_n1, self.start, self.xs, self.cs, self.q, h_cache, ent, sur)
+                    self.c_n1, self.start, self.xs, self.cs, self.q, self.h_cache, ent, sur, top)
         return ent, sur
 
     def signals(self, document):
@@ -128,49 +143,20 @@ def document_folds(data, doc_off):
                     dtype=np.int64)
 
 
-def corpus_signals(data, doc_off, lm="ngram", lm_fit="crossfit", lm_corpus=None, order=5, discount=0.75,
-                   threads=None, window=2048, stride=512):
-    """(entropy, surprisal), float64 arrays aligned with `data` (documents at doc_off), §3.3.
-
-    lm: "ngram" (`NgramLM(order, discount)`), a path of an HF causal byte LM (hf_lm.py), or any
-    `ByteLM` object (fitted by us when it has `fit` and lm_fit asks for it). lm_corpus: the documents
-    (iterable of bytes) of lm_fit="external"."""
-    if lm_fit not in LM_FITS:
-        raise NewbpeError(f"lm_fit must be one of {', '.join(LM_FITS)}, got {lm_fit!r}")
-    if (lm_fit == "external") != (lm_corpus is not None):
-        raise NewbpeError("lm_fit='external' needs lm_corpus (the documents to fit the LM on), and "
-                          "lm_corpus needs lm_fit='external'")
-    n_docs = len(doc_off) - 1
-    all_docs = np.arange(n_docs, dtype=np.int64)
-    if lm == "ngram":
-        if lm_fit == "crossfit":
-            folds = document_folds(data, doc_off)
-            if folds.min() == folds.max():
-                warnings.warn("lm_fit='crossfit': all documents fall into one fold (too few documents); "
-                              "fitting and scoring on the same text instead", stacklevel=3)
-                lm_fit = "same"
-        if lm_fit == "crossfit":
-            ent = np.zeros(len(data), np.float64)
-            sur = np.zeros(len(data), np.float64)
-            for f in (0, 1):
-                model = NgramLM(order, discount)._fit_arrays(data, doc_off, all_docs[folds != f])
-                model._score_arrays(data, doc_off, all_docs[folds == f], ent, sur, threads)
-            return ent, sur
-        model = NgramLM(order, discount)
-        if lm_fit == "same":
-            model._fit_arrays(data, doc_off, all_docs)
-        else:
-            model.fit(lm_corpus)
-        return model._score_arrays(data, doc_off, all_docs, threads=threads)
+def resolve_lm(lm, window=2048, stride=512):
+    """A ByteLM object: an HF model path becomes `HFByteLM`; anything without `signals` is refused."""
     if isinstance(lm, str):
         from .hf_lm import HFByteLM
         lm = HFByteLM(lm, window=window, stride=stride)
     if not hasattr(lm, "signals"):
         raise NewbpeError(f"lm must be 'ngram', a path of an HF causal byte LM, or an object with "
                           f"signals(document), got {type(lm).__name__}")
-    docs = [data[doc_off[i]:doc_off[i + 1]].tobytes() for i in range(n_docs)]
-    if hasattr(lm, "fit") and lm_fit != "crossfit":     # a given LM is pretrained: crossfit = use it as is
-        lm.fit(docs if lm_fit == "same" else lm_corpus)
+    return lm
+
+
+def given_signals(lm, data, doc_off):
+    """(entropy, surprisal) of the documents of one batch from a ByteLM object, checked."""
+    docs = [data[doc_off[i]:doc_off[i + 1]].tobytes() for i in range(len(doc_off) - 1)]
     batch = lm.signals_batch(docs) if hasattr(lm, "signals_batch") else [lm.signals(d) for d in docs]
     ent = np.zeros(len(data), np.float64)
     sur = np.zeros(len(data), np.float64)

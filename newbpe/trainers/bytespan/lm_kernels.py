@@ -241,10 +241,11 @@ def _prob(chain, m, x, c_total, c_n1, start, xs, cs, q, discount, w):
 
 @njit(cache=True, parallel=True)
 def score(data, doc_off, docs, order, discount, ckeys, cids, c_total, c_n1, start, xs, cs, q, h_cache,
-          ent, sur):
+          ent, sur, top):
     """Entropy and surprisal of every byte of documents `docs` (into ent / sur at the bytes'
-    positions in `data`). h_cache[cid] (NaN = not yet) caches the entropy of a longest context; the
-    threads may write one entry twice, with the same value."""
+    positions in `data`; into top, when it is not empty, the id of the byte's longest seen context,
+    which with the byte determines both values). h_cache[cid] (NaN = not yet) caches the entropy of
+    a longest context; the threads may write one entry twice, with the same value."""
     qlogq = 0.0
     for x in range(N_OUT):
         qlogq += q[x] * np.log(q[x])
@@ -258,15 +259,17 @@ def score(data, doc_off, docs, order, discount, ckeys, cids, c_total, c_n1, star
         for j in range(n):
             m = _chain(data, a, j, order, ckeys, cids, chain)
             x = np.int64(data[a + j])
+            if top.shape[0] > 0:
+                top[a + j] = chain[m - 1] if m > 0 else -1
             if m == 0:
                 ent[a + j] = np.log(N_OUT)
                 sur[a + j] = np.log(N_OUT)
                 continue
-            top = chain[m - 1]
-            h = h_cache[top]
+            deepest = chain[m - 1]
+            h = h_cache[deepest]
             if np.isnan(h):
                 h = _entropy(chain, m, c_total, c_n1, start, xs, cs, q, qlogq, discount, w, acc, touched)
-                h_cache[top] = h
+                h_cache[deepest] = h
             ent[a + j] = h
             sur[a + j] = -np.log(_prob(chain, m, x, c_total, c_n1, start, xs, cs, q, discount, w))
 

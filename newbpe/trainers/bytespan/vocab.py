@@ -41,19 +41,6 @@ def is_base(token, ident):
                                and token[1] != SPACE)
 
 
-def rank_types(data, t_start, t_end, t_flag, t_count):
-    """Span types outside the base vocabulary as (token bytes, ident, count), by count descending,
-    then first occurrence (the type order, §6)."""
-    order = np.lexsort((np.arange(len(t_count)), -t_count))
-    out = []
-    for t in order.tolist():
-        tok = data[t_start[t]:t_end[t] + 1].tobytes()
-        ident = IDENT_PLAIN if t_flag[t] else IDENT_CONTINUATION
-        if not is_base(tok, ident):
-            out.append((tok, ident, int(t_count[t]), t))
-    return out
-
-
 def balanced(ranked_by_language, k):
     """Round-robin (§6, Balanced): the i-th most frequent span of each language in turn (languages
     in the given order), each token once, until k."""
@@ -148,25 +135,20 @@ def resegment(data, doc_off, boundary, sp_start, sp_end, sp_tok, init_id, cont_i
     return units, offsets, count[:n_words].copy()
 
 
-def complete_with_bpe(data, doc_off, boundary, base, selected, occurrences, vocab_size, progress=None):
-    """BPE completion (§6): the corpus re-segmented with the `selected` spans (list of (bytes,
-    ident)), then the engine's BPE (pairs never cross a pre-token, overlapping counting and
-    non-overlapping application, no min frequency, ties on ids; a merge takes its left part's flag
-    and reuses an existing (flag, bytes)) until `vocab_size` tokens. occurrences: (starts, ends,
-    index into `selected`) of the selected spans in the corpus. Returns (tokens, idents, engine)."""
+def complete_with_bpe(words, base, selected, vocab_size, progress=None):
+    """BPE completion (§6) on the engine: `words` = (units int32, offsets, counts), the distinct
+    pre-tokens of the corpus re-segmented with the `selected` spans (list of (bytes, ident); unit ids:
+    the base layout, then selected[i] at len(base) + i); pairs never cross a pre-token, overlapping
+    counting and non-overlapping application, no min frequency, ties on ids; a merge takes its left
+    part's flag and reuses an existing (flag, bytes). Runs until `vocab_size` tokens or no pair is
+    left. Returns the engine (its tokens are the vocabulary; merges are not kept)."""
     from ...engine import Engine
     tokens, idents, lengths = base
     n_specials = len(tokens) - 767
-    init_id, cont_id = byte_ids(n_specials)
-    n0 = len(tokens)
-    all_tokens = tokens + [t for t, _ in selected]
-    all_idents = idents + [i for _, i in selected]
-    all_lengths = lengths + [len(t) for t, _ in selected]
-    starts, ends, which = occurrences
-    units, offsets, counts = resegment(data, doc_off, boundary, starts, ends,
-                                       (which + n0).astype(np.int32), init_id, cont_id)
-    engine = Engine.build(units, offsets, counts, all_tokens, n_specials,
-                          base_idents=np.array(all_idents, np.int64), base_lengths=np.array(all_lengths, np.int64))
+    units, offsets, counts = words
+    engine = Engine.build(units, offsets, counts, tokens + [t for t, _ in selected], n_specials,
+                          base_idents=np.array(idents + [i for _, i in selected], np.int64),
+                          base_lengths=np.array(lengths + [len(t) for t, _ in selected], np.int64))
     if engine.n_tokens < vocab_size:
         from ..base import Progress
         engine.run_bpe(engine.n_tokens, vocab_size, 1, progress=Progress(progress))
