@@ -93,6 +93,7 @@ class NgramLM:
         self.ckeys, self.cids = self._ckeys, self._cids
         self.c_total, self.c_n1 = self._c_total[:n_ctx].copy(), self._c_n1[:n_ctx].copy()
         self.start, self.xs, self.cs = K.children_csr(self._ekeys, self._ecount, n_ctx)
+        self.parent = K.suffix_links(self.ckeys, self.cids, n_ctx)
         del self._ekeys, self._ecount, self._c_total, self._c_n1
         root = K.table_find(self.ckeys, 0)
         self.q = K.base_level(self.c_total, self.c_n1, self.start, self.xs, self.cs,
@@ -115,7 +116,7 @@ class NgramLM:
         from contextlib import nullcontext
         from ..._threads import threads_limit
         with threads_limit(threads) if threads else nullcontext():     # None: the caller's limit (train's threads)
-            K.score(data, doc_off, docs, self.order, self.discount, self.ckeys, self.cids, self.c_total,
+            K.score(data, doc_off, docs, self.order, self.discount, self.ckeys, self.cids, self.parent, self.c_total,
                     self.c_n1, self.start, self.xs, self.cs, self.q, self.h_cache, ent, sur, top)
         return ent, sur
 
@@ -132,8 +133,8 @@ class NgramLM:
         """(p: float64[257], entropy) after `history` (bytes; its last order-1 bytes count); p[256]
         is the end of document."""
         h = np.frombuffer(bytes(history), dtype=np.uint8)
-        return _k().distribution(h, self.order, self.discount, self.ckeys, self.cids, self.c_total, self.c_n1,
-                                 self.start, self.xs, self.cs, self.q)
+        return _k().distribution(h, self.order, self.discount, self.ckeys, self.cids, self.parent, self.c_total,
+                                 self.c_n1, self.start, self.xs, self.cs, self.q)
 
 
 def document_folds(data, doc_off):

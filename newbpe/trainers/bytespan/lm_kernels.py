@@ -171,20 +171,46 @@ def _child_count(start, xs, cs, cid, x):
 
 
 @njit(cache=True)
-def _chain(data, a, j, order, ckeys, cids, chain):
+def suffix_links(ckeys, cids, n_ctx):
+    """parent[cid] = id of the context without its oldest byte (-1 for the empty context): the chain
+    of a context is its suffix links, no hash probe per level."""
+    parent = np.full(n_ctx, -1, np.int64)
+    for s in range(ckeys.shape[0]):
+        key = ckeys[s]
+        if key == EMPTY:
+            continue
+        k = key >> np.int64(56)
+        if k == 0:
+            continue
+        pkey = (key & np.int64((1 << (8 * (k - 1))) - 1)) | ((k - 1) << np.int64(56))
+        parent[cids[s]] = cids[table_find(ckeys, pkey)]
+    return parent
+
+
+@njit(cache=True)
+def _chain(data, a, j, order, ckeys, cids, parent, chain):
     """Context ids of the suffixes of the history of byte a+j that were seen, shortest first, into
-    chain; returns their number (the empty context is chain[0] when the model saw anything)."""
+    chain; returns their number (the empty context is chain[0] when the model saw anything). The
+    longest seen suffix is found by probing from the longest down (one probe for most bytes of
+    seen text); the shorter ones follow by suffix links."""
+    top_k = min(j, order - 1)
     key = np.int64(0)
-    m = 0
-    for k in range(min(j, order - 1) + 1):
-        if k > 0:
-            key = (key & np.int64((1 << 56) - 1)) | (np.int64(data[a + j - k]) << np.int64(8 * (k - 1)))
-            key |= np.int64(k) << np.int64(56)
-        row = table_find(ckeys, key)
-        if row < 0:
+    for k in range(1, top_k + 1):
+        key |= np.int64(data[a + j - k]) << np.int64(8 * (k - 1))
+    cid = -1
+    k = top_k
+    while k >= 0:
+        row = table_find(ckeys, (key & np.int64((1 << (8 * k)) - 1)) | (np.int64(k) << np.int64(56)))
+        if row >= 0:
+            cid = cids[row]
             break
-        chain[m] = cids[row]
-        m += 1
+        k -= 1
+    if cid < 0:
+        return 0
+    m = k + 1
+    for level in range(k, -1, -1):
+        chain[level] = cid
+        cid = parent[cid]
     return m
 
 
@@ -240,7 +266,7 @@ def _prob(chain, m, x, c_total, c_n1, start, xs, cs, q, discount, w):
 
 
 @njit(cache=True, parallel=True)
-def score(data, doc_off, docs, order, discount, ckeys, cids, c_total, c_n1, start, xs, cs, q, h_cache,
+def score(data, doc_off, docs, order, discount, ckeys, cids, parent, c_total, c_n1, start, xs, cs, q, h_cache,
           ent, sur, top):
     """Entropy and surprisal of every byte of documents `docs` (into ent / sur at the bytes'
     positions in `data`; into top, when it is not empty, the id of the byte's longest seen context,
@@ -257,7 +283,7 @@ def score(data, doc_off, docs, order, discount, ckeys, cids, c_total, c_n1, star
         a = doc_off[docs[t]]
         n = doc_off[docs[t] + 1] - a
         for j in range(n):
-            m = _chain(data, a, j, order, ckeys, cids, chain)
+            m = _chain(data, a, j, order, ckeys, cids, parent, chain)
             x = np.int64(data[a + j])
             if top.shape[0] > 0:
                 top[a + j] = chain[m - 1] if m > 0 else -1
@@ -275,13 +301,13 @@ def score(data, doc_off, docs, order, discount, ckeys, cids, c_total, c_n1, star
 
 
 @njit(cache=True)
-def distribution(history, order, discount, ckeys, cids, c_total, c_n1, start, xs, cs, q):
+def distribution(history, order, discount, ckeys, cids, parent, c_total, c_n1, start, xs, cs, q):
     """The 257 probabilities after `history` (its last order-1 bytes), dense, and the entropy by the
     sparse formula (tests compare the two)."""
     n = history.shape[0]
     chain = np.empty(order, np.int64)
     w = np.empty(order, np.float64)
-    m = _chain(history, 0, n, order, ckeys, cids, chain)
+    m = _chain(history, 0, n, order, ckeys, cids, parent, chain)
     p = np.empty(N_OUT, np.float64)
     for x in range(N_OUT):
         p[x] = _prob(chain, m, x, c_total, c_n1, start, xs, cs, q, discount, w)

@@ -8,7 +8,8 @@ memory follows the distinct contexts, span types and words, not the corpus:
     count      spans of every batch -> counts of span types (flag, bytes), first occurrence order
     resegment  spans of every batch again -> the selected occurrences collapsed -> distinct words
 
-The signals of a batch are recomputed in each pass (the n-gram caches the entropy per context). A
+The n-gram's signals of a batch are kept while they fit in SIGNAL_CACHE_BYTES, else recomputed in
+each pass that needs them (the n-gram caches the entropy per context). A
 given LM (an HF model or an object) is asked once per document and its signals are kept, since
 asking again costs a forward pass; a one-shot iterator source is held in memory (it cannot be read
 twice). The global constraint (global_spans.py) sorts all signals at once, so it reads the corpus
@@ -19,6 +20,9 @@ import numpy as np
 from ...errors import NewbpeError
 
 BATCH_BYTES = 4 << 20
+# The n-gram's signals of the first batches are kept up to this many bytes of float64 (a corpus of up
+# to 32 MB is scored once); later batches are scored again in each pass that needs them.
+SIGNAL_CACHE_BYTES = 256 << 20
 
 
 class Documents:
@@ -79,6 +83,7 @@ class NgramSignals:
     def __init__(self, documents, opts):
         from .lm import NgramLM, document_folds
         self.signal, self.fit = opts["signal"], opts["lm_fit"]
+        self.cache = {}
         order, discount = opts["lm_order"], opts["lm_discount"]
         self.models = [NgramLM(order, discount)._begin()]
         if self.fit == "crossfit":
@@ -123,10 +128,15 @@ class NgramSignals:
         return ent, sur, top, which
 
     def __call__(self, data, off, batch=None, with_keys=False):
-        """Signal of every byte of a batch (and, with_keys, the key of its value: (model, longest
-        context id[, byte]), -1 where no context was seen)."""
+        """Signal of every byte of batch number `batch` (kept within SIGNAL_CACHE_BYTES), and, with_keys,
+        the key of its value: (model, longest context id[, byte]), -1 where no context was seen."""
+        cache = self.cache
+        if batch in cache and not with_keys:
+            return cache[batch]
         ent, sur, top, which = self.both(data, off)
         sig = ent if self.signal == "entropy" else sur
+        if batch is not None and sum(c.nbytes for c in cache.values()) + sig.nbytes <= SIGNAL_CACHE_BYTES:
+            cache[batch] = sig
         if not with_keys:
             return sig
         key = top * 257 + data if self.signal == "surprisal" else top.copy()
@@ -136,8 +146,8 @@ class NgramSignals:
         """θ (§5.3) exactly: numpy's linear percentile of the multiset of all signals, from the
         number of bytes per distinct value key."""
         keys, counts, values = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-        for data, off, _, _ in documents.batches():
-            sig, key = self(data, off, None, with_keys=True)
+        for b, (data, off, _, _) in enumerate(documents.batches()):
+            sig, key = self(data, off, b, with_keys=True)
             u, first, n = np.unique(key, return_index=True, return_counts=True)
             keys, inv = np.unique(np.concatenate([keys, u]), return_inverse=True)
             merged_counts = np.zeros(len(keys), np.int64)
