@@ -7,8 +7,9 @@ Training text: the first MB megabytes (whole lines) of the shared Gutenberg Engl
 Rows: newbpe BPE (rank encoder) and ByteSpan variants (default byte 5-gram LM, crossfit, gpt2
 pre-tokens): BPE-WP (p = 0), Entropy/Surprisal Monotonic and Combined (T30) Frequency, Entropy
 Combined Seeding (p = 0.5), Entropy Global. Reported: bytes per token and tokens per whitespace word
-on the held-out text (newbpe.metrics), Rényi efficiency (α = 2.5), and wall-clock training time
-(the first run of a process includes numba's cache load; run twice for warm numbers).
+on the held-out text (newbpe.metrics), Rényi efficiency (α = 2.5), and training time, wall clock and
+CPU (all threads; steadier than wall clock on a shared machine). Kernels are loaded (or compiled) by a
+small warm-up run first.
 """
 import argparse
 import json
@@ -52,21 +53,26 @@ def main():
             size += len(line.encode("utf-8"))
     with open(os.path.join(ROOT, "corpora", "en", "ud_en_pud_test.txt"), encoding="utf-8") as f:
         held = f.read().splitlines(keepends=True)
-    newbpe.train(lines[:2000], "bytespan", 1000)          # load the numba caches outside the timings
+    for algo, opts in (("bpe", {}), ("bytespan", {}), ("bytespan", {"constraint": "global"})):
+        with warnings.catch_warnings():                   # load (or compile) the kernels outside the timings
+            warnings.simplefilter("ignore")
+            newbpe.train(lines[:2000], algo, 1000, **opts)
     out = []
     print(f"train: {size / 1e6:.1f} MB Gutenberg English; eval: UD English PUD; |V| = {args.vocab}")
-    print(f"{'tokenizer':36s} {'bytes/token':>11s} {'tokens/word':>11s} {'Rényi 2.5':>9s} {'train s':>8s}")
+    print(f"{'tokenizer':36s} {'bytes/token':>11s} {'tokens/word':>11s} {'Rényi 2.5':>9s} {'train s':>8s} {'CPU s':>6s}")
     for name, algo, opts in ROWS:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tok = newbpe.train(lines, algo, args.vocab, **opts)
-        dt = time.perf_counter() - t0
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
         m = evaluate(tok, held)
         row = {"tokenizer": name, "bytes_per_token": m["bytes_per_token"], "tokens_per_word": m["tokens_per_word"],
-               "renyi": m["renyi_efficiency_2.5"], "train_seconds": dt, "vocab_size": tok.vocab_size}
+               "renyi": m["renyi_efficiency_2.5"], "train_seconds": dt, "cpu_seconds": cpu,
+               "vocab_size": tok.vocab_size}
         out.append(row)
-        print(f"{name:36s} {row['bytes_per_token']:11.3f} {row['tokens_per_word']:11.3f} {row['renyi']:9.3f} {dt:8.1f}")
+        print(f"{name:36s} {row['bytes_per_token']:11.3f} {row['tokens_per_word']:11.3f} {row['renyi']:9.3f} "
+              f"{dt:8.1f} {cpu:6.1f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)

@@ -283,16 +283,16 @@ class SpanTypes:
                     have[g] = have.get(g, 0) + k
 
     def ranked(self, counts=None):
-        """Non-base types as (bytes, ident, count, id), by count descending then first occurrence (§6)."""
+        """Non-base types as (bytes, ident, count, id), by count descending then first occurrence (§6);
+        counts: {id: count} of one language (default: all counts)."""
         from ...vocab import IDENT_CONTINUATION, IDENT_PLAIN
         from .vocab import is_base
-        counts = self.counts if counts is None else counts
+        counts = dict(enumerate(self.counts)) if counts is None else counts
         out = []
-        for g in sorted((g for g in (range(len(self.keys)) if isinstance(counts, list) else counts)),
-                        key=lambda g: (-counts[g], g)):
+        for g in sorted(counts, key=lambda g: (-counts[g], g)):
             flag, tok = self.keys[g]
             ident = IDENT_PLAIN if flag else IDENT_CONTINUATION
-            if not is_base(tok, ident) and counts[g] > 0:
+            if counts[g] > 0 and not is_base(tok, ident):
                 out.append((tok, ident, counts[g], g))
         return out
 

@@ -121,9 +121,9 @@ def _same(data, s1, e1, s2, e2):
 
 @njit(cache=True)
 def span_types(data, boundary, starts, ends):
-    """Distinct span tokens (flag, bytes) in order of first occurrence: (type_of[span], first start,
-    first end, flag, count) per type. Memory follows the distinct types (a representative
-    occurrence each), not the number of spans."""
+    """Distinct span tokens (flag, bytes) of one batch in order of first occurrence: (type_of[span],
+    first start, first end, flag, count) per type (a representative occurrence each; passes.py
+    merges the batches' types by their bytes)."""
     n = starts.shape[0]
     size = 1024
     while size < 2 * n:
