@@ -518,3 +518,13 @@ def test_batch_size_does_not_change_the_model(corpus, monkeypatch):
         assert small.vocabulary.tokens == whole.vocabulary.tokens
         assert small.vocabulary.idents == whole.vocabulary.idents
         assert small.stats == whole.stats
+
+
+def test_one_shot_source_and_add_prefix_space(corpus):
+    listed = newbpe.train(corpus, "bytespan", 850)
+    streamed = newbpe.train((c for c in corpus), "bytespan", 850)         # read once, held for the passes
+    assert streamed.vocabulary.tokens == listed.vocabulary.tokens
+    prefixed = newbpe.train(corpus, "bytespan", 850, add_prefix_space=True)
+    assert prefixed.stats != listed.stats                               # documents start with a space
+    for text in ["the cat", " the cat", "x"]:
+        assert prefixed.decode(prefixed.encode(text)) == text           # encoding adds nothing
