@@ -245,6 +245,16 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
 @click.option("--transition", type=Checked("transition"), default=None,
               help="SuperBPE: transition point t; inherits t - 1 stage-1 merges (the reference's count).")
 @click.option("--stage1", default=None, help="SuperBPE: extend this stage-1 tokenizer (newbpe model or tokenizer.json).")
+@click.option("--signal", type=click.Choice(["entropy", "surprisal"]), default=None,
+              help="ByteSpan: the byte LM signal (default entropy).")
+@click.option("--constraint", type=click.Choice(["monotonic", "combined", "global"]), default=None,
+              help="ByteSpan: span constraint (default combined).")
+@click.option("--threshold-percentile", type=Checked("threshold_percentile"), default=None,
+              help="ByteSpan: θ of the combined constraint as a percentile of the signals (default 30).")
+@click.option("--proportion-bytespan", type=Checked("proportion_bytespan"), default=None,
+              help="ByteSpan: share p of the vocabulary seeded from spans, BPE completes (0 = BPE-WP; "
+                   "absent = frequency variant).")
+@click.option("--lm", default=None, help="ByteSpan: 'ngram' (default) or the path of an HF causal byte LM.")
 @click.option("--encoder", type=click.Choice(ENCODERS), default=None,
               help="Default encoder of the model (default: the algorithm's own; lbpe fits every algorithm).")
 @click.option("--lbpe-ties", type=click.Choice(["leftmost", "rank"]), default=None,
@@ -256,8 +266,8 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
 @friendly
 def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, special_tokens, split, threads,
           min_frequency, max_token_length, max_token_length_mode, byte_alphabet, limit_alphabet, coverage,
-          threshold, reference_compat, transition, stage1, encoder, lbpe_ties, extra, progress, splinter_lang,
-          splinter_map, **source):
+          threshold, reference_compat, transition, stage1, signal, constraint, threshold_percentile,
+          proportion_bytespan, lm, encoder, lbpe_ties, extra, progress, splinter_lang, splinter_map, **source):
     """Train a tokenizer on FILES ('-': stdin), --dataset or --counts and write it to OUTPUT."""
     import newbpe
     from .errors import NewbpeError
@@ -266,7 +276,9 @@ def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, spe
                                       max_token_length_mode=max_token_length_mode, byte_alphabet=byte_alphabet,
                                       limit_alphabet=limit_alphabet, coverage=coverage, threshold=threshold,
                                       compat="reference" if reference_compat else None,
-                                      lbpe_ties=lbpe_ties, transition=transition, stage1=stage1).items()
+                                      lbpe_ties=lbpe_ties, transition=transition, stage1=stage1, signal=signal,
+                                      constraint=constraint, threshold_percentile=threshold_percentile,
+                                      proportion_bytespan=proportion_bytespan, lm=lm).items()
                if v is not None}
     for kv in extra:
         if "=" not in kv:
@@ -470,6 +482,31 @@ def info(model_dir, as_json, examples):
                 for i in hidden[:examples]]
         click.echo(f"tokens not in the vocabulary ({len(hidden)}, e.g. removed by Picky): "
                    + " ".join(repr(s) for s in show))
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--pretokenizer", default="gpt2", show_default=True)
+@click.option("--signal", type=click.Choice(["entropy", "surprisal"]), default="entropy", show_default=True)
+@click.option("--constraint", type=click.Choice(["monotonic", "combined"]), default="combined", show_default=True)
+@click.option("--threshold-percentile", type=Checked("threshold_percentile"), default=30.0, show_default=True)
+@click.option("--lm", default="ngram", show_default=True, help="'ngram' or the path of an HF causal byte LM.")
+@click.option("--lm-fit", type=click.Choice(["crossfit", "same"]), default="crossfit", show_default=True)
+@click.option("--split", type=click.Choice(["line", "document"]), default="line", show_default=True)
+@friendly
+def signals(files, pretokenizer, signal, constraint, threshold_percentile, lm, lm_fit, split):
+    """ByteSpan: per-byte LM signals and spans of FILES (tab-separated: doc, pos, byte, entropy,
+    surprisal, boundary, span tag B/I/-)."""
+    from .errors import NewbpeError
+    from .trainers.bytespan.inspect import format_rows, inspect
+    missing = [f for f in files if not os.path.isfile(f)]
+    if missing:
+        raise NewbpeError(f"input file not found: {missing[0]}")
+    docs, theta = inspect(list(files), pretokenizer, signal, constraint, threshold_percentile, lm, lm_fit, split=split)
+    if theta is not None:
+        click.echo(f"# theta {theta:.6f} (percentile {threshold_percentile:g} of the {signal} signals)")
+    for line in format_rows(docs):
+        click.echo(line)
 
 
 @main.command(name="eval")

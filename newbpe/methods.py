@@ -46,6 +46,27 @@ class Method:
 
 
 
+# ByteSpan's own option rules (trainers/bytespan/__init__.py documents them; kept here so that checking
+# an option does not import the trainer)
+_BYTESPAN_RULES = {
+    "signal": ("choice", ("entropy", "surprisal")),
+    "constraint": ("choice", ("monotonic", "combined", "global")),
+    "threshold_percentile": ("float", 0.0, 100.0, False),
+    "proportion_bytespan": ("float", 0.0, 1.0, False),
+    "balance_by_language": ("bool",),
+    "lm_fit": ("choice", ("crossfit", "same", "external")),
+    "lm_order": ("int", 1, 8),
+    "lm_discount": ("float", 0.0, 1.0, True),
+    "lm_window": ("int", 2, None),
+    "lm_stride": ("int", 1, None),
+    "add_prefix_space": ("bool",),
+    "global_counting": ("choice", ("exact", "reference")),
+    "global_base": ("choice", ("newbpe", "reference")),
+    "check_every": ("int", 1, None),
+    "frequency_threshold": ("int", 1, None),
+    "include_left_byte": ("bool",),
+}
+
 METHODS = {m.name: m for m in (
     Method("bpe", "newbpe.trainers.bpe", "rank", ("rank", "lbpe"), "exact",
            "classic byte-level BPE, HF BpeTrainer parity"),
@@ -75,6 +96,9 @@ METHODS = {m.name: m for m in (
            option_rules={"seed_by": ("choice", ("index", "content")), "remove_repeats": ("int", 2, None),
                          "normalizer": ("choice", ("nfc",))},
            nullable=("chunk_bins", "remove_repeats", "normalizer"), needs_text=True),
+    Method("bytespan", "newbpe.trainers.bytespan", "bytespan", ("bytespan",), "exact",
+           "ByteSpan: spans of predictable bytes (byte LM signals) as vocabulary, WordPiece inference",
+           option_rules=_BYTESPAN_RULES, nullable=("proportion_bytespan", "lm_corpus"), needs_text=True),
 )}
 
 

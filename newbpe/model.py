@@ -336,15 +336,16 @@ class Tokenizer:
         return self.decode_bytes(ids).decode("utf-8", "replace")
 
     def token_strings(self, ids):
-        """Readable strings of tokens (GPT-2 byte mapping in byte mode, text in char mode)."""
+        """Readable strings of tokens (GPT-2 byte mapping in byte mode, text in char mode; ByteSpan's
+        continuation tokens behind ‡, as in its HF export)."""
         v = self.vocabulary
         out = []
         for internal in self._internal(ids):
             t = v.tokens[internal]
             if v.is_special(internal) or self.units == "chars":
                 out.append(t.decode("utf-8", "replace"))
-            else:
-                out.append(bytes_to_token_string(t))
+            else:    # a continuation token (ByteSpan) shows its HF prefix ‡
+                out.append(("\u2021" if v.idents[internal] else "") + bytes_to_token_string(t))
         return out
 
     # ------------------------------------------------------------------ truncation

@@ -9,6 +9,8 @@ file is loaded (`validate_model_data`) and when the encoder is built.
 - "replay": an event log (Picky BPE's MERGE and SPLIT events) replayed in order.
 - "scaffold": rank BPE over the expanded vocabulary, then hidden (scaffold) tokens demolished by the
   model's demolition table.
+- "bytespan": flagged greedy longest-prefix per pre-token (ByteSpan, WordPiece inference): the
+  longest initial token at the pre-token start, then the longest continuation tokens.
 - "lbpe": long-token-first over the model's emittable tokens (any model); with a demolition table,
   `scaffold_mode="expanded_then_demolish"` matches over the expanded vocabulary and demolishes.
 
@@ -83,7 +85,17 @@ def _demolishing(tok, inner):
     return DemolishEncoder(inner, demolition(tok), len(tok.vocabulary))
 
 
-ENCODERS = {"rank": _rank, "replay": _replay, "scaffold": _scaffold, "lbpe": _lbpe}
+def _bytespan(tok):
+    from ..vocab import IDENT_CONTINUATION
+    from .bytespan import ByteSpanEncoder
+    v = tok.vocabulary
+    units = v.unit_sequences()
+    ids = [i for i in v.model_ids if not v.is_special(i)]
+    return ByteSpanEncoder({i: units[i] for i in ids if v.idents[i] != IDENT_CONTINUATION},
+                           {i: units[i] for i in ids if v.idents[i] == IDENT_CONTINUATION}, len(v))
+
+
+ENCODERS = {"rank": _rank, "replay": _replay, "scaffold": _scaffold, "lbpe": _lbpe, "bytespan": _bytespan}
 
 
 def demolition(tok):
@@ -178,4 +190,18 @@ def _check_demolition(tok, bad):
     tok.extra["demolition"] = computed
 
 
-DATA_CHECKS = {"rank": _check_merge_outputs, "replay": _check_events, "scaffold": _check_demolition}
+def _check_flagged_bytes(tok, bad):
+    """The bytespan encoder never fails: every byte is a token with both identity flags (0 and 1),
+    and no other flag occurs; the vocabulary is byte-level."""
+    from ..vocab import IDENT_CONTINUATION, IDENT_PLAIN
+    v = tok.vocabulary
+    if tok.units != "bytes":
+        bad("a bytespan model is byte-level")
+    if any(f not in (IDENT_PLAIN, IDENT_CONTINUATION) for f in v.idents):
+        bad("bytespan identity flags must be 0 (initial) or 1 (continuation)")
+    present = {(v.idents[i], v.tokens[i]) for i in v.model_ids if not v.is_special(i) and len(v.tokens[i]) == 1}
+    if len(present) != 512:
+        bad("every byte must be a token both as initial (flag 0) and as continuation (flag 1)")
+
+
+DATA_CHECKS = {"bytespan": _check_flagged_bytes, "rank": _check_merge_outputs, "replay": _check_events, "scaffold": _check_demolition}

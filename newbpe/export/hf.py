@@ -31,7 +31,8 @@ def _inner_exact(tok):
     from ..methods import get_method
     method = get_method(tok.algo)
     v = tok.vocabulary
-    return method.hf_export == "exact" and tok.default_encoder == method.encoder and v.all_visible and not any(v.idents)
+    return method.hf_export == "exact" and tok.default_encoder == method.encoder and v.all_visible and \
+        (not any(v.idents) or tok.default_encoder == "bytespan")
 
 
 def opaque_transforms(tok):
@@ -124,6 +125,8 @@ def to_hf_dict(tok, approximate=False, expanded=False, inner=False):
     from ..methods import get_method
     method = get_method(tok.algo)
     v = tok.vocabulary
+    if tok.default_encoder == "bytespan" and not (tok.transforms and not inner):
+        return wordpiece_dict(tok)
     if any(v.idents):
         raise NewbpeError("tokens with identity flags (e.g. continuation tokens) have no HF BPE form")
     opaque = opaque_transforms(tok)
@@ -181,6 +184,44 @@ def to_hf_dict(tok, approximate=False, expanded=False, inner=False):
             "vocab": vocab,
             "merges": merges,
         },
+    }
+
+
+# ByteSpan's continuation prefix in HF WordPiece: not a ByteLevel symbol, so no initial token has it
+CONTINUATION_PREFIX = "\u2021"
+MAX_INPUT_CHARS = 10**9
+
+
+def wordpiece_dict(tok):
+    """ByteSpan's lossless HF recipe (specs bytespan.md §7): a WordPiece model (initial tokens as
+    GPT-2-mapped strings, continuation tokens behind the prefix ‡, specials verbatim,
+    max_input_chars_per_word = 10⁹ so no pre-token becomes UNK), the model's pre-tokenizer over
+    ByteLevel, and the decoder Sequence[WordPiece(‡, cleanup=false), Replace(" " -> ""), ByteLevel]:
+    the WordPiece decoder puts a space before every non-continuation token after the first, and
+    those are the only literal spaces (real ones are `Ġ`), so Replace removes exactly them."""
+    from ..vocab import IDENT_CONTINUATION
+    v = tok.vocabulary
+    vocab = {}
+    for m, i in enumerate(v.model_ids):
+        s = _token_string(tok, i)
+        if not v.is_special(i) and v.idents[i] == IDENT_CONTINUATION:
+            s = CONTINUATION_PREFIX + s
+        if s in vocab:
+            raise NewbpeError(f"two tokens share the HF string {s!r} (ids {vocab[s]} and {m}); rename the special token")
+        vocab[s] = m
+    added = [{"id": int(v.to_model[i]), "content": s, "single_word": False, "lstrip": False, "rstrip": False,
+              "normalized": False, "special": True} for i, s in enumerate(tok.special_tokens)]
+    return {
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": added, "normalizer": None,
+        "pre_tokenizer": tok.pretokenizer.to_hf(True),
+        "post_processor": None,
+        "decoder": {"type": "Sequence", "decoders": [
+            {"type": "WordPiece", "prefix": CONTINUATION_PREFIX, "cleanup": False},
+            {"type": "Replace", "pattern": {"String": " "}, "content": ""},
+            {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}]},
+        "model": {"type": "WordPiece", "unk_token": tok.special_tokens[0] if tok.special_tokens else "[UNK]",
+                  "continuing_subword_prefix": CONTINUATION_PREFIX, "max_input_chars_per_word": MAX_INPUT_CHARS,
+                  "vocab": vocab},
     }
 
 

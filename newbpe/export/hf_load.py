@@ -70,6 +70,8 @@ def load_hf(path):
     from ..model import Tokenizer
     from ..units import gpt2_byte_order, token_string_to_bytes
     d, file = read_hf_json(path)
+    if isinstance(d, dict) and isinstance(d.get("model"), dict) and d["model"].get("type") == "WordPiece":
+        return load_wordpiece(d, file)
     tokens_by_id, _ = _vocab_bytes(d, file)
     model = d["model"]
     if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix"):
@@ -133,3 +135,52 @@ def _normalizer_transforms(spec, file):
         return [NFC()] if steps else []
     kinds = ", ".join(str(s.get("type")) if isinstance(s, dict) else "?" for s in steps)
     raise NewbpeError(f"{file}: normalizer {kinds} is not supported (newbpe reads NFC only)")
+
+
+def load_wordpiece(d, file):
+    """A ByteSpan `Tokenizer` from the lossless WordPiece recipe of specs bytespan.md §7 (what
+    export/hf.py writes): byte-level strings, continuation tokens behind the prefix, a ByteLevel
+    pre-tokenizer; every byte present with both flags. Model ids are HF's ids."""
+    from ..model import Tokenizer
+    from ..pretokenizers import PreTokenizer
+    from ..units import gpt2_byte_order, token_string_to_bytes
+    from ..vocab import IDENT_CONTINUATION, IDENT_PLAIN
+    model = d["model"]
+    prefix = model.get("continuing_subword_prefix")
+    vocab = model.get("vocab")
+    if not prefix or not isinstance(vocab, dict) or d.get("normalizer") \
+            or "ByteLevel" not in json.dumps(d.get("pre_tokenizer")):
+        raise NewbpeError(f"{file}: only byte-level WordPiece models with a continuation prefix and no "
+                          "normalizer (ByteSpan's export) are supported")
+    try:
+        pretokenizer = PreTokenizer.from_hf(d.get("pre_tokenizer"))
+    except ValueError as e:
+        raise NewbpeError(f"{file}: {e}") from None
+    specials = {int(a["id"]): a["content"] for a in d.get("added_tokens") or [] if a.get("special")}
+    n = len(vocab)
+    if sorted(vocab.values()) != list(range(n)):
+        raise NewbpeError(f"{file}: token ids are not contiguous from 0")
+    keys = {}
+    for s, i in vocab.items():
+        if i in specials:
+            continue
+        ident = IDENT_CONTINUATION if s.startswith(prefix) else IDENT_PLAIN
+        try:
+            keys[i] = (ident, token_string_to_bytes(s[len(prefix):] if ident else s))
+        except ValueError as e:
+            raise NewbpeError(f"{file}: token {i} {s!r}: {e}") from None
+    by_key = {k: i for i, k in keys.items()}
+    layout = [(f, bytes([b])) for f in (IDENT_PLAIN, IDENT_CONTINUATION) for b in gpt2_byte_order()]
+    missing = [k for k in layout if k not in by_key]
+    if missing:
+        raise NewbpeError(f"{file}: {len(missing)} of the 512 byte tokens (initial and continuation) are missing")
+    order = sorted(specials) + [by_key[k] for k in layout]
+    placed = set(order)
+    order += [i for i in range(n) if i not in placed]
+    internal = {hf: k for k, hf in enumerate(order)}
+    tokens = [specials[i].encode("utf-8") if i in specials else keys[i][1] for i in order]
+    idents = [IDENT_PLAIN if i in specials else keys[i][0] for i in order]
+    return Tokenizer(algo="bytespan", units="bytes", pretokenizer=pretokenizer,
+                     special_tokens=[specials[i] for i in sorted(specials)], n_alphabet=512, tokens=tokens,
+                     merges=[], model_ids=[internal[i] for i in range(n)], stats={"imported_from": "hf"},
+                     encoder="bytespan", idents=idents)
