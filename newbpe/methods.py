@@ -61,6 +61,7 @@ _BYTESPAN_RULES = {
     "lm_stride": ("int", 1, None),
     "add_prefix_space": ("bool",),
     "global_counting": ("choice", ("exact", "reference")),
+    "span_ties": ("choice", ("bytes", "first_occurrence")),
     "global_base": ("choice", ("newbpe", "reference")),
     "check_every": ("int", 1, None),
     "frequency_threshold": ("int", 1, None),

@@ -167,7 +167,7 @@ def test_frequency_variant_selects_the_top_spans(corpus):
     from newbpe.trainers.bytespan import spans as S
     from newbpe.trainers.bytespan.lm import pack_documents
     from newbpe.trainers.bytespan.passes import corpus_signals
-    tok = newbpe.train(corpus, "bytespan", 800, constraint="monotonic")
+    tok = newbpe.train(corpus, "bytespan", 800, constraint="monotonic", span_ties="first_occurrence")
     data, off = pack_documents([d.encode() for d in corpus])
     boundary = S.boundaries(data, off, "gpt2")
     ent, _ = corpus_signals(data, off)
@@ -182,6 +182,24 @@ def test_frequency_variant_selects_the_top_spans(corpus):
     v = tok.vocabulary
     got = [v.key(i) for i in range(767, len(v))]
     assert got[:tok.stats["spans_in_vocab"]] == ranked[:800 - 767]
+    # the default breaks count ties by (bytes, flag): the same spans, a document-order-free order
+    tok = newbpe.train(corpus, "bytespan", 800, constraint="monotonic")
+    by_bytes = sorted(ranked, key=lambda k: (-counts[k], k[1], k[0]))
+    got = [tok.vocabulary.key(i) for i in range(767, len(tok.vocabulary))]
+    assert got[:tok.stats["spans_in_vocab"]] == by_bytes[:800 - 767]
+
+
+@pytest.mark.parametrize("options", [dict(constraint="monotonic"), dict(constraint="combined"),
+                                     dict(proportion_bytespan=0.5), dict(constraint="global")])
+def test_model_does_not_depend_on_document_order_or_threads(corpus, options):
+    """§11 invariant 10: shuffled documents (equal content) and another thread count give a
+    byte-identical model.json."""
+    import json
+    perm = list(corpus)
+    random.Random(11).shuffle(perm)
+    a = newbpe.train(corpus, "bytespan", 850, threads=1, **options).to_dict()
+    b = newbpe.train(perm, "bytespan", 850, threads=2, **options).to_dict()
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
 def test_seeding_zero_is_bpe_wp_and_completion_keeps_bytes(corpus):
@@ -450,16 +468,22 @@ def test_balanced_round_robin_by_language(tmp_path):
     en = ["the cat sat on the mat"] * 30 + ["the dog ran over the hill"] * 30
     de = ["der Hund lief über den Hügel"] * 30 + ["die Katze saß auf der Matte"] * 30
     pairs = [("en", t) for t in en] + [("de", t) for t in de]
-    tok = newbpe.train(pairs, "bytespan", 800, balance_by_language=True, lm_fit="same")
+    ref = dict(span_ties="first_occurrence")                # the reference's orders: corpus order
+    tok = newbpe.train(pairs, "bytespan", 800, balance_by_language=True, lm_fit="same", **ref)
     added = [tok.vocabulary.tokens[i] for i in range(767, 767 + tok.stats["spans_in_vocab"])]
-    plain = newbpe.train(en + de, "bytespan", 800, lm_fit="same")
+    plain = newbpe.train(en + de, "bytespan", 800, lm_fit="same", **ref)
     unbalanced = [plain.vocabulary.tokens[i] for i in range(767, 767 + plain.stats["spans_in_vocab"])]
     assert added[0] == b"the" and added[1] == b" de"        # en's first, then de's first
     assert added.index(b"der") < unbalanced.index(b"der")
+    default = newbpe.train(pairs[::-1], "bytespan", 800, balance_by_language=True, lm_fit="same")
+    again = newbpe.train(pairs, "bytespan", 800, balance_by_language=True, lm_fit="same")
+    assert default.vocabulary.tokens == again.vocabulary.tokens   # languages by name, ties by bytes
+    first = [default.vocabulary.tokens[i] for i in range(767, 769)]
+    assert first[0] in {b" de", b"der", b"die", b" Hund", b" den"} and first[1] in {b"the", b" the"}  # de, then en
     (tmp_path / "en.txt").write_text("\n".join(en), encoding="utf-8")
     (tmp_path / "de.txt").write_text("\n".join(de), encoding="utf-8")
     tok2 = newbpe.train([str(tmp_path / "en.txt"), str(tmp_path / "de.txt")], "bytespan", 800,
-                        balance_by_language=True, lm_fit="same")
+                        balance_by_language=True, lm_fit="same", **ref)
     assert tok2.vocabulary.tokens == tok.vocabulary.tokens
     with pytest.raises(NewbpeError, match="language"):
         newbpe.train(en, "bytespan", 800, balance_by_language=True)

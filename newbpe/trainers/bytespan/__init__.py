@@ -7,7 +7,7 @@
     spans       monotonic: c_i = s_i < s_{i-1}; combined: ... or s_i < θ (percentile);
                 maximal runs of continuation bytes + the byte before, split at boundaries     §5.2-5.4
                 global: bytes visited by increasing signal, segments grown incrementally      §5.5
-    vocabulary  base (767 + specials) + spans by count, then first occurrence:
+    vocabulary  base (767 + specials) + spans by count (ties: `span_ties`):
                 frequency (all that fit), seeding (p·|V|), BPE-WP (p = 0); BPE completes      §6
     inference   greedy longest-prefix per pre-token (encoders/bytespan.py), no LM             §7
 
@@ -39,6 +39,9 @@ OPTIONS = {
     "check_every": 1000,               # §5.5 step 5
     "frequency_threshold": 20,         # §5.5 step 5
     "include_left_byte": False,        # §5.5 step 3
+    "span_ties": "bytes",              # spans of equal count: "bytes" (by bytes, then flag; languages of the
+                                       # balanced variant by name: the model does not depend on document
+                                       # order, §11.10) | "first_occurrence" (the reference, §6)
 }
 
 
@@ -113,9 +116,10 @@ def train(corpus, vocab_size, special_tokens=(), progress=None, *, pretokenizer=
             n_occ += len(starts)
         want = vocab_size - len(base[0]) if p is None else max(int(p * vocab_size) - len(base[0]), 0)
         if balance:                                                                          # §6
-            picked = V.balanced([types.ranked(counts) for counts in types.by_lang.values()], want)
+            langs = list(types.by_lang) if opts["span_ties"] == "first_occurrence" else sorted(types.by_lang)
+            picked = V.balanced([types.ranked(types.by_lang[lang], opts["span_ties"]) for lang in langs], want)
         else:
-            picked = types.ranked()[:want]
+            picked = types.ranked(ties=opts["span_ties"])[:want]
         stats = {"theta": theta if opts["constraint"] == "combined" else None, "span_occurrences": int(n_occ),
                  "span_types": len(types.keys)}
     selected = [(tok, ident) for tok, ident, _, _ in picked]

@@ -1,7 +1,7 @@
 """ByteSpan's global constraint, incremental ("GlobalIncrement", specs bytespan.md §5.5).
 
-Raising one global threshold continuously = visiting bytes in ascending signal order (stable: ties
-by position) and growing segments: visiting i, the left end L is i at a boundary, else the left end
+Raising one global threshold continuously = visiting bytes in ascending signal order (ties:
+`visit_order`) and growing segments: visiting i, the left end L is i at a boundary, else the left end
 of the segment holding i - 1 (if any), else i (``include_left_byte``: i - 1 too); a space before a
 non-boundary L is absorbed; the right end R is the right end of the segment holding i + 1 when i + 1
 is not a boundary, else i. Segments are a union-find over byte positions (each root keeps [L, R]).
@@ -202,6 +202,24 @@ def run_global(data, doc_off, order, boundary, base_kind, need, threshold, check
     return t_s, t_e, t_f, t_c, is_base_type, m, visits, False, ok
 
 
+def visit_order(data, doc_off, sig, ties="bytes"):
+    """The byte positions in ascending signal order. Equal signals are common (an n-gram LM gives
+    repeated contexts equal values): ``ties="first_occurrence"`` takes them by position in the
+    corpus (the reference), ``"bytes"`` by (CRC-32 of the document, offset in the document), so the
+    visit order — and the vocabulary — does not depend on document order (§11 invariant 10);
+    identical documents still tie, but swapping them changes nothing."""
+    if ties == "first_occurrence":
+        return np.argsort(sig, kind="stable")
+    import zlib
+    n_docs = len(doc_off) - 1
+    raw = data.tobytes()
+    doc_crc = np.array([zlib.crc32(raw[doc_off[d]:doc_off[d + 1]]) for d in range(n_docs)], np.int64)
+    lengths = np.diff(doc_off)
+    doc_of = np.repeat(np.arange(n_docs), lengths)
+    offset = np.arange(len(sig), dtype=np.int64) - np.repeat(doc_off[:-1], lengths)
+    return np.lexsort((offset, doc_crc[doc_of], sig))
+
+
 def global_vocabulary(data, doc_off, sig, boundary, base, vocab_size, opts, debug=False):
     """(tokens, idents, stats) of the global incremental variant (module doc); `base` is the base
     vocabulary of opts["global_base"] (vocab.base_tokens or reference_base)."""
@@ -213,7 +231,7 @@ def global_vocabulary(data, doc_off, sig, boundary, base, vocab_size, opts, debu
         spaced[SPACE] = 0
     tokens, idents, _ = base
     need = vocab_size - len(tokens)
-    order = np.argsort(sig, kind="stable")
+    order = visit_order(data, doc_off, sig, opts.get("span_ties", "bytes"))
     t_s, t_e, t_f, t_c, is_base, m, visits, stopped, ok = run_global(
         data, doc_off, order, boundary, spaced, need, opts["frequency_threshold"], opts["check_every"],
         opts["global_counting"] == "exact", bool(opts["include_left_byte"]), debug)

@@ -282,14 +282,22 @@ class SpanTypes:
                 if k:
                     have[g] = have.get(g, 0) + k
 
-    def ranked(self, counts=None):
-        """Non-base types as (bytes, ident, count, id), by count descending then first occurrence (§6);
+    def ranked(self, counts=None, ties="bytes"):
+        """Non-base types as (bytes, ident, count, id), by count descending, then (`ties`) by first
+        occurrence in corpus order (``"first_occurrence"``: the reference's stable sort, §6, invariant
+        5) or by (bytes, flag) (``"bytes"``: independent of document order, invariant 10);
         counts: {id: count} of one language (default: all counts)."""
         from ...vocab import IDENT_CONTINUATION, IDENT_PLAIN
         from .vocab import is_base
         counts = dict(enumerate(self.counts)) if counts is None else counts
+        if ties == "first_occurrence":
+            def key(g):
+                return -counts[g], g
+        else:
+            def key(g):
+                return -counts[g], self.keys[g][1], self.keys[g][0]
         out = []
-        for g in sorted(counts, key=lambda g: (-counts[g], g)):
+        for g in sorted(counts, key=key):
             flag, tok = self.keys[g]
             ident = IDENT_PLAIN if flag else IDENT_CONTINUATION
             if counts[g] > 0 and not is_base(tok, ident):
