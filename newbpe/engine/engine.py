@@ -393,6 +393,32 @@ class Engine:
                 progress("replay", i, len(merges))
         return out
 
+    def replay_strings(self, merges, skip_rule="reference", progress=None):
+        """Replay merges given as (left bytes, right bytes) in order whatever their counts, with
+        SuperBPE's skip rule (supertokens.md §2.3 step 3: "reference" or "zero_count"), inside numba
+        (loops.run_replay; the Python loop of `merge` calls it replaces is the reference in
+        tests/test_superbpe.py). The strings become integer keys here, once: key_tok[key] is the token
+        spelling a string (the initial tokens, then each token a replayed merge creates). Returns the
+        number of merges skipped."""
+        K = _k()
+        keys = {}
+        flat = [keys.setdefault(s, len(keys)) for left, right in merges for s in (left, right, left + right)]
+        rows = np.array(flat, dtype=np.int64).reshape(len(merges), 3)
+        initial = {data: t for t, data in enumerate(self.vocab_bytes())}
+        key_tok = np.array([initial.get(s, -1) for s in keys], dtype=np.int64)
+        out = Rows(4, len(merges))
+        info = np.zeros(K.loops.R_SIZE, dtype=np.int64)
+
+        def step(i, max_steps):
+            status, j, out.n = K.loops.run_replay(self.st, rows, key_tok, skip_rule == "reference", i, max_steps,
+                                                  out.array, out.n, info)
+            return status, j, j - i
+        drive(step, lambda: self._ensure(info[:6]), 0, len(merges), (out,),
+              progress and (lambda _, i, n: progress("replay", i, n)),
+              conflict=lambda: self._length_conflict(int(info[K.loops.R_A]), int(info[K.loops.R_B])))
+        self.merge_events.extend(map(tuple, out.rows().tolist()))
+        return int(info[K.loops.R_SKIPPED])
+
     def run_bpe(self, visible, target, min_count=1, progress=None, report_every=1000):
         """Plain greedy BPE inside numba (loops.run_bpe) until `visible` reaches `target`
         (duplicate-string merges do not count). Returns (visible, stop) with stop in {'done',
