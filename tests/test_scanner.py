@@ -111,6 +111,9 @@ def test_patterns_are_the_published_ones():
         "o200k": rf"[^\r\n\p{{L}}\p{{N}}]?{word_upper}*{word_lower}+(?i:{contractions})?"
         rf"|[^\r\n\p{{L}}\p{{N}}]?{word_upper}+{word_lower}*(?i:{contractions})?"
         r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+        "superbpe_stage1": rf"[^\r\n\p{{L}}\p{{N}}]?{word_upper}*{word_lower}+"
+        rf"|[^\r\n\p{{L}}\p{{N}}]?{word_upper}+{word_lower}*"
+        r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+",
     }
     assert set(PATTERNS) == set(PRESETS)
 
