@@ -194,8 +194,9 @@ def test_kernel_replay_equals_the_python_reference(words, data, rule, tight):
     """Hypothesis corpora and merge lists (parts that are no token, pairs that never occur, pairs
     consumed by earlier merges, duplicate strings; filters on): the numba replay skips, records and
     rewrites exactly as the Python reference, then greedy BPE carries on identically. Parts are
-    mostly substrings of the words, so that merges apply. tight: pools so small that the replay stops
-    for room (and rebuilds the index) repeatedly."""
+    mostly substrings of the words, so that merges apply. tight: pools and output table so small that
+    the replay stops for room repeatedly (index rebuilds, the list pool growing into the index's
+    memory, the output doubling)."""
     subs = sorted({w[i:j].encode() for w in words for i in range(len(w)) for j in range(i + 1, min(i + 4, len(w) + 1))})
     merges = data.draw(st.lists(st.tuples(st.one_of(st.sampled_from(subs), part), st.one_of(st.sampled_from(subs), part)),
                                 max_size=40))
@@ -204,8 +205,11 @@ def test_kernel_replay_equals_the_python_reference(words, data, rule, tight):
     opts = {**bpe.OPTIONS}
     with pytest.MonkeyPatch.context() as mp:
         if tight:
+            from newbpe.engine import driver
             mp.setattr(engine_mod, "LIST_FRACTION", 1 << 30)
             mp.setattr(engine_mod, "SMALL_TABLE", 0)
+            mp.setattr(engine_mod, "LIST_SLACK", 1)
+            mp.setattr(driver, "FIRST_ROWS", 1)           # the output table grows too
         engines = [prepare(table, 1000, (), opts, max_words=2, forbid_substrings=[b": "])[1] for _ in range(2)]
         events = []
         assert engines[0].replay_strings(merges, rule, lambda *e: events.append(e)) == \
@@ -215,6 +219,21 @@ def test_kernel_replay_equals_the_python_reference(words, data, rule, tight):
         for e in engines:
             e.run_bpe(e.n_tokens, e.n_tokens + 20)
         assert engine_snapshot(engines[0]) == engine_snapshot(engines[1])
+
+
+def test_kernel_replay_gives_the_python_reference_model(tmp_path, monkeypatch, lines):
+    """The whole training with the numba replay writes the model.json bytes of the Python reference
+    replay (both skip rules; these lines skip nothing, the hypothesis test above covers skips)."""
+    out = []
+    for rule in ("reference", "zero_count"):
+        for python in (False, True):
+            if python:
+                monkeypatch.setattr(superbpe, "replay", lambda e, m, r, progress=None: replay_reference(e, m, r))
+            tok = newbpe.train(lines[:3000], "superbpe", 900, transition=400, replay_skip=rule)
+            monkeypatch.undo()
+            tok.save(tmp_path / f"{rule}{python}", hf=False)
+            out.append((tmp_path / f"{rule}{python}" / "model.json").read_bytes())
+    assert out[0] == out[1] and out[2] == out[3]
 
 
 def test_kernel_replay_reports_a_length_conflict():

@@ -420,8 +420,11 @@ class Engine:
         SuperBPE's skip rule (supertokens.md §2.3 step 3: "reference" or "zero_count"), inside numba
         (loops.run_replay; the Python loop of `merge` calls it replaces is the reference in
         tests/test_superbpe.py). The strings become integer keys here, once: key_tok[key] is the token
-        spelling a string (the initial tokens, then each token a replayed merge creates). Returns the
+        spelling a string (the initial tokens, then each token a replayed merge creates; tokens are
+        told apart by bytes alone, as in SuperBPE, whose identity flags are all 0). Returns the
         number of merges skipped."""
+        if skip_rule not in ("reference", "zero_count"):
+            raise ValueError(f"skip_rule must be 'reference' or 'zero_count', not {skip_rule!r}")
         K = _k()
         keys = {}
         flat = [keys.setdefault(s, len(keys)) for left, right in merges for s in (left, right, left + right)]
