@@ -2,10 +2,13 @@
 
     python bench/peers.py train PEER CORPUS VOCAB PATTERN THREADS
     python bench/peers.py encode PEER MODEL_DIR TEXT THREADS
+    python bench/peers.py superbpe PEER CORPUS VOCAB TRANSITION THREADS
 
 prints one JSON line: {"seconds": …, "peak_rss_mb": …, …}. Peers: newbpe (library call; also reports
 its count and merge phases), newbpe-parts (the same with the partitioned merge loop forced on), newbpe-cli (the `newbpe train` command, files written), hf, rustbpe,
-sentencepiece (training); newbpe, hf, tiktoken (encoding).
+sentencepiece (training); newbpe, hf, tiktoken (encoding); SuperBPE (bench/superbpe.py): newbpe's
+whole two-stage run, and hf = HF BpeTrainer from scratch on the stage-2 pre-tokenization (what the
+reference's stage 2 costs without its replay).
 """
 import json
 import os
@@ -101,10 +104,35 @@ def encode(peer, model_dir, text_path, threads):
     return {"seconds": dt, "mb_per_s": n_bytes / 1e6 / dt, "tokens": sum(len(x) for x in out)}
 
 
+def superbpe(peer, corpus, vocab, transition, threads):
+    """newbpe: `newbpe.train(algo="superbpe", transition=T)`, stage 1 and stage 2 (counting
+    included). hf: `BpeTrainer` from scratch with newbpe's HF form of `superbpe_stage2`
+    (Split(REGEX2, Isolated) + ByteLevel(use_regex=False)) and the 256-byte initial alphabet."""
+    os.environ["RAYON_NUM_THREADS"] = str(threads)
+    os.environ["TOKENIZERS_PARALLELISM"] = "true"
+    t0 = time.perf_counter()
+    if peer == "newbpe":
+        import newbpe
+        tok = newbpe.train([corpus], "superbpe", vocab, transition=transition, threads=threads)
+        n = tok.vocab_size
+    elif peer == "hf":
+        from tokenizers import pre_tokenizers, trainers
+        from newbpe.export.hf import hf_untrained
+        tok = hf_untrained("superbpe_stage2")
+        tok.train([corpus], trainers.BpeTrainer(vocab_size=vocab, show_progress=False,
+                                                initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+        n = tok.get_vocab_size()
+    else:
+        raise SystemExit(f"unknown peer {peer}")
+    return {"seconds": time.perf_counter() - t0, "vocab": n}
+
+
 if __name__ == "__main__":
     kind, peer, *rest = sys.argv[1:]
     if kind == "train":
         res = train(peer, rest[0], int(rest[1]), rest[2], int(rest[3]))
+    elif kind == "superbpe":
+        res = superbpe(peer, rest[0], int(rest[1]), int(rest[2]), int(rest[3]))
     else:
         res = encode(peer, rest[0], rest[1], int(rest[2]))
     who = resource.RUSAGE_CHILDREN if "newbpe-cli" in sys.argv[1:3] else resource.RUSAGE_SELF

@@ -6,7 +6,7 @@ document at a safe point of the pre-tokenizer (`cuts.py`, shared with the reader
 counted by a pool of worker processes; the per-chunk tables are summed, so the result does not depend
 on the number of workers or on chunking. One count serves many trainings: `WordCounts.save` / `WordCounts.load`.
 
-Fast path: for the `gpt2`, `cl100k` and `o200k` presets the numba scanner cuts each chunk (in parallel
+Fast path: for the `gpt2`, `cl100k`, `o200k` and `superbpe_stage1|2` presets the numba scanner cuts each chunk (in parallel
 over lines) and a numba hash table counts the pieces, with no Python object per piece. Other
 pre-tokenizers (custom regex, `whitespace`, `none`) run the Python `regex` module in worker processes.
 

@@ -31,6 +31,7 @@ def tighten(mp):
     mp.setattr(engine_mod, "SMALL_TABLE", 0)
     mp.setattr(engine_mod, "LIST_SLACK", 1)
     mp.setattr(engine_mod, "TOKEN_LIST_DIV", 1 << 30)
+    mp.setattr(engine_mod, "LIST_CLOSE", 0)           # the pool never grows into the index's memory
 
 
 WORDS = st.dictionaries(st.text("abcd", min_size=1, max_size=40), st.integers(1, 6), min_size=1, max_size=12)
@@ -105,6 +106,34 @@ def test_engine_on_one_long_word_costs_a_few_bytes_per_unit(monkeypatch):
     pairs = int(e.st.meta[engine_mod.S.M_PAIRS])
     assert len(e.st.pairs.ptab) <= 8 * (pairs + 2 * e.n_tokens + 2)     # the pairs met, not the word's length
     check_exact(e)
+
+
+def test_list_pool_grows_only_into_the_memory_the_index_freed(monkeypatch):
+    """Rebuilds that come close together give the pool the bytes the shrinking index freed
+    (Engine._rebuild_index): fewer rebuilds, the same merges, and index + pool never above their
+    size after the build."""
+    monkeypatch.setattr(engine_mod, "SMALL_TABLE", 0)
+    wc = newbpe.WordCounts.from_dict({long_word(1 << 18): 1}, pretokenizer="none")
+    from newbpe.trainers.base import layout
+    base = layout(wc)
+    runs = []
+    for close in (0, engine_mod.LIST_CLOSE):
+        monkeypatch.setattr(engine_mod, "LIST_CLOSE", close)
+        e = Engine.build(base.unit_data, base.offsets, base.counts, base.base_token_bytes(), unit_map=base.unit_map)
+        budget, sizes = e._index_budget, []
+        rebuild = e._rebuild_index
+
+        def watched():
+            rebuild()
+            p = e.st.pairs
+            sizes.append(p.idx_slot.nbytes + p.occ_slot.nbytes + p.occ_next.nbytes)
+        e._rebuild_index = watched
+        e.run_bpe(256, 1000)
+        check_exact(e)
+        assert max(sizes) <= budget
+        runs.append((e.merge_events, e.index_rebuilds, len(e.st.pairs.occ_slot)))
+    assert runs[0][0] == runs[1][0]
+    assert runs[1][1] < runs[0][1] and runs[1][2] > runs[0][2]
 
 
 def test_word_table_layout_helpers_agree_with_a_scan():

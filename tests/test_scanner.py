@@ -36,7 +36,14 @@ THOROUGH = settings(max_examples=250, deadline=None, suppress_health_check=[Heal
 def reference_bounds(data: bytes, preset: str) -> np.ndarray:
     """Piece boundaries according to the regex module (the specification)."""
     text = data.decode("utf-8", "surrogateescape")
-    pieces = regex.findall(PATTERNS[preset], text)
+    if preset in scanner.GAP_PRESETS:          # the unmatched text between matches is a piece too
+        pieces, pos = [], 0
+        for m in regex.finditer(PATTERNS[preset], text):
+            pieces += [p for p in (text[pos:m.start()], m.group()) if p]
+            pos = m.end()
+        pieces += [text[pos:]] if pos < len(text) else []
+    else:
+        pieces = regex.findall(PATTERNS[preset], text)
     assert "".join(pieces) == text, "the patterns are expected to leave no gaps"
     lengths = [len(piece.encode("utf-8", "surrogateescape")) for piece in pieces]
     return np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int64)
@@ -111,6 +118,10 @@ def test_patterns_are_the_published_ones():
         "o200k": rf"[^\r\n\p{{L}}\p{{N}}]?{word_upper}*{word_lower}+(?i:{contractions})?"
         rf"|[^\r\n\p{{L}}\p{{N}}]?{word_upper}+{word_lower}*(?i:{contractions})?"
         r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+        "superbpe_stage1": rf"[^\r\n\p{{L}}\p{{N}}]?{word_upper}*{word_lower}+"
+        rf"|[^\r\n\p{{L}}\p{{N}}]?{word_upper}+{word_lower}*"
+        r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+        "superbpe_stage2": r"\p{N}{1,3}| ?[^\s\p{L}\p{N}]{2,}[\r\n/]*| +(?!\S)",
     }
     assert set(PATTERNS) == set(PRESETS)
 

@@ -163,6 +163,89 @@ def test_replay_on_its_own_pretokenization_reproduces_it(lines):
     assert [m[:3] for m in eng.merge_events] == [m[:3] for m in ref.merge_events]
 
 
+def replay_reference(engine, merges, skip_rule="reference"):
+    """The plain-Python replay (§2.3 step 3) that `Engine.replay_strings` (loops.run_replay) runs in
+    numba: one `Engine.merge` call per inherited merge, parts resolved through a dict of bytes."""
+    by_bytes = {engine.token_bytes(t): t for t in range(engine.n_tokens)}
+    skipped = 0
+    for left, right in merges:
+        a, b = by_bytes.get(left), by_bytes.get(right)
+        if a is None or b is None or (not engine.pair_was_queued(a, b) if skip_rule == "reference"
+                                      else engine.pair_count(a, b) <= 0):
+            skipped += 1
+            continue
+        new, _, created = engine.merge(a, b)
+        if created:
+            by_bytes[left + right] = new
+    return skipped
+
+
+def engine_snapshot(engine):
+    return (engine.merge_events, engine.segmentation(), engine.pair_counts(), engine.vocab_bytes(),
+            engine.token_freqs().tolist())
+
+
+part = st.text("ab: c", min_size=1, max_size=3).map(str.encode)
+
+
+@given(words=st.dictionaries(st.text("ab: c", min_size=1, max_size=14), st.integers(1, 4), min_size=1, max_size=12),
+       data=st.data(), rule=st.sampled_from(["reference", "zero_count"]), tight=st.booleans())
+def test_kernel_replay_equals_the_python_reference(words, data, rule, tight):
+    """Hypothesis corpora and merge lists (parts that are no token, pairs that never occur, pairs
+    consumed by earlier merges, duplicate strings; filters on): the numba replay skips, records and
+    rewrites exactly as the Python reference, then greedy BPE carries on identically. Parts are
+    mostly substrings of the words, so that merges apply. tight: pools and output table so small that
+    the replay stops for room repeatedly (index rebuilds, the list pool growing into the index's
+    memory, the output doubling)."""
+    subs = sorted({w[i:j].encode() for w in words for i in range(len(w)) for j in range(i + 1, min(i + 4, len(w) + 1))})
+    merges = data.draw(st.lists(st.tuples(st.one_of(st.sampled_from(subs), part), st.one_of(st.sampled_from(subs), part)),
+                                max_size=40))
+    from newbpe.engine import engine as engine_mod
+    table = newbpe.WordCounts.from_dict(words, pretokenizer="none")
+    opts = {**bpe.OPTIONS}
+    with pytest.MonkeyPatch.context() as mp:
+        if tight:
+            from newbpe.engine import driver
+            mp.setattr(engine_mod, "LIST_FRACTION", 1 << 30)
+            mp.setattr(engine_mod, "SMALL_TABLE", 0)
+            mp.setattr(engine_mod, "LIST_SLACK", 1)
+            mp.setattr(driver, "FIRST_ROWS", 1)           # the output table grows too
+        engines = [prepare(table, 1000, (), opts, max_words=2, forbid_substrings=[b": "])[1] for _ in range(2)]
+        events = []
+        assert engines[0].replay_strings(merges, rule, lambda *e: events.append(e)) == \
+            replay_reference(engines[1], merges, rule)
+        assert events[-1] == ("replay", len(merges), len(merges))
+        assert engine_snapshot(engines[0]) == engine_snapshot(engines[1])
+        for e in engines:
+            e.run_bpe(e.n_tokens, e.n_tokens + 20)
+        assert engine_snapshot(engines[0]) == engine_snapshot(engines[1])
+
+
+def test_kernel_replay_gives_the_python_reference_model(tmp_path, monkeypatch, lines):
+    """The whole training with the numba replay writes the model.json bytes of the Python reference
+    replay (both skip rules; these lines skip nothing, the hypothesis test above covers skips)."""
+    out = []
+    for rule in ("reference", "zero_count"):
+        for python in (False, True):
+            if python:
+                monkeypatch.setattr(superbpe, "replay", lambda e, m, r, progress=None: replay_reference(e, m, r))
+            tok = newbpe.train(lines[:3000], "superbpe", 900, transition=400, replay_skip=rule)
+            monkeypatch.undo()
+            tok.save(tmp_path / f"{rule}{python}", hf=False)
+            out.append((tmp_path / f"{rule}{python}" / "model.json").read_bytes())
+    assert out[0] == out[1] and out[2] == out[3]
+
+
+def test_kernel_replay_reports_a_length_conflict():
+    """A replayed merge that spells a token of another length (a multi-byte special inside a word
+    can not happen in SuperBPE, so build the conflict directly) is the same one-line error as
+    Engine.merge's."""
+    from newbpe.engine import Engine
+    e = Engine.build([1, 2], [0, 2], [3], [b"ab", b"a", b"b"], 0)
+    with pytest.raises(NewbpeError, match="spells token 0"):
+        e.replay_strings([(b"a", b"b")])
+
+
 # ---------------------------------------------------------------------------- §6.4 filters
 def test_new_merges_obey_the_filters_and_inherited_ones_are_exempt(tmp_path, lines):
     # a stage-1 BPE without pre-tokenization learns multi-word tokens and ": "

@@ -21,6 +21,9 @@ BUILD_STEP = 1 << 12
 LIST_FRACTION = 8
 SMALL_TABLE = 1 << 20
 LIST_SLACK = 1024
+# A rebuild fewer than LIST_CLOSE merges after the previous one grows the list pool into the memory the
+# shrinking index freed (Engine._rebuild_index).
+LIST_CLOSE = 256
 # Picky's per-token occurrence lists start with room for n_units // TOKEN_LIST_DIV nodes (then they
 # are rebuilt from the slots or grow: Engine._token_lists_room).
 TOKEN_LIST_DIV = 2
@@ -47,6 +50,8 @@ class Engine:
         self._built = False       # occurrences may be re-indexed from the slots only once all are laid out
         self._token_nodes = 0     # token occurrence nodes after the last rebuild (_token_lists_room)
         self.index_rebuilds = 0   # pair occurrence index rebuilds (tests, measurements)
+        self._index_budget = None  # bytes of index + list pool after the build (_rebuild_index)
+        self._rebuild_stamp = 0   # M_STAMP (merges so far) at the last rebuild
         self.token_list_rebuilds = 0
         self.merge_events = []   # (a, b, new, merged_count), in order
 
@@ -244,17 +249,34 @@ class Engine:
         """Rebuild the pair occurrence index from the word table (state.py, "Pair occurrences"):
         stale entries go and the appended lists empty, so memory follows the live occurrences (at
         most one per slot, 4 bytes each) instead of growing with every merge. The old index is
-        dropped before the new one is allocated. O(slots + pairs); a rebuild happens when the list
-        pool is full and at least half of it was appended since the last one: with the pool at
-        n_adj / LIST_FRACTION and at most 2 appended per symbol a merge removes, at most
-        4 * LIST_FRACTION rebuilds in a whole training (10 for 1000 merges on one 30M-unit word,
-        ~0.1-0.3 s each on this machine)."""
+        dropped before the new one is allocated. O(slots + pairs) (~0.1-0.3 s on 48M slots on this
+        machine); a rebuild happens when the list pool is full and at least half of it was appended
+        since the last one.
+
+        Memory stays within what the index and the pool took after the build (`_index_budget`: 4
+        bytes per occurrence then, plus the pool of n_adj / LIST_FRACTION 8-byte entries): merges
+        shrink the index, and a rebuild that comes fewer than LIST_CLOSE merges after the previous
+        one gives that freed memory to the pool (a fresh calloc'ed one: the emptied lists need no
+        copy). Without it SuperBPE's replay of 16k merges on a 48M-slot stage-2 table (Gutenberg
+        50 MB), whose first merges each rewrite ~1M occurrences and append two per occurrence,
+        rebuilt 13-16 times, ~3.5 s of its ~12 s."""
         K = _k()
         self.st = S.replace_array(self.st, "idx_slot", np.zeros(0, np.int32))
         total = int(K.slots.index_count(self.st))
         self.st = S.replace_array(self.st, "idx_slot", np.empty(total, np.int32))
         K.slots.index_fill(self.st)
         self.index_rebuilds += 1
+        pairs, stamp = self.st.pairs, int(self.st.meta[S.M_STAMP])
+        if self._index_budget is None:
+            self._index_budget = pairs.idx_slot.nbytes + pairs.occ_slot.nbytes + pairs.occ_next.nbytes
+        elif stamp - self._rebuild_stamp < LIST_CLOSE:
+            cap = (self._index_budget - pairs.idx_slot.nbytes) // 8
+            if cap > len(pairs.occ_slot) + LIST_SLACK:
+                for name in S.OCC_ARRAYS:               # the old pool goes before the new one is allocated
+                    self.st = S.replace_array(self.st, name, np.zeros(0, np.int32))
+                for name in S.OCC_ARRAYS:
+                    self.st = S.replace_array(self.st, name, np.zeros(cap, np.int32))
+        self._rebuild_stamp = stamp
 
     def _token_lists_room(self, st, need, have):
         """Room for `need` more token occurrence nodes (track_tokens: Picky). The lists are
@@ -392,6 +414,35 @@ class Engine:
             if progress and i % 1000 == 0:
                 progress("replay", i, len(merges))
         return out
+
+    def replay_strings(self, merges, skip_rule="reference", progress=None):
+        """Replay merges given as (left bytes, right bytes) in order whatever their counts, with
+        SuperBPE's skip rule (supertokens.md §2.3 step 3: "reference" or "zero_count"), inside numba
+        (loops.run_replay; the Python loop of `merge` calls it replaces is the reference in
+        tests/test_superbpe.py). The strings become integer keys here, once: key_tok[key] is the token
+        spelling a string (the initial tokens, then each token a replayed merge creates; tokens are
+        told apart by bytes alone, as in SuperBPE, whose identity flags are all 0). Returns the
+        number of merges skipped."""
+        if skip_rule not in ("reference", "zero_count"):
+            raise ValueError(f"skip_rule must be 'reference' or 'zero_count', not {skip_rule!r}")
+        K = _k()
+        keys = {}
+        flat = [keys.setdefault(s, len(keys)) for left, right in merges for s in (left, right, left + right)]
+        rows = np.array(flat, dtype=np.int64).reshape(len(merges), 3)
+        initial = {data: t for t, data in enumerate(self.vocab_bytes())}
+        key_tok = np.array([initial.get(s, -1) for s in keys], dtype=np.int64)
+        out = Rows(4, len(merges))
+        info = np.zeros(K.loops.R_SIZE, dtype=np.int64)
+
+        def step(i, max_steps):
+            status, j, out.n = K.loops.run_replay(self.st, rows, key_tok, skip_rule == "reference", i, max_steps,
+                                                  out.array, out.n, info)
+            return status, j, j - i
+        drive(step, lambda: self._ensure(info[:6]), 0, len(merges), (out,),
+              progress and (lambda _, i, n: progress("replay", i, n)),
+              conflict=lambda: self._length_conflict(int(info[K.loops.R_A]), int(info[K.loops.R_B])))
+        self.merge_events.extend(map(tuple, out.rows().tolist()))
+        return int(info[K.loops.R_SKIPPED])
 
     def run_bpe(self, visible, target, min_count=1, progress=None, report_every=1000):
         """Plain greedy BPE inside numba (loops.run_bpe) until `visible` reaches `target`

@@ -1,5 +1,6 @@
-"""The method loops, run inside numba: plain BPE (`run_bpe`), Scaffold-BPE (`run_scaffold`) and
-Picky BPE's merges (`run_picky`), plus `merge_best_step` (pop and merge once, from Python).
+"""The method loops, run inside numba: plain BPE (`run_bpe`), Scaffold-BPE (`run_scaffold`),
+Picky BPE's merges (`run_picky`) and SuperBPE's replay of inherited merges (`run_replay`), plus
+`merge_best_step` (pop and merge once, from Python).
 
 Each loop runs merges until it reaches its target or must hand back, and returns a status
 (state.STOP_*): STOP_ROOM when a pool or its output table is short (driver.py grows it and calls
@@ -10,9 +11,9 @@ every loop — pop the valid head pair, find or create its token (tables.find_or
 import numpy as np
 from .._jit import njit
 
-from .state import (FLAG_ATOMIC, FLAG_ABSENT, FLAG_SCAFFOLD, STOP_DONE, STOP_EMPTY, STOP_MIN_FREQ,
+from .state import (FLAG_ATOMIC, FLAG_ABSENT, FLAG_SCAFFOLD, PAIR_QUEUED, STOP_DONE, STOP_EMPTY, STOP_MIN_FREQ,
                     STOP_STEPS, STOP_ROOM, STOP_TOKEN_ITEM, STOP_REMOVAL, STOP_LENGTH_CONFLICT)
-from .tables import LEAF, find_or_add_token
+from .tables import LEAF, find_or_add_token, pair_find
 from .queue import queue_head, push_pair, push_token
 from .rewrite import has_room, merge_room, merge_pair, merge_step
 
@@ -95,6 +96,56 @@ def run_bpe(st, visible, target, min_count, max_steps, out, n_out):
         n_out += 1
         steps += 1
     return STOP_DONE, visible, n_out
+
+
+# ----------------------------------------------------------------------------------------------
+# SuperBPE's replay (specs/supertokens.md §2.3 step 3)
+
+R_SKIPPED = 6        # info slots of run_replay: 0-5 the room a merge needs (STOP_ROOM), then skips,
+R_A = 7              # and the pair of a merge that spells a token of another length
+R_B = 8
+R_SIZE = 9
+
+
+@njit(cache=True)
+def run_replay(st, merges, key_tok, reference, i, max_steps, out, n_out, info):
+    """Replay inherited merges in order whatever their counts (SuperBPE stage 2), from merges[i].
+    A merge is three string keys (left, right, left+right); key_tok[key] is the token spelling that
+    string, -1 while there is none, and the merge's output is written there when the merge creates
+    it, so parts resolve with no per-merge Python (a loop of Engine.merge calls cost ~25 µs of state
+    unboxing per merge, 16k merges per SuperBPE run). Skip rule (§2.3 step 3), counted in
+    info[R_SKIPPED]: a part is not a token, or `reference` and the pair never had a queue entry
+    (PAIR_QUEUED), or not `reference` and its count is <= 0. A replayed merge whose count has dropped
+    to 0 is recorded with F = 0. Returns (status, next merge index, n_out); on STOP_ROOM info[0:6]
+    holds the room the merge needs."""
+    steps = 0
+    while i < len(merges):
+        if steps >= max_steps:
+            return STOP_STEPS, i, n_out
+        a = key_tok[merges[i, 0]]
+        b = key_tok[merges[i, 1]]
+        pid = pair_find(st.pairs, a, b) if a >= 0 and b >= 0 else -1
+        if pid < 0 or (reference and (st.pairs.pair_flags[pid] & PAIR_QUEUED) == 0) or \
+                (not reference and st.pairs.pair_count[pid] <= 0):
+            info[R_SKIPPED] += 1
+            i += 1
+            steps += 1
+            continue
+        r0, r1, r2, r3, r4, r5 = merge_room(st, pid)
+        if n_out >= len(out) or not has_room(st, r0, r1, r2, r3, r4, r5):
+            info[0], info[1], info[2], info[3], info[4], info[5] = r0, r1, r2, r3, r4, r5
+            return STOP_ROOM, i, n_out
+        new, created = find_or_add_token(st, a, b)
+        if new < 0:
+            info[R_A], info[R_B] = a, b
+            return STOP_LENGTH_CONFLICT, i, n_out
+        _record_merge(out, n_out, a, b, new, merge_pair(st, pid, new))
+        if created:
+            key_tok[merges[i, 2]] = new
+        n_out += 1
+        i += 1
+        steps += 1
+    return STOP_DONE, i, n_out
 
 
 # ----------------------------------------------------------------------------------------------

@@ -24,11 +24,11 @@ from ..errors import NewbpeError
 from ..units import METASPACE  # noqa: F401  (re-exported)
 from .presets import ALIASES, PATTERNS, PRESETS  # noqa: F401  (re-exported)
 
-SCANNER_PRESETS = ("gpt2", "cl100k", "o200k")     # split by the numba scanner (scanner.py)
+SCANNER_PRESETS = ("gpt2", "cl100k", "o200k", "superbpe_stage1", "superbpe_stage2")  # numba scanner (scanner.py)
 # presets whose pattern matches every character, so `findall` already returns every piece; any other
 # pattern (superbpe_stage2 matches only digit groups, punctuation runs and space runs) also yields the
 # unmatched gaps as pieces (HF Split "Isolated")
-COVERING_PRESETS = SCANNER_PRESETS + ("superbpe_stage1",)
+COVERING_PRESETS = ("gpt2", "cl100k", "o200k", "superbpe_stage1")
 _HF_BYTE_LEVEL = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}
 REGEX_PREFIX = "regex:"
 
@@ -123,7 +123,7 @@ class PreTokenizer:
     def splits_at_newline_letter(self):
         """True when no piece crosses a '\\n' followed by an ASCII letter (document mode may cut
         files there for parallel counting)."""
-        return self.name in SCANNER_PRESETS or self.name == "whitespace"
+        return self.name in COVERING_PRESETS or self.name == "whitespace"
 
     def piece_offsets(self, data, seg_off, segments, threads=1):
         """Byte offsets of every piece of many segments at once: `data` (uint8) holds the UTF-8
