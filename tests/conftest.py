@@ -22,6 +22,18 @@ def shared(rel):
     return p
 
 
+def cli_error(args, input=None):
+    """Run the CLI in-process; it must fail with one line on stderr and no traceback. Returns the line."""
+    from click.testing import CliRunner
+    from newbpe.cli import main
+    r = CliRunner().invoke(main, [str(a) for a in args], input=input)
+    assert r.exit_code not in (0, None), r.output
+    assert "Traceback" not in r.output + r.stderr
+    msg = r.stderr.strip()
+    assert msg.startswith("newbpe: error: ") and len(msg.splitlines()) == 1, msg
+    return msg
+
+
 def read_prefix(path, n_bytes):
     with open(path, "rb") as f:
         return f.read(n_bytes).decode("utf-8", "ignore")

@@ -13,7 +13,7 @@ from newbpe.checks import MAX_VOCAB_SIZE
 from newbpe.cli import main
 from newbpe.errors import ModelFileError, NewbpeError
 
-from conftest import BUNDLED, ROOT, lines_of
+from conftest import BUNDLED, ROOT, cli_error, lines_of
 
 SAMPLE = str(BUNDLED / "en" / "tinyshakespeare.txt")
 OLD = ROOT / "tests" / "fixtures" / "old_models"
@@ -34,16 +34,6 @@ def model_dir(tok, tmp_path_factory):
     out = tmp_path_factory.mktemp("bad") / "m"
     tok.save(out)
     return out
-
-
-def cli_error(args, input=None):
-    """Run the CLI in-process; it must fail with one line on stderr and no traceback. Returns the line."""
-    r = CliRunner().invoke(main, [str(a) for a in args], input=input)
-    assert r.exit_code not in (0, None), r.output
-    assert "Traceback" not in r.output + r.stderr
-    msg = r.stderr.strip()
-    assert msg.startswith("newbpe: error: ") and len(msg.splitlines()) == 1, msg
-    return msg
 
 
 @pytest.fixture

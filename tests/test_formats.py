@@ -17,7 +17,7 @@ from newbpe.cli import main
 from newbpe.errors import NewbpeError
 from newbpe.sources import Sampler, detect
 
-from conftest import BUNDLED
+from conftest import BUNDLED, cli_error
 
 REGEX = r"regex:\w+|\s+|[^\w\s]+"
 COMPRESS = {"gz": gzip.compress, "xz": lzma.compress, "bz2": bz2.compress}
@@ -207,15 +207,6 @@ def test_zstd_without_the_package_says_what_to_install(tmp_path, monkeypatch, te
     monkeypatch.setitem(sys.modules, "zstandard", None)
     with pytest.raises(NewbpeError, match="pip install zstandard"):
         newbpe.count(str(path))
-
-
-def cli_error(args, input=None):
-    r = CliRunner().invoke(main, [str(a) for a in args], input=input)
-    assert r.exit_code not in (0, None), r.output
-    assert "Traceback" not in r.output + r.stderr
-    msg = r.stderr.strip()
-    assert msg.startswith("newbpe: error: ") and len(msg.splitlines()) == 1, msg
-    return msg
 
 
 # ------------------------------------------------------------------------------------------ stdin, CLI
