@@ -151,3 +151,15 @@ def test_superbpe_tiktoken_export_equals_newbpe(superbpe_model, tmp_path, heldou
     k = superbpe_model.n_specials                    # tiktoken puts specials after the ranks
     for text in lines_of(heldout_en)[:300] + ["By the way, I paid $12345 for it...  Really?!\nNew line:   done."]:
         assert [i + k for i in enc.encode_ordinary(text)] == superbpe_model.encode(text), text
+
+
+def test_supertoken_tiktoken_export_equals_newbpe(lines, tmp_path, heldout_en):
+    """The supertoken model's pre-tokenizer is `none` (the whole text one piece): tiktoken's
+    `[\\s\\S]+` pattern, and its rank rule gives newbpe's ids (supertokens.md §5)."""
+    pytest.importorskip("tiktoken", reason="tiktoken is in the test extra; not installed here")
+    tok = newbpe.train(lines, "supertoken", 900)
+    assert check_tiktoken(tok) == []
+    save_tiktoken(tok, tmp_path, name="st")
+    enc = load_tiktoken_encoding(tmp_path, name="st")
+    for text in lines_of(heldout_en)[:200] + [heldout_en[:3000]]:
+        assert enc.encode_ordinary(text) == tok.encode(text)
