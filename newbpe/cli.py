@@ -495,13 +495,11 @@ def info(model_dir, as_json, examples):
 @click.option("--split", type=click.Choice(["line", "document"]), default="line", show_default=True)
 @friendly
 def signals(files, pretokenizer, signal, constraint, threshold_percentile, lm, lm_fit, split):
-    """ByteSpan: per-byte LM signals and spans of FILES (tab-separated: doc, pos, byte, entropy,
-    surprisal, boundary, span tag B/I/-)."""
-    from .errors import NewbpeError
+    """ByteSpan: per-byte LM signals and spans of FILES ('-': stdin; tab-separated: doc, pos, byte,
+    entropy, surprisal, boundary, span tag B/I/-)."""
+    from .sources import check_inputs
     from .trainers.bytespan.inspect import format_rows, inspect
-    missing = [f for f in files if not os.path.isfile(f)]
-    if missing:
-        raise NewbpeError(f"input file not found: {missing[0]}")
+    check_inputs(files)                         # FILES ('-': stdin) are files, before the LM is fitted
     docs, theta = inspect(list(files), pretokenizer, signal, constraint, threshold_percentile, lm, lm_fit, split=split)
     if theta is not None:
         click.echo(f"# theta {theta:.6f} (percentile {threshold_percentile:g} of the {signal} signals)")

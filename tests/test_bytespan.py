@@ -451,6 +451,11 @@ def test_signals_cli_and_api(tmp_path, corpus):
     assert len(lines) == 1 + sum(len(c.encode()) + 1 for c in corpus[:50])     # lines keep their \n
     r = run_cli("signals", tmp_path / "missing.txt")
     assert r.returncode != 0 and "Traceback" not in r.stderr
+    from click.testing import CliRunner
+    from newbpe.cli import main
+    piped = CliRunner().invoke(main, ["signals", "-", "--signal", "surprisal", "--constraint", "monotonic"],
+                               input=src.read_text(encoding="utf-8"))
+    assert piped.exit_code == 0 and piped.stdout.splitlines() == lines          # '-' reads stdin
 
 
 def test_info_reports_initial_continuation_and_span_share(tok):
