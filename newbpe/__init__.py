@@ -64,7 +64,8 @@ def count(source, pretokenizer="gpt2", units="bytes", special_tokens=(), split="
 
 
 def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="bytes", special_tokens=(),
-          split="line", column="text", threads=None, progress=None, encoder=None, splinter=None, **options):
+          split="line", column="text", threads=None, progress=None, encoder=None, splinter=None, roles=None,
+          add_bos=False, add_eos=False, **options):
     """Train a tokenizer. `source` is anything `count` accepts (a WordCounts table is used as is,
     with its own pre-tokenizer and units). `options` are the algorithm's (see `newbpe.trainers`)
     plus the encoder options (`lbpe_ties`, `scaffold_mode`, see `newbpe.encoders`); an unknown
@@ -73,11 +74,19 @@ def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="by
 
     splinter: run SPLINTER before the trainer: a language code ("he", "ar", "ms": the map is learned
     from `source` itself), a `Splinter`, or the path of a saved map. The model applies the transform
-    in `encode` and inverts it in `decode`."""
+    in `encode` and inverts it in `decode`.
+
+    roles: special-token roles {"bos"|"eos"|"pad"|"unk": token}; a role token that is not among
+    `special_tokens` is added to them. add_bos / add_eos: the template that `encode(...,
+    add_special_tokens=True)` and the HF exports apply (newbpe/roles.py)."""
     from .corpus import Corpus
     from .errors import NewbpeError
+    from .roles import check_roles, check_template, specials_with_roles
     progress = _progress(progress)
     special_tokens = _check_common(special_tokens, threads, split, progress)
+    roles = check_roles(roles)
+    template = check_template({"add_bos": add_bos, "add_eos": add_eos}, roles)
+    special_tokens = specials_with_roles(special_tokens, roles)
     corpus = Corpus.of(source, split=split, column=column, threads=threads, progress=progress)
     if corpus.units is not None:
         if splinter is not None:
@@ -105,6 +114,8 @@ def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="by
         tok.default_encoder = encoder
     if splinter is not None:
         tok.set_splinter(splinter)
+    if roles or template:
+        tok.set_roles(roles, **template)
     return tok
 
 

@@ -7,7 +7,9 @@ Format "newbpe-model", version 2:
     pipeline: {transforms: [{"type", ...}], pretokenizer: {"type", ...}, encoder: {"type"},
                decoder: {"type"}},
     tokens (base64 bytes by internal id), idents (identity flags, only when one is non-zero),
-    merges ([left, right, out] internal ids, rank order), model_ids, flags (engine bits).
+    merges ([left, right, out] internal ids, rank order), model_ids, flags (engine bits),
+    roles ({"bos"|"eos"|"pad"|"unk": special token}) and template ({"add_bos", "add_eos"}), each only
+    when set (roles.py); files without them load as before.
 
 Version 1 files (pre-tokenizer, encoder and SPLINTER map at the top level / in `extra`) still load
 and encode identically (fixtures in tests/fixtures/models/). Loading refuses newer versions.
@@ -97,6 +99,10 @@ def model_to_dict(tok):
     }
     if any(v.idents):
         d["idents"] = v.idents
+    if tok.roles:
+        d["roles"] = dict(tok.roles)          # special-token roles and template (roles.py), only when set
+    if tok.template:
+        d["template"] = dict(tok.template)
     return d
 
 
@@ -238,10 +244,22 @@ def read_fields(d, source):
         bad(str(e))
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:
         bad(f"a pipeline stage is malformed ({type(e).__name__})")
+    roles, template = d.get("roles"), d.get("template")
+    if roles is not None and not isinstance(roles, dict) or template is not None and not isinstance(template, dict):
+        bad("roles and template must be objects")
+    try:
+        from .roles import check_roles, check_template
+        roles = check_roles(roles)
+        template = check_template(template, roles)
+    except NewbpeError as e:
+        bad(str(e))
+    missing_roles = sorted(f"{r}={t!r}" for r, t in roles.items() if t not in specials)
+    if missing_roles:
+        bad(f"role token(s) that are not special tokens: {', '.join(missing_roles)[:80]}")
     return dict(algo=d["algo"], units=units, pretokenizer=pretok, special_tokens=specials, n_alphabet=n_alpha,
                 tokens=tokens, merges=merges, model_ids=mids, options=options, stats=d.get("stats"),
                 encoder=encoder, flags=flags, extra=d.get("extra"), idents=idents, transforms=transforms,
-                decoder=decoder)
+                decoder=decoder, roles=roles, template=template)
 
 
 def _check_units(tokens, idents, k, n_alpha, units, bad):
