@@ -183,12 +183,28 @@ def with_offsets(tok, texts, results, allowed, add_special_tokens):
         if spans is None:
             out.append(Encoding(list(ids), strings, None, None, mask))
             continue
+        if tok.options.get("trim_offsets"):          # an imported HF ByteLevel(trim_offsets=true)
+            spans = _trimmed(data, spans, mask[len(pre):len(mask) - len(suf)])
         spans = [(0, 0)] * len(pre) + spans + [(0, 0)] * len(suf)
         if isinstance(text, (bytes, bytearray)):
             text = data.decode("utf-8", "surrogateescape")
         cidx = _char_index(text, data)
         chars = [(int(cidx[s]), int(cidx[e - 1]) + 1) if e > s else (int(cidx[s]),) * 2 for s, e in spans]
         out.append(Encoding(list(ids), strings, chars, spans, mask))
+    return out
+
+
+def _trimmed(data, spans, mask):
+    """HF's ByteLevel trim_offsets: the leading and trailing spaces of a token are left out of its span
+    (a token of spaces only ends as an empty span at its end)."""
+    out = []
+    for (s, e), special in zip(spans, mask):
+        if not special:
+            while s < e and data[s] == 0x20:
+                s += 1
+            while e > s and data[e - 1] == 0x20:
+                e -= 1
+        out.append((s, e))
     return out
 
 

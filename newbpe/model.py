@@ -225,15 +225,16 @@ class Tokenizer:
         if isinstance(text, (bytes, bytearray)):
             pretok = self.pretokenizer
             if self.units == "bytes" and not allowed_special and not self.transforms \
-                    and (pretok.scanner is not None or pretok.name == "none"):
+                    and not self.options.get("add_prefix_space") and (pretok.scanner is not None or pretok.name == "none"):
                 return ([(False, bytes(text))] if text else []), False
             from .counting import decode_units
             text, bad = decode_units(bytes(text), self.units)
         if not isinstance(text, str):
             raise NewbpeError(f"encode() takes str or bytes, not {type(text).__name__}")
-        if allowed_special:
-            return split_specials(text, allowed_special), bad
-        return ([(False, text)] if text else []), bad
+        chunks = split_specials(text, allowed_special) if allowed_special else ([(False, text)] if text else [])
+        if self.options.get("add_prefix_space"):      # an imported HF ByteLevel(add_prefix_space=true)
+            chunks = [(sp, c if sp or c.startswith(" ") else " " + c) for sp, c in chunks]
+        return chunks, bad
 
     def encode(self, text, allowed_special=(), encoder=None, *, disallowed_special="all",
                add_special_tokens=False, return_offsets=False):

@@ -42,7 +42,7 @@ FORMAT_VERSION = 2
 MODEL_FILE = "model.json"
 # Options that encoding reads (the others only record how the model was trained).
 ENCODING_OPTIONS = ("ignore_merges", "whole_word_shortcut", "lbpe_ties", "scaffold_mode", "demolition",
-                    "unknown_chars", "unk_token")
+                    "unknown_chars", "unk_token", "add_prefix_space", "trim_offsets")
 MAX_FLAG = 2**31
 
 
@@ -137,7 +137,11 @@ def read_fields(d, source):
     def bad(msg):
         raise ModelFileError(f"{source}: {msg}")
     if not isinstance(d, dict) or d.get("format") != FORMAT:
-        bad("not a newbpe model file")
+        looks_hf = isinstance(d, dict) and isinstance(d.get("model"), dict) and "pre_tokenizer" in d
+        bad("not a newbpe model file; newbpe.load() reads a model directory or its model.json, and an HF "
+            "byte-level BPE tokenizer.json (a file named tokenizer.json, or a directory holding one)"
+            + ("; this file looks like an HF tokenizer.json: rename it tokenizer.json or pass its directory"
+               if looks_hf else ""))
     v = d.get("format_version")
     if not _int(v) or v < 1:
         bad("missing or malformed format_version")

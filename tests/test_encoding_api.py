@@ -146,3 +146,67 @@ def test_vocab_forms_and_sizes(models):
     from tokenizers import Tokenizer as HF
     hf = HF.from_str(tok.to_hf())
     assert hf.get_vocab() == vocab
+
+
+def _hf_variant(tok, tmp_path, **flags):
+    import json
+    tok.save_hf(tmp_path)
+    d = json.loads((tmp_path / "tokenizer.json").read_text())
+    d["pre_tokenizer"].update(flags.get("pre", {}))
+    d["post_processor"].update(flags.get("post", {}))
+    (tmp_path / "tokenizer.json").write_text(json.dumps(d))
+    from tokenizers import Tokenizer as HF
+    return HF.from_file(str(tmp_path / "tokenizer.json"))
+
+
+@pytest.mark.parametrize("prefix", [True, False])
+@pytest.mark.parametrize("trim", [True, False])
+def test_import_honours_byte_level_flags(models, tmp_path, heldout_en, prefix, trim):
+    hf = _hf_variant(models["bpe"], tmp_path, pre={"add_prefix_space": prefix}, post={"trim_offsets": trim})
+    tok = newbpe.load(tmp_path / "tokenizer.json")
+    texts = heldout_en.splitlines()[:200] + ["Hello world", "", " x", "a<eos>b<eos>", "  two  spaces"]
+    assert [tok.encode(t, allowed_special="all") for t in texts] == [hf.encode(t).ids for t in texts]
+    for t in texts[:60] + ["Hello  world  "]:
+        got, want = tok.encode(t, allowed_special="all", return_offsets=True), hf.encode(t)
+        assert got.tokens == want.tokens
+        if trim:     # HF's untrimmed offsets give the added prefix space a span over the first character
+            assert got.offsets == want.offsets
+    assert tok.decode(tok.encode("Hello")) == hf.decode(hf.encode("Hello").ids)
+    tok.save(tmp_path / "again")            # the flags go back out in the export
+    from tokenizers import Tokenizer as HF
+    again = HF.from_file(str(tmp_path / "again" / "tokenizer.json"))
+    assert [again.encode(t).ids for t in texts] == [hf.encode(t).ids for t in texts]
+
+
+def test_import_refuses_flags_it_cannot_honour(models, tmp_path):
+    import json
+    tok = newbpe.train(["hello world"] * 5, vocab_size=270, pretokenizer="cl100k")
+    tok.save_hf(tmp_path)
+    d = json.loads((tmp_path / "tokenizer.json").read_text())
+    d["pre_tokenizer"]["pretokenizers"][-1]["add_prefix_space"] = True
+    (tmp_path / "tokenizer.json").write_text(json.dumps(d))
+    with pytest.raises(NewbpeError, match=r"add_prefix_space=true\) after another pre-tokenizer"):
+        newbpe.load(tmp_path / "tokenizer.json")
+    d["pre_tokenizer"]["pretokenizers"][-1].update(add_prefix_space=False, use_regex=True)
+    (tmp_path / "tokenizer.json").write_text(json.dumps(d))
+    with pytest.raises(NewbpeError, match=r"use_regex=true\) after another pre-tokenizer"):
+        newbpe.load(tmp_path / "tokenizer.json")
+
+
+def test_misnamed_file_error_says_what_loads(models, tmp_path):
+    models["bpe"].save_hf(tmp_path)
+    (tmp_path / "tokenizer.json").rename(tmp_path / "my_tok.json")
+    with pytest.raises(NewbpeError, match="reads a model directory or its model.json, and an HF.*looks like an HF"):
+        newbpe.load(tmp_path / "my_tok.json")
+    (tmp_path / "other.json").write_text("{}")
+    with pytest.raises(NewbpeError, match="reads a model directory") as e:
+        newbpe.load(tmp_path / "other.json")
+    assert "looks like" not in str(e.value)
+
+
+def test_import_reads_roles_from_config(tmp_path):
+    tok = newbpe.train(["hello world"] * 5, vocab_size=270, roles={"eos": "</s>", "pad": "<pad>"})
+    tok.save(tmp_path / "m")
+    (tmp_path / "m" / "model.json").unlink()
+    again = newbpe.load(tmp_path / "m")
+    assert again.roles == {"eos": "</s>", "pad": "<pad>"}

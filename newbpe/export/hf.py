@@ -160,6 +160,10 @@ def to_hf_dict(tok, approximate=False, expanded=False, inner=False):
               "normalized": False, "special": True} for i, s in enumerate(tok.special_tokens)]
     byte_level = tok.units == "bytes"
     post = {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True} if byte_level else None
+    pre_tokenizer = tok.pretokenizer.to_hf(byte_level)
+    if tok.options.get("add_prefix_space") or tok.options.get("trim_offsets"):   # imported ByteLevel flags
+        from .hf_load import with_byte_level_flags
+        pre_tokenizer, post = with_byte_level_flags(tok, pre_tokenizer, post)
     from ..roles import hf_post_processor
     post = hf_post_processor(tok, post)           # the bos/eos template, when set (roles.py)
     return {
@@ -168,7 +172,7 @@ def to_hf_dict(tok, approximate=False, expanded=False, inner=False):
         "padding": None,
         "added_tokens": added,
         "normalizer": _normalizer(tok, inner),
-        "pre_tokenizer": tok.pretokenizer.to_hf(byte_level),
+        "pre_tokenizer": pre_tokenizer,
         "post_processor": post,
         "decoder": tok.decoder.to_hf(byte_level),
         "model": {
