@@ -373,7 +373,8 @@ def decode(files, model_dir):
 # ---------------------------------------------------------------------------------------------- export/info/eval
 @main.command()
 @click.option("-m", "--model", "model_dir", required=True)
-@click.option("--format", "fmt", type=click.Choice(["hf", "tiktoken"]), default="hf", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["hf", "tiktoken", "transformers"]), default="hf", show_default=True,
+              help="transformers: a directory AutoTokenizer loads exactly for every method (save_pretrained).")
 @click.option("-o", "--output", default=None, help="Output directory (default: the model directory).")
 @click.option("--approximate", is_flag=True, help="Allow an approximate HF export for methods HF cannot express.")
 @click.option("--agreement-text", multiple=True, help="With --approximate: text files on which to measure "
@@ -407,6 +408,8 @@ def export(model_dir, fmt, output, approximate, agreement_text, expanded, name, 
             click.echo("approximate HF export: " + (
                 f"identical on {got['words']:.2%} of {got['n_words']} pre-tokens and {got['tokens']:.2%} of "
                 f"{got['n_tokens']} tokens" if got else "agreement not measured (pass --agreement-text FILE)"))
+    elif fmt == "transformers":
+        paths = tok.save_pretrained(output)
     else:
         from .export.tiktoken import save_tiktoken
         paths = save_tiktoken(tok, output, name=name)

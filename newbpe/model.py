@@ -503,6 +503,13 @@ class Tokenizer:
                     files.update(hf_files(self))
         return write_dir(out_dir, files, owned=model_dir_files())
 
+    def save_pretrained(self, out_dir):
+        """A directory `transformers.AutoTokenizer.from_pretrained` loads, exactly, for every method:
+        the fast tokenizer where stock HF expresses the model, else newbpe's `NewbpeTokenizer`
+        (trust_remote_code=True; newbpe/pretrained.py). Needs no transformers to write."""
+        from .pretrained import save_pretrained
+        return save_pretrained(self, out_dir)
+
     def to_hf(self, approximate=False, expanded=False, inner=False):
         """The HF `tokenizer.json` content as a string: exact for rank-BPE models; other methods
         raise unless approximate=True, or expanded=True for Scaffold-BPE (see export/hf.py);

@@ -51,7 +51,8 @@ def model_dir_files():
     write, so nothing of an earlier model survives (the HF export and its sidecars, StochasTok's
     table, a tiktoken export under its default name)."""
     from .export.hf import hf_file_names
-    return (MODEL_FILE,) + hf_file_names() + ("stochastok.npz", "newbpe.tiktoken", "newbpe.tiktoken.json")
+    return (MODEL_FILE,) + hf_file_names() + ("stochastok.npz", "newbpe.tiktoken", "newbpe.tiktoken.json",
+                                              "newbpe_tokenizer.py")      # save_pretrained's shim (pretrained.py)
 
 
 def check_model_dir_path(path):

@@ -121,7 +121,7 @@ def load_hf(path):
                      n_alphabet=256, tokens=tokens, merges=merges, model_ids=model_ids,
                      options={"ignore_merges": bool(model.get("ignore_merges", False)), **flags},
                      stats={"imported_from": "hf"}, encoder="rank", transforms=transforms,
-                     roles=_config_roles(path, [special_ids[i] for i in sorted(special_ids)]))
+                     **_roles_and_template(d, path, [special_ids[i] for i in sorted(special_ids)], file))
 
 
 def byte_level_flags(d, file):
@@ -168,6 +168,30 @@ def with_byte_level_flags(tok, pre_tokenizer, post):
     if post is not None:
         post = dict(post, trim_offsets=bool(tok.options.get("trim_offsets")))
     return pre_tokenizer, post
+
+
+def _roles_and_template(d, path, specials, file):
+    """{"roles", "template"} of an imported tokenizer.json: a TemplateProcessing post-processor of the
+    form [bos] $A [eos] (what newbpe exports) becomes the bos/eos template; roles also come from the
+    tokenizer_config.json / special_tokens_map.json beside the file. Other templates are refused."""
+    roles = _config_roles(path, specials)
+    post = d.get("post_processor") or {}
+    steps = post.get("processors", []) if post.get("type") == "Sequence" else [post]
+    template = {}
+    for step in steps:
+        if not isinstance(step, dict) or step.get("type") != "TemplateProcessing":
+            continue
+        single = step.get("single") or []
+        seq = [i for i, s in enumerate(single) if "Sequence" in s]
+        ok = len(seq) == 1 and seq[0] <= 1 and len(single) - seq[0] <= 2
+        names = [s.get("SpecialToken", {}).get("id") for s in single if "SpecialToken" in s]
+        if not ok or any(n not in specials for n in names):
+            raise NewbpeError(f"{file}: TemplateProcessing other than [bos] $A [eos] with special tokens is not supported")
+        if seq[0] == 1:
+            roles["bos"], template["add_bos"] = single[0]["SpecialToken"]["id"], True
+        if len(single) - seq[0] == 2:
+            roles["eos"], template["add_eos"] = single[-1]["SpecialToken"]["id"], True
+    return {"roles": roles, "template": template}
 
 
 def _config_roles(path, specials):
