@@ -11,6 +11,7 @@ from functools import wraps
 
 import click
 
+from .cli_roles import role_options
 from .encoders import ENCODERS
 from .methods import METHODS
 
@@ -144,22 +145,6 @@ def main():
 
 
 # ---------------------------------------------------------------------------------------------- count
-def role_options(fn):
-    """--bos/--eos/--pad/--unk TOKEN (added to the special tokens if absent) and --add-bos/--add-eos."""
-    for role in ("unk", "pad", "eos", "bos"):
-        fn = click.option(f"--{role}", f"role_{role}", multiple=True, metavar="TOKEN",
-                          help=f"The {role} special token (added to --special-tokens if absent).")(fn)
-    fn = click.option("--add-eos", "add_eos", is_flag=True, help="Template: append the eos token to each sequence.")(fn)
-    return click.option("--add-bos", "add_bos", is_flag=True, help="Template: prepend the bos token to each sequence.")(fn)
-
-
-def _roles(args):
-    """(roles, template) from role_options' values; one-line errors (roles.py)."""
-    from .roles import check_roles, check_template
-    roles = check_roles([(k[5:], v) for k, vs in args.items() if k.startswith("role_") for v in vs])
-    return roles, check_template({"add_bos": args["add_bos"], "add_eos": args["add_eos"]}, roles)
-
-
 def input_options(fn):
     """Options shared by every command that reads a corpus."""
     for option in reversed([
@@ -231,7 +216,8 @@ def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, spe
     from .errors import NewbpeError
     from .progress import make_progress
     from .roles import specials_with_roles
-    roles, template = _roles(role_args)
+    from .cli_roles import roles_from_args
+    roles, template = roles_from_args(role_args)
     special_tokens = specials_with_roles(_specials(special_tokens), roles)
     options = {k: v for k, v in dict(min_frequency=min_frequency, max_token_length=max_token_length,
                                       max_token_length_mode=max_token_length_mode, byte_alphabet=byte_alphabet,

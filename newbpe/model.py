@@ -265,6 +265,8 @@ class Tokenizer:
         text is cut at safe points of the pre-tokenizer (cuts.py) into parts of about 1 MB, so
         memory follows the longest piece; results are identical for any thread count or cutting.
         The keyword options are `encode`'s."""
+        if return_offsets and not isinstance(texts, (list, tuple, str, bytes)):
+            texts = list(texts)                         # read twice: ids, then offsets
         results = []
         for i, ids, _ in self.iter_encoded(texts, allowed_special, encoder, threads,
                                            disallowed_special=disallowed_special):

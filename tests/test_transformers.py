@@ -29,13 +29,15 @@ def _train(kind, en, he):
         return newbpe.train(en, algo="scaffold", vocab_size=600, encoder="lbpe", **common)
     if kind == "splinter":
         return newbpe.train(he, vocab_size=600, splinter="he", **common)
+    if kind == "superbpe":
+        return newbpe.train(en, "superbpe", 900, transition=600, **common)
     if kind == "supertoken":
         return newbpe.train(en, algo="supertoken", vocab_size=600, **common)
     raise ValueError(kind)
 
 
-KINDS = ["bpe", "bpe_lbpe", "picky", "scaffold", "scaffold_lbpe", "splinter", "supertoken"]
-FAST = {"bpe", "supertoken"}
+KINDS = ["bpe", "bpe_lbpe", "picky", "scaffold", "scaffold_lbpe", "splinter", "superbpe", "supertoken"]
+FAST = {"bpe", "superbpe", "supertoken"}
 
 
 @pytest.fixture(scope="module")
