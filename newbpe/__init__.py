@@ -87,6 +87,10 @@ def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="by
     roles = check_roles(roles)
     template = check_template({"add_bos": add_bos, "add_eos": add_eos}, roles)
     special_tokens = specials_with_roles(special_tokens, roles)
+    if units == "chars" and "unk" in roles and "unk_token" not in options:
+        from .methods import METHODS
+        if algo in METHODS and "unk_token" in METHODS[algo].options:
+            options["unk_token"] = roles["unk"]       # the unk role is the token unknown characters become
     corpus = Corpus.of(source, split=split, column=column, threads=threads, progress=progress)
     if corpus.units is not None:
         if splinter is not None:

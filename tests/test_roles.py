@@ -100,3 +100,11 @@ def test_cli_roles(tmp_path, shakespeare):
                       (["--add-bos"], "needs a bos")):
         r = CliRunner().invoke(main, ["train", "--vocab-size", "300", *args, "-o", str(tmp_path / "x"), str(corpus)])
         assert r.exit_code != 0 and msg in r.output and "Traceback" not in r.output
+
+
+def test_unk_role_of_a_char_model_is_its_unknown_token(lines):
+    tok = newbpe.train(lines, vocab_size=200, units="chars", pretokenizer="whitespace", roles={"unk": "[UNK]"})
+    assert tok.unk_token == "[UNK]" and "<unk>" not in tok.special_tokens
+    assert tok.encode("a\u4e16b")[1] == tok.token_to_id("[UNK]")
+    from newbpe.roles import hf_special_map
+    assert hf_special_map(tok)["unk_token"] == "[UNK]"
