@@ -78,6 +78,8 @@ def disallowed_checker(tok, allowed, disallowed):
     pat_b = regex.compile(alt.encode("utf-8"))
 
     def check(text):
+        if not isinstance(text, (str, bytes, bytearray)):
+            return                            # encode's own check names the wrong type
         m = (pat_b if isinstance(text, (bytes, bytearray)) else pat_s).search(text)
         if m is not None:
             found = m.group()

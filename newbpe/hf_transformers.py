@@ -122,10 +122,16 @@ class NewbpeTokenizer(PreTrainedTokenizer):
                      is_split_into_words=False, pad_to_multiple_of=None, padding_side=None, return_tensors=None,
                      return_token_type_ids=None, return_attention_mask=None, return_overflowing_tokens=False,
                      return_special_tokens_mask=False, return_length=False, verbose=True, **kwargs):
-        """A batch of texts in one newbpe call (the generic path encodes text by text)."""
-        batched = isinstance(text, (list, tuple)) and all(isinstance(t, str) for t in text)
+        """Texts in one newbpe call (the generic path encodes text by text), with offsets on request
+        (`return_offsets_mapping=True`: newbpe's character offsets, template and pad tokens (0, 0))."""
+        single = isinstance(text, str)
+        batched = single or isinstance(text, (list, tuple)) and all(isinstance(t, str) for t in text)
+        offsets = kwargs.get("return_offsets_mapping")
         if not batched or text_pair is not None or is_split_into_words or return_overflowing_tokens \
                 or kwargs.get("sanitize_control_tokens"):
+            if offsets:
+                raise NotImplementedError("return_offsets_mapping: newbpe gives offsets for texts (not pairs, "
+                                          "pre-split words or overflowing tokens)")
             return super()._encode_plus(
                 text, text_pair=text_pair, add_special_tokens=add_special_tokens, padding_strategy=padding_strategy,
                 truncation_strategy=truncation_strategy, max_length=max_length, stride=stride,
@@ -143,13 +149,26 @@ class NewbpeTokenizer(PreTrainedTokenizer):
             return_token_type_ids = "token_type_ids" in self.model_input_names
         if return_attention_mask is None:
             return_attention_mask = "attention_mask" in self.model_input_names
-        input_ids, masks = [], []
-        for ids in self._ids(text):
+        texts = [text] if single else text
+        input_ids, masks, spans = [], [], []
+        if offsets:
+            encodings = self.newbpe_tokenizer.encode_batch(list(texts), allowed_special="all", disallowed_special=(),
+                                                           threads=self.threads, return_offsets=True)
+            if any(e.offsets is None for e in encodings):
+                raise ValueError("offsets are not available for text the model's transform (SPLINTER, NFC) changes "
+                                 "(see newbpe.encoding)")
+            pairs = [(e.ids, e.offsets) for e in encodings]
+        else:
+            pairs = [(ids, None) for ids in self._ids(texts)]
+        for ids, offs in pairs:
             if keep is not None and len(ids) > keep:
-                ids = ids[len(ids) - keep:] if left else ids[:keep]
+                cut = slice(len(ids) - keep, None) if left else slice(0, keep)
+                ids, offs = ids[cut], (offs[cut] if offs is not None else None)
             input_ids.append(pre + ids + suf if n_special else ids)
             if return_special_tokens_mask:
                 masks.append([1] * len(pre) + [0] * len(ids) + [1] * len(suf))
+            if offs is not None:
+                spans.append([(0, 0)] * len(pre) + list(offs) + [(0, 0)] * len(suf))
         out = {"input_ids": input_ids}
         if return_token_type_ids:
             out["token_type_ids"] = [[0] * len(s) for s in input_ids]
@@ -161,6 +180,13 @@ class NewbpeTokenizer(PreTrainedTokenizer):
             out = self.pad(out, padding=padding_strategy.value, max_length=max_length,
                            pad_to_multiple_of=pad_to_multiple_of, padding_side=padding_side,
                            return_attention_mask=return_attention_mask)
+        if offsets:                          # padded like the ids, with (0, 0) as HF's fast tokenizers do
+            pad_left = (padding_side or self.padding_side) == "left"
+            out["offset_mapping"] = [[(0, 0)] * (len(row) - len(o)) + o if pad_left else o + [(0, 0)] * (len(row) - len(o))
+                                     for row, o in zip(out["input_ids"], spans)]
+        if single:
+            return BatchEncoding({k: v[0] for k, v in out.items()}, tensor_type=return_tensors,
+                                 prepend_batch_axis=return_tensors is not None)
         return BatchEncoding(out, tensor_type=return_tensors)
 
     # ------------------------------------------------------------------ decoding

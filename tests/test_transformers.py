@@ -140,3 +140,19 @@ def test_import_newbpe_does_not_import_transformers():
     import sys
     code = "import sys, newbpe; newbpe.Tokenizer; import newbpe.pretrained; assert 'transformers' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_offsets_mapping_matches_fast_tokenizer(corpora, tmp_path):
+    en, _, held, _ = corpora
+    tok = newbpe.train(en, vocab_size=600, special_tokens=["<|endoftext|>"], roles=ROLES, add_eos=True)
+    tok.save_pretrained(tmp_path)
+    fast, ours = AutoTokenizer.from_pretrained(tmp_path), NewbpeTokenizer.from_pretrained(tmp_path)
+    texts = held[:40] + ["Hello<|endoftext|>world", "日本語 ünïcode"]
+    want = fast(texts, return_offsets_mapping=True, padding=True)
+    got = ours(texts, return_offsets_mapping=True, padding=True)
+    assert got["input_ids"] == want["input_ids"]
+    assert [[tuple(o) for o in row] for row in got["offset_mapping"]] == \
+        [[tuple(o) for o in row] for row in want["offset_mapping"]]
+    one = ours(texts[0], return_offsets_mapping=True)
+    assert one["input_ids"] == want["input_ids"][0][:len(one["input_ids"])]
+    assert [tuple(o) for o in one["offset_mapping"]] == [tuple(o) for o in want["offset_mapping"][0][:len(one["input_ids"])]]
