@@ -131,6 +131,14 @@ def _match(data, pos, t, skip):
     return (pos if start is None else start), i
 
 
+def _char_end(data, pos):
+    """End of the UTF-8 character that starts at data[pos]."""
+    end, n = pos + 1, len(data)
+    while end < n and (data[end] & 0xC0) == 0x80 and end - pos < 4:
+        end += 1
+    return end
+
+
 def byte_spans(tok, data, ids):
     """(start, end) byte spans of `ids` in `data`, or None when the tokens do not spell the input."""
     v = tok.vocabulary
@@ -149,17 +157,17 @@ def byte_spans(tok, data, ids):
             continue
         if skip is None:
             skip = _skippable(tok)
-        found = _match(data, pos, t, skip)
         stripped = t.lstrip(b" ")                 # a space the model adds (metaspace, add_prefix_space)
+        found = _match(data, pos, t, skip) if stripped or not metaspace else (pos, pos)   # a bare ▁: no text
         if found is None and stripped != t:
-            found = _match(data, pos, stripped, skip | {0x20}) if stripped else (pos, pos)   # a bare ▁: no text
-        if found is None and unk is not None and i == unk:   # an unknown character: the next one
-            while pos < n and data[pos] in b" \t\n\r\x0b\x0c":
-                pos += 1
-            end = pos + 1
-            while end < n and (data[end] & 0xC0) == 0x80:
-                end += 1
-            found = (pos, min(end, n))
+            found = _match(data, pos, stripped, skip | {0x20})
+        if found is None and unk is not None and i == unk:   # an unknown character: the next non-space one
+            while pos < n:
+                end = _char_end(data, pos)
+                if not data[pos:end].decode("utf-8", "surrogateescape").isspace():
+                    break
+                pos = end
+            found = (pos, _char_end(data, pos) if pos < n else n)
         if found is None:
             return None
         spans.append(found)

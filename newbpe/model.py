@@ -475,6 +475,9 @@ class Tokenizer:
             "encoder": self.default_encoder,
             "options": self.options,
         }
+        if self.roles or self.template:
+            d["roles"] = dict(self.roles)
+            d["template"] = dict(self.template)
         from .preprocessors import transform_type
         for transform in self.transforms:
             d[transform_type(transform)] = transform.info() if hasattr(transform, "info") else transform.to_dict()

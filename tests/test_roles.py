@@ -108,3 +108,9 @@ def test_unk_role_of_a_char_model_is_its_unknown_token(lines):
     assert tok.encode("a\u4e16b")[1] == tok.token_to_id("[UNK]")
     from newbpe.roles import hf_special_map
     assert hf_special_map(tok)["unk_token"] == "[UNK]"
+
+
+def test_info_shows_roles(lines):
+    tok = newbpe.train(lines, vocab_size=300, roles={"eos": "</s>"}, add_eos=True)
+    assert tok.info()["roles"] == {"eos": "</s>"} and tok.info()["template"] == {"add_eos": True}
+    assert "roles" not in newbpe.train(lines, vocab_size=300).info()

@@ -162,7 +162,7 @@ def to_hf_dict(tok, approximate=False, expanded=False, inner=False):
     post = {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True} if byte_level else None
     pre_tokenizer = tok.pretokenizer.to_hf(byte_level)
     if tok.options.get("add_prefix_space") or tok.options.get("trim_offsets"):   # imported ByteLevel flags
-        from .hf_load import with_byte_level_flags
+        from .hf_flags import with_byte_level_flags
         pre_tokenizer, post = with_byte_level_flags(tok, pre_tokenizer, post)
     from ..roles import hf_post_processor
     post = hf_post_processor(tok, post)           # the bos/eos template, when set (roles.py)
