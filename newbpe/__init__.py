@@ -72,7 +72,7 @@ def count(source, pretokenizer="gpt2", units="bytes", special_tokens=(), split="
 
 def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="bytes", special_tokens=(),
           split="line", column="text", threads=None, progress=None, encoder=None, splinter=None, max_bytes=None,
-          sample=None, sample_seed=0, **options):
+          sample=None, sample_seed=0, roles=None, add_bos=False, add_eos=False, **options):
     """Train a tokenizer. `source` is anything `count` accepts (a WordCounts table is used as is,
     with its own pre-tokenizer and units). `options` are the algorithm's (see `newbpe.trainers`)
     plus the encoder options (`lbpe_ties`, `scaffold_mode`, see `newbpe.encoders`); an unknown
@@ -82,11 +82,23 @@ def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="by
 
     splinter: run SPLINTER before the trainer: a language code ("he", "ar", "ms": the map is learned
     from `source` itself), a `Splinter`, or the path of a saved map. The model applies the transform
-    in `encode` and inverts it in `decode`."""
+    in `encode` and inverts it in `decode`.
+
+    roles: special-token roles {"bos"|"eos"|"pad"|"unk": token}; a role token that is not among
+    `special_tokens` is added to them. add_bos / add_eos: the template that `encode(...,
+    add_special_tokens=True)` and the HF exports apply (newbpe/roles.py)."""
     from .corpus import Corpus
     from .errors import NewbpeError
+    from .roles import check_roles, check_template, specials_with_roles
     progress = _progress(progress)
     special_tokens = _check_common(special_tokens, threads, split, progress)
+    roles = check_roles(roles)
+    template = check_template({"add_bos": add_bos, "add_eos": add_eos}, roles)
+    special_tokens = specials_with_roles(special_tokens, roles)
+    if units == "chars" and "unk" in roles and "unk_token" not in options:
+        from .methods import METHODS
+        if algo in METHODS and "unk_token" in METHODS[algo].options:
+            options["unk_token"] = roles["unk"]       # the unk role is the token unknown characters become
     corpus = Corpus.of(source, split=split, column=column, threads=threads, progress=progress,
                        max_bytes=max_bytes, sample=sample, sample_seed=sample_seed)
     if corpus.units is not None:
@@ -115,6 +127,8 @@ def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="by
         tok.default_encoder = encoder
     if splinter is not None:
         tok.set_splinter(splinter)
+    if roles or template:
+        tok.set_roles(roles, **template)
     return tok
 
 

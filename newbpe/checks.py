@@ -33,6 +33,8 @@ RULES = {
     "lbpe_ties": ("choice", ("leftmost", "rank")),
     "scaffold_mode": ("choice", ("visible", "expanded_then_demolish")),
     "ignore_merges": ("bool",),
+    "add_prefix_space": ("bool",),      # imported HF ByteLevel flags (export/hf_load.py)
+    "trim_offsets": ("bool",),
     # StochasTok (augment/stochastok.py)
     "p": ("float", 0.0, None, False),
     "seed": ("int", 0, None),

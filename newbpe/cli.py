@@ -11,6 +11,7 @@ from functools import wraps
 
 import click
 
+from .cli_roles import role_options
 from .encoders import ENCODERS
 from .methods import METHODS
 
@@ -263,15 +264,22 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
 @click.option("--splinter", "splinter_lang", type=click.Choice(["he", "ar", "ms"]), default=None,
               help="Run SPLINTER first (map learned from FILES); the model applies and inverts it.")
 @click.option("--splinter-map", default=None, help="Use a SPLINTER map from 'newbpe splinter learn' instead.")
+@role_options
 @friendly
 def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, special_tokens, split, threads,
           min_frequency, max_token_length, max_token_length_mode, byte_alphabet, limit_alphabet, coverage,
           threshold, reference_compat, transition, stage1, signal, constraint, threshold_percentile,
-          proportion_bytespan, lm, encoder, lbpe_ties, extra, progress, splinter_lang, splinter_map, **source):
+          proportion_bytespan, lm, encoder, lbpe_ties, extra, progress, splinter_lang, splinter_map, **more):
     """Train a tokenizer on FILES ('-': stdin), --dataset or --counts and write it to OUTPUT."""
     import newbpe
     from .errors import NewbpeError
     from .progress import make_progress
+    from .roles import specials_with_roles
+    from .cli_roles import roles_from_args
+    role_args = {k: more.pop(k) for k in list(more) if k.startswith("role_") or k in ("add_bos", "add_eos")}
+    source = more                                # source_options
+    roles, template = roles_from_args(role_args)
+    special_tokens = specials_with_roles(_specials(special_tokens), roles)
     options = {k: v for k, v in dict(min_frequency=min_frequency, max_token_length=max_token_length,
                                       max_token_length_mode=max_token_length_mode, byte_alphabet=byte_alphabet,
                                       limit_alphabet=limit_alphabet, coverage=coverage, threshold=threshold,
@@ -305,6 +313,8 @@ def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, spe
     finally:
         if hasattr(prog, "close"):
             prog.close()
+    if roles or template:
+        tok.set_roles(roles, **template)
     written = tok.save(output)
     info = tok.info()
     click.echo(f"trained {algo}: vocab {info['vocab_size']}, {info['num_merges']} merges -> "
@@ -415,7 +425,8 @@ def decode(files, model_dir):
 # ---------------------------------------------------------------------------------------------- export/info/eval
 @main.command()
 @click.option("-m", "--model", "model_dir", required=True)
-@click.option("--format", "fmt", type=click.Choice(["hf", "tiktoken"]), default="hf", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["hf", "tiktoken", "transformers"]), default="hf", show_default=True,
+              help="transformers: a directory AutoTokenizer loads exactly for every method (save_pretrained).")
 @click.option("-o", "--output", default=None, help="Output directory (default: the model directory).")
 @click.option("--approximate", is_flag=True, help="Allow an approximate HF export for methods HF cannot express.")
 @click.option("--agreement-text", multiple=True, help="With --approximate: text files on which to measure "
@@ -449,6 +460,8 @@ def export(model_dir, fmt, output, approximate, agreement_text, expanded, name, 
             click.echo("approximate HF export: " + (
                 f"identical on {got['words']:.2%} of {got['n_words']} pre-tokens and {got['tokens']:.2%} of "
                 f"{got['n_tokens']} tokens" if got else "agreement not measured (pass --agreement-text FILE)"))
+    elif fmt == "transformers":
+        paths = tok.save_pretrained(output)
     else:
         from .export.tiktoken import save_tiktoken
         paths = save_tiktoken(tok, output, name=name)

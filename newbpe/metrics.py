@@ -102,7 +102,7 @@ def agreement(tok, texts, hf=None, batch=4096):
         return out
 
     def compare(pieces):
-        ours = tok.encode_batch(pieces)
+        ours = tok.encode_batch(pieces, disallowed_special=())
         theirs = [e.ids for e in hf.encode_batch(pieces, add_special_tokens=False)]
         for a, b in zip(ours, theirs):
             counts["words"] += 1

@@ -24,7 +24,7 @@ BATCH_CHARS = 4 << 20          # encode_batch works through groups of about this
 class Tokenizer:
     def __init__(self, *, algo, units, pretokenizer, special_tokens, n_alphabet, tokens, merges,
                  model_ids=None, options=None, stats=None, encoder="rank", flags=None, extra=None,
-                 idents=None, transforms=(), decoder=None):
+                 idents=None, transforms=(), decoder=None, roles=None, template=None):
         self.algo = algo
         self.units = units
         if isinstance(pretokenizer, str):
@@ -41,6 +41,10 @@ class Tokenizer:
         self.decoder = decoder if decoder is not None else self.pretokenizer.decoder()
         self._encoders = {}
         self._setup_units()
+        self.roles, self.template = {}, {}
+        if roles or template:
+            from .roles import validate_roles
+            self.roles, self.template = validate_roles(self, roles, template)
 
     # ------------------------------------------------------------------ ids and units
     def _setup_units(self):
@@ -102,9 +106,48 @@ class Tokenizer:
         return [(mid(a), mid(b), mid(c)) for a, b, c in self.vocabulary.merges]
 
     def token_to_id(self, token):
-        """Model id of a token given as bytes or str (identity flag 0), or None."""
-        data = token.encode("utf-8", "surrogateescape") if isinstance(token, str) else bytes(token)
-        return self.vocabulary.model_id_of((0, data))
+        """Model id of a token, or None; O(1). bytes: the token's bytes; str: its text (UTF-8), else
+        HF's string form of it (byte-level `Ġworld`, as `get_vocab()` and tokenizer.json spell it)."""
+        if isinstance(token, str):
+            found = self.vocabulary.model_id_of((0, token.encode("utf-8", "surrogateescape")))
+            return found if found is not None else self.get_vocab().get(token)
+        return self.vocabulary.model_id_of((0, bytes(token)))
+
+    def get_vocab(self):
+        """{token string: model id} in HF's form (byte-level tokens through the GPT-2 byte mapping,
+        `Ġworld`; char-level tokens and special tokens as their text), as tokenizer.json has it.
+        Built once and cached; do not mutate it."""
+        if getattr(self, "_hf_vocab", None) is None:
+            from .encoding import hf_vocab
+            self._hf_vocab = hf_vocab(self)
+        return self._hf_vocab
+
+    def __len__(self):
+        """The vocabulary size: every id `encode` can emit (special tokens included)."""
+        return self.vocab_size
+
+    @property
+    def n_vocab(self):
+        """tiktoken's name for the vocabulary size (special tokens included)."""
+        return self.vocab_size
+
+    def set_roles(self, roles=None, *, add_bos=None, add_eos=None):
+        """Set special-token roles ({"bos"|"eos"|"pad"|"unk": token}, merged into the current ones;
+        a role set to None is removed) and the template (add the bos token first / the eos token last
+        in `encode(..., add_special_tokens=True)` and in the HF exports). Role tokens must be special
+        tokens of the model (at training, `roles=` adds missing ones). See newbpe/roles.py."""
+        from .roles import check_roles, validate_roles
+        merged = dict(self.roles)
+        items = roles.items() if isinstance(roles, dict) else (roles or ())
+        for role in [r for r, token in items if token is None]:
+            merged.pop(role, None)
+        merged.update(check_roles(roles))
+        template = dict(self.template)
+        for key, value in (("add_bos", add_bos), ("add_eos", add_eos)):
+            if value is not None:
+                template[key] = value
+        self.roles, self.template = validate_roles(self, merged, template)
+        return self
 
     def id_to_token(self, i):
         return self.vocabulary.tokens[self._internal([i])[0]]
@@ -182,39 +225,65 @@ class Tokenizer:
         if isinstance(text, (bytes, bytearray)):
             pretok = self.pretokenizer
             if self.units == "bytes" and not allowed_special and not self.transforms \
-                    and (pretok.scanner is not None or pretok.name == "none"):
+                    and not self.options.get("add_prefix_space") and (pretok.scanner is not None or pretok.name == "none"):
                 return ([(False, bytes(text))] if text else []), False
             from .counting import decode_units
             text, bad = decode_units(bytes(text), self.units)
         if not isinstance(text, str):
             raise NewbpeError(f"encode() takes str or bytes, not {type(text).__name__}")
-        if allowed_special:
-            return split_specials(text, allowed_special), bad
-        return ([(False, text)] if text else []), bad
+        chunks = split_specials(text, allowed_special) if allowed_special else ([(False, text)] if text else [])
+        if self.options.get("add_prefix_space"):      # an imported HF ByteLevel(add_prefix_space=true)
+            chunks = [(sp, c if sp or c.startswith(" ") else " " + c) for sp, c in chunks]
+        return chunks, bad
 
-    def encode(self, text, allowed_special=(), encoder=None):
-        """Token ids (model ids) of `text`. Special-token strings are ordinary text unless listed
-        in `allowed_special` (or "all"), as in tiktoken; HF exports always match them. Bytes are
-        decoded as training decodes them (char units: invalid UTF-8 becomes U+FFFD, with a warning)."""
-        return self.encode_batch([text], allowed_special=allowed_special, encoder=encoder, threads=1)[0]
+    def encode(self, text, allowed_special=(), encoder=None, *, disallowed_special="all",
+               add_special_tokens=False, return_offsets=False):
+        """Token ids (model ids) of `text`. Special-token strings are matched only where listed in
+        `allowed_special` (or "all"); as in tiktoken, special text that is neither allowed nor
+        excluded from `disallowed_special` (default "all") raises, and `disallowed_special=()` (or
+        `encode_ordinary`) encodes it as text. HF exports always match them. Bytes are decoded as
+        training decodes them (char units: invalid UTF-8 becomes U+FFFD, with a warning).
+        add_special_tokens: apply the template (bos/eos, see `set_roles`). return_offsets: return an
+        `Encoding` (ids, token strings, byte and character offsets; newbpe/encoding.py)."""
+        return self.encode_batch([text], allowed_special=allowed_special, encoder=encoder, threads=1,
+                                 disallowed_special=disallowed_special, add_special_tokens=add_special_tokens,
+                                 return_offsets=return_offsets)[0]
+
+    def encode_ordinary(self, text, encoder=None):
+        """Ids of `text` with special-token strings encoded as ordinary text (tiktoken's name)."""
+        return self.encode(text, encoder=encoder, disallowed_special=())
 
     def encode_bytes(self, data, encoder=None):
-        """Ids of raw bytes (invalid UTF-8 included; byte-level models keep every byte)."""
-        return self.encode(bytes(data), encoder=encoder)
+        """Ids of raw bytes (invalid UTF-8 included; byte-level models keep every byte; special-token
+        strings are ordinary text)."""
+        return self.encode(bytes(data), encoder=encoder, disallowed_special=())
 
-    def encode_batch(self, texts, allowed_special=(), encoder=None, threads=None):
+    def encode_batch(self, texts, allowed_special=(), encoder=None, threads=None, *, disallowed_special="all",
+                     add_special_tokens=False, return_offsets=False):
         """Encode many texts: batches of about 4 MB go through one pre-tokenization pass and one
         call into the numba encoder each (parallel over `threads`, default all cores), and a long
         text is cut at safe points of the pre-tokenizer (cuts.py) into parts of about 1 MB, so
-        memory follows the longest piece; results are identical for any thread count or cutting."""
+        memory follows the longest piece; results are identical for any thread count or cutting.
+        The keyword options are `encode`'s."""
+        if return_offsets and not isinstance(texts, (list, tuple, str, bytes)):
+            texts = list(texts)                         # read twice: ids, then offsets
         results = []
-        for i, ids, _ in self.iter_encoded(texts, allowed_special, encoder, threads):
+        for i, ids, _ in self.iter_encoded(texts, allowed_special, encoder, threads,
+                                           disallowed_special=disallowed_special):
             if i == len(results):
                 results.append([])
             results[i].extend(ids.tolist())
+        if add_special_tokens and self.template:
+            from .roles import template_ids
+            pre, suf = template_ids(self, True)
+            results = [pre + r + suf for r in results]
+        if return_offsets:
+            from .encoding import with_offsets
+            return with_offsets(self, texts, results, self._allowed(allowed_special), add_special_tokens)
         return results
 
-    def iter_encoded(self, texts, allowed_special=(), encoder=None, threads=None, part_size=None):
+    def iter_encoded(self, texts, allowed_special=(), encoder=None, threads=None, part_size=None,
+                     disallowed_special=()):
         """Encode texts as a stream: (text index, model ids as an int64 array, last) in order; a
         text's ids are the concatenation of its arrays and `last` marks its final one (every text
         gets one, an empty text an empty array). Each text is cut at the pre-tokenizer's safe points
@@ -228,6 +297,8 @@ class Tokenizer:
         if isinstance(texts, (str, bytes)):
             raise NewbpeError("encode_batch() takes a list of texts; use encode() for one text")
         allowed_special = self._allowed(allowed_special)
+        from .encoding import disallowed_checker
+        check_disallowed = disallowed_checker(self, allowed_special, disallowed_special)
         # allowed specials are split out before cutting; the transforms (SPLINTER) commute with the cuts
         rule = CutRule.for_pretokenizer(self.pretokenizer)
         enc = self._encoder(encoder)
@@ -236,6 +307,8 @@ class Tokenizer:
         items, size = [], 0          # (text index, segment str | bytes | special model id | None: text ends)
         try:
             for i, text in enumerate(texts):
+                if check_disallowed is not None:
+                    check_disallowed(text)
                 chunks, bad = self._chunks(text, allowed_special)
                 invalid_utf8 |= bad
                 for is_special, chunk in chunks:
@@ -331,9 +404,22 @@ class Tokenizer:
             data = transform.invert(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
         return data
 
-    def decode(self, ids):
-        """Text of a sequence of model ids (UTF-8, invalid sequences replaced by U+FFFD)."""
+    def decode(self, ids, skip_special_tokens=False):
+        """Text of a sequence of model ids (UTF-8, invalid sequences replaced by U+FFFD); special
+        tokens are kept as their text unless skip_special_tokens."""
+        if skip_special_tokens:
+            ids = self._without_specials(ids)
         return self.decode_bytes(ids).decode("utf-8", "replace")
+
+    def decode_batch(self, batch, skip_special_tokens=False):
+        """`decode` of each sequence of ids."""
+        return [self.decode(ids, skip_special_tokens) for ids in batch]
+
+    def _without_specials(self, ids):
+        internal = self._internal(ids)
+        k = self.vocabulary.n_specials
+        keep = [i for i in internal if i >= k]
+        return self.vocabulary.to_model[np.asarray(keep, dtype=np.int64)].tolist() if keep else []
 
     def token_strings(self, ids):
         """Readable strings of tokens (GPT-2 byte mapping in byte mode, text in char mode; ByteSpan's
@@ -373,7 +459,8 @@ class Tokenizer:
                          special_tokens=self.special_tokens, n_alphabet=v.n_alphabet,
                          tokens=v.tokens[:n_tokens], merges=merges, options=self.options, stats=stats,
                          encoder=self.default_encoder, flags=v.flags[:n_tokens], extra=self.extra,
-                         idents=v.idents[:n_tokens], transforms=self.transforms, decoder=self.decoder)
+                         idents=v.idents[:n_tokens], transforms=self.transforms, decoder=self.decoder,
+                         roles=self.roles, template=self.template)
 
     # ------------------------------------------------------------------ introspection
     def info(self):
@@ -389,6 +476,9 @@ class Tokenizer:
             "encoder": self.default_encoder,
             "options": self.options,
         }
+        if self.roles or self.template:
+            d["roles"] = dict(self.roles)
+            d["template"] = dict(self.template)
         from .preprocessors import transform_type
         for transform in self.transforms:
             d[transform_type(transform)] = transform.info() if hasattr(transform, "info") else transform.to_dict()
@@ -418,6 +508,13 @@ class Tokenizer:
                 if hf_exact(self):
                     files.update(hf_files(self))
         return write_dir(out_dir, files, owned=model_dir_files())
+
+    def save_pretrained(self, out_dir):
+        """A directory `transformers.AutoTokenizer.from_pretrained` loads, exactly, for every method:
+        the fast tokenizer where stock HF expresses the model, else newbpe's `NewbpeTokenizer`
+        (trust_remote_code=True; newbpe/pretrained.py). Needs no transformers to write."""
+        from .pretrained import save_pretrained
+        return save_pretrained(self, out_dir)
 
     def to_hf(self, approximate=False, expanded=False, inner=False):
         """The HF `tokenizer.json` content as a string: exact for rank-BPE models; other methods

@@ -7,7 +7,9 @@ Format "newbpe-model", version 2:
     pipeline: {transforms: [{"type", ...}], pretokenizer: {"type", ...}, encoder: {"type"},
                decoder: {"type"}},
     tokens (base64 bytes by internal id), idents (identity flags, only when one is non-zero),
-    merges ([left, right, out] internal ids, rank order), model_ids, flags (engine bits).
+    merges ([left, right, out] internal ids, rank order), model_ids, flags (engine bits),
+    roles ({"bos"|"eos"|"pad"|"unk": special token}) and template ({"add_bos", "add_eos"}), each only
+    when set (roles.py); files without them load as before.
 
 Version 1 files (pre-tokenizer, encoder and SPLINTER map at the top level / in `extra`) still load
 and encode identically (fixtures in tests/fixtures/models/). Loading refuses newer versions.
@@ -40,7 +42,7 @@ FORMAT_VERSION = 2
 MODEL_FILE = "model.json"
 # Options that encoding reads (the others only record how the model was trained).
 ENCODING_OPTIONS = ("ignore_merges", "whole_word_shortcut", "lbpe_ties", "scaffold_mode", "demolition",
-                    "unknown_chars", "unk_token")
+                    "unknown_chars", "unk_token", "add_prefix_space", "trim_offsets")
 MAX_FLAG = 2**31
 
 
@@ -49,7 +51,8 @@ def model_dir_files():
     write, so nothing of an earlier model survives (the HF export and its sidecars, StochasTok's
     table, a tiktoken export under its default name)."""
     from .export.hf import hf_file_names
-    return (MODEL_FILE,) + hf_file_names() + ("stochastok.npz", "newbpe.tiktoken", "newbpe.tiktoken.json")
+    return (MODEL_FILE,) + hf_file_names() + ("stochastok.npz", "newbpe.tiktoken", "newbpe.tiktoken.json",
+                                              "newbpe_tokenizer.py")      # save_pretrained's shim (pretrained.py)
 
 
 def check_model_dir_path(path):
@@ -97,6 +100,10 @@ def model_to_dict(tok):
     }
     if any(v.idents):
         d["idents"] = v.idents
+    if tok.roles:
+        d["roles"] = dict(tok.roles)          # special-token roles and template (roles.py), only when set
+    if tok.template:
+        d["template"] = dict(tok.template)
     return d
 
 
@@ -131,7 +138,11 @@ def read_fields(d, source):
     def bad(msg):
         raise ModelFileError(f"{source}: {msg}")
     if not isinstance(d, dict) or d.get("format") != FORMAT:
-        bad("not a newbpe model file")
+        looks_hf = isinstance(d, dict) and isinstance(d.get("model"), dict) and "pre_tokenizer" in d
+        bad("not a newbpe model file; newbpe.load() reads a model directory or its model.json, and an HF "
+            "byte-level BPE tokenizer.json (a file named tokenizer.json, or a directory holding one)"
+            + ("; this file looks like an HF tokenizer.json: rename it tokenizer.json or pass its directory"
+               if looks_hf else ""))
     v = d.get("format_version")
     if not _int(v) or v < 1:
         bad("missing or malformed format_version")
@@ -238,10 +249,22 @@ def read_fields(d, source):
         bad(str(e))
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:
         bad(f"a pipeline stage is malformed ({type(e).__name__})")
+    roles, template = d.get("roles"), d.get("template")
+    if roles is not None and not isinstance(roles, dict) or template is not None and not isinstance(template, dict):
+        bad("roles and template must be objects")
+    try:
+        from .roles import check_roles, check_template
+        roles = check_roles(roles)
+        template = check_template(template, roles)
+    except NewbpeError as e:
+        bad(str(e))
+    missing_roles = sorted(f"{r}={t!r}" for r, t in roles.items() if t not in specials)
+    if missing_roles:
+        bad(f"role token(s) that are not special tokens: {', '.join(missing_roles)[:80]}")
     return dict(algo=d["algo"], units=units, pretokenizer=pretok, special_tokens=specials, n_alphabet=n_alpha,
                 tokens=tokens, merges=merges, model_ids=mids, options=options, stats=d.get("stats"),
                 encoder=encoder, flags=flags, extra=d.get("extra"), idents=idents, transforms=transforms,
-                decoder=decoder)
+                decoder=decoder, roles=roles, template=template)
 
 
 def _check_units(tokens, idents, k, n_alpha, units, bad):

@@ -147,15 +147,15 @@ def test_encode_in_tiny_parts_equals_whole(models, text, name, allowed, size):
         text_in = text
     else:
         text_in = text.replace("\udc80", "").replace("\udcff", "")
-    allowed = allowed if tok.special_tokens else ()
-    whole = tok.encode(text_in, allowed_special=allowed)
+    allowed = allowed if tok.special_tokens else ()     # special text is text when not allowed
+    whole = tok.encode(text_in, allowed_special=allowed, disallowed_special=())
     with pytest.MonkeyPatch.context() as mp:
         tiny_parts(mp, size)
-        assert tok.encode(text_in, allowed_special=allowed) == whole
-        assert tok.encode_batch([text_in, "", text_in], allowed_special=allowed) == [whole, [], whole]
+        assert tok.encode(text_in, allowed_special=allowed, disallowed_special=()) == whole
+        assert tok.encode_batch([text_in, "", text_in], allowed_special=allowed, disallowed_special=()) == [whole, [], whole]
         if tok.units == "bytes":
             raw = text_in.encode("utf-8", "surrogateescape")
-            assert tok.encode(raw, allowed_special=allowed) == whole
+            assert tok.encode(raw, allowed_special=allowed, disallowed_special=()) == whole
 
 
 def test_char_units_encode_of_invalid_utf8_warns_like_training(models):
@@ -193,7 +193,7 @@ def test_cli_encode_in_tiny_parts_equals_per_line_encode(models, model_dirs, tmp
     lines = data.splitlines(keepends=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        expected = "".join(" ".join(map(str, tok.encode(line, allowed_special=allowed or ()))) + "\n" for line in lines)
+        expected = "".join(" ".join(map(str, tok.encode(line, allowed_special=allowed or (), disallowed_special=()))) + "\n" for line in lines)
     args = ["encode", "-m", str(model_dirs[name]), str(path)] + (["--allowed-special", allowed] if allowed else [])
     with pytest.MonkeyPatch.context() as mp:
         tiny_parts(mp, 4)

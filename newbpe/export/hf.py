@@ -163,13 +163,19 @@ def to_hf_dict(tok, approximate=False, expanded=False, inner=False):
               "normalized": False, "special": True} for i, s in enumerate(tok.special_tokens)]
     byte_level = tok.units == "bytes"
     post = {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True} if byte_level else None
+    pre_tokenizer = tok.pretokenizer.to_hf(byte_level)
+    if tok.options.get("add_prefix_space") or tok.options.get("trim_offsets"):   # imported ByteLevel flags
+        from .hf_flags import with_byte_level_flags
+        pre_tokenizer, post = with_byte_level_flags(tok, pre_tokenizer, post)
+    from ..roles import hf_post_processor
+    post = hf_post_processor(tok, post)           # the bos/eos template, when set (roles.py)
     return {
         "version": "1.0",
         "truncation": None,
         "padding": None,
         "added_tokens": added,
         "normalizer": _normalizer(tok, inner),
-        "pre_tokenizer": tok.pretokenizer.to_hf(byte_level),
+        "pre_tokenizer": pre_tokenizer,
         "post_processor": post,
         "decoder": tok.decoder.to_hf(byte_level),
         "model": {
@@ -243,11 +249,10 @@ def hf_files(tok, approximate=False, agreement=None, expanded=False, inner=False
     reads the model; `agreement` (what `newbpe.metrics.agreement` measured) is recorded for an
     approximate export."""
     files = {"tokenizer.json": to_hf_json(tok, approximate, expanded, inner) + "\n"}
-    special_map = {"additional_special_tokens": list(tok.special_tokens)}
-    if tok.unk_token is not None:
-        special_map["unk_token"] = tok.unk_token
+    from ..roles import hf_config_entries, hf_special_map
+    special_map = hf_special_map(tok)               # roles (bos_token, eos_token, ...) and every special
     config = {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": 1000000000000000019884624838656,
-              "clean_up_tokenization_spaces": False, **special_map}
+              "clean_up_tokenization_spaces": False, **special_map, **hf_config_entries(tok)}
     if expanded:
         config["newbpe_scaffold"] = {
             "note": "expanded vocabulary: ids >= vocab_size are scaffold tokens; replace each by its pieces "

@@ -77,6 +77,8 @@ def load_hf(path):
     if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix"):
         raise NewbpeError(f"{file}: subword prefixes/suffixes are not supported")
     transforms = _normalizer_transforms(d.get("normalizer"), file)
+    from .hf_flags import byte_level_flags
+    flags = byte_level_flags(d, file)
     from ..pretokenizers import PreTokenizer
     try:
         pretokenizer = PreTokenizer.from_hf(d.get("pre_tokenizer"))
@@ -120,8 +122,52 @@ def load_hf(path):
     model_ids = [internal[i] for i in all_ids]
     return Tokenizer(algo="bpe", units="bytes", pretokenizer=pretokenizer, special_tokens=[special_ids[i] for i in sorted(special_ids)],
                      n_alphabet=256, tokens=tokens, merges=merges, model_ids=model_ids,
-                     options={"ignore_merges": bool(model.get("ignore_merges", False))},
-                     stats={"imported_from": "hf"}, encoder="rank", transforms=transforms)
+                     options={"ignore_merges": bool(model.get("ignore_merges", False)), **flags},
+                     stats={"imported_from": "hf"}, encoder="rank", transforms=transforms,
+                     **_roles_and_template(d, path, [special_ids[i] for i in sorted(special_ids)], file))
+
+
+def _roles_and_template(d, path, specials, file):
+    """{"roles", "template"} of an imported tokenizer.json: a TemplateProcessing post-processor of the
+    form [bos] $A [eos] (what newbpe exports) becomes the bos/eos template; roles also come from the
+    tokenizer_config.json / special_tokens_map.json beside the file. Other templates are refused."""
+    roles = _config_roles(path, specials)
+    post = d.get("post_processor") or {}
+    steps = post.get("processors", []) if post.get("type") == "Sequence" else [post]
+    template = {}
+    for step in steps:
+        if not isinstance(step, dict) or step.get("type") != "TemplateProcessing":
+            continue
+        single = step.get("single") or []
+        seq = [i for i, s in enumerate(single) if "Sequence" in s]
+        ok = len(seq) == 1 and seq[0] <= 1 and len(single) - seq[0] <= 2
+        names = [s.get("SpecialToken", {}).get("id") for s in single if "SpecialToken" in s]
+        if not ok or any(n not in specials for n in names):
+            raise NewbpeError(f"{file}: TemplateProcessing other than [bos] $A [eos] with special tokens is not supported")
+        if seq[0] == 1:
+            roles["bos"], template["add_bos"] = single[0]["SpecialToken"]["id"], True
+        if len(single) - seq[0] == 2:
+            roles["eos"], template["add_eos"] = single[-1]["SpecialToken"]["id"], True
+    return {"roles": roles, "template": template}
+
+
+def _config_roles(path, specials):
+    """Roles from the special_tokens_map.json / tokenizer_config.json beside an imported tokenizer.json
+    (bos_token, eos_token, pad_token, unk_token naming one of its special tokens)."""
+    folder = path if os.path.isdir(path) else os.path.dirname(os.fspath(path))
+    roles = {}
+    for name in ("tokenizer_config.json", "special_tokens_map.json"):
+        try:
+            with open(os.path.join(folder, name), encoding="utf-8") as f:
+                conf = json.load(f)
+        except (OSError, ValueError):
+            continue
+        for role in ("bos", "eos", "pad", "unk"):
+            token = conf.get(f"{role}_token") if isinstance(conf, dict) else None
+            token = token.get("content") if isinstance(token, dict) else token
+            if isinstance(token, str) and token in specials:
+                roles.setdefault(role, token)
+    return roles
 
 
 def _normalizer_transforms(spec, file):
