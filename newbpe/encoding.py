@@ -45,18 +45,23 @@ class Encoding:
         return f"Encoding(n_tokens={len(self.ids)}, ids={self.ids[:8]}{'...' if len(self.ids) > 8 else ''})"
 
 
+CONTINUATION_PREFIX = "\u2021"      # ByteSpan's continuation tokens in HF (export/hf.py's WordPiece recipe)
+
+
 def token_string(tok, internal):
-    """HF's string form of an internal token (GPT-2 byte mapping for byte-level tokens)."""
+    """HF's string form of an internal token: GPT-2 byte mapping for byte-level tokens, ByteSpan's
+    continuation tokens behind ‡ (as its WordPiece tokenizer.json spells them, so the two tokens of
+    one byte string stay apart), text for special and char-level tokens."""
     v = tok.vocabulary
     t = v.tokens[internal]
     if v.is_special(internal) or tok.units == "chars":
         return t.decode("utf-8", "surrogatepass")
-    return bytes_to_token_string(t)
+    return (CONTINUATION_PREFIX if v.idents[internal] else "") + bytes_to_token_string(t)
 
 
 def hf_vocab(tok):
     """{HF token string: model id} over the emittable tokens (the first id wins if two tokens share a
-    string, e.g. identity-flagged tokens, which `token_to_id` with bytes does not distinguish either)."""
+    string, which only a special token spelling a byte-level string can cause)."""
     out = {}
     for m, internal in enumerate(tok.vocabulary.model_ids):
         out.setdefault(token_string(tok, internal), m)

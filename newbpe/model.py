@@ -15,7 +15,6 @@ import numpy as np
 from .errors import NewbpeError
 from .modelfile import FORMAT, FORMAT_VERSION, MODEL_FILE  # noqa: F401  (re-exported)
 from .pretokenizers import PreTokenizer, split_specials
-from .units import bytes_to_token_string
 from .vocab import Vocabulary
 
 BATCH_CHARS = 4 << 20          # encode_batch works through groups of about this many characters
@@ -225,14 +224,14 @@ class Tokenizer:
         if isinstance(text, (bytes, bytearray)):
             pretok = self.pretokenizer
             if self.units == "bytes" and not allowed_special and not self.transforms \
-                    and not self.options.get("add_prefix_space") and (pretok.scanner is not None or pretok.name == "none"):
+                    and not self.options.get("prefix_space") and (pretok.scanner is not None or pretok.name == "none"):
                 return ([(False, bytes(text))] if text else []), False
             from .counting import decode_units
             text, bad = decode_units(bytes(text), self.units)
         if not isinstance(text, str):
             raise NewbpeError(f"encode() takes str or bytes, not {type(text).__name__}")
         chunks = split_specials(text, allowed_special) if allowed_special else ([(False, text)] if text else [])
-        if self.options.get("add_prefix_space"):      # an imported HF ByteLevel(add_prefix_space=true)
+        if self.options.get("prefix_space"):      # an imported HF ByteLevel(add_prefix_space=true)
             chunks = [(sp, c if sp or c.startswith(" ") else " " + c) for sp, c in chunks]
         return chunks, bad
 
@@ -424,15 +423,10 @@ class Tokenizer:
     def token_strings(self, ids):
         """Readable strings of tokens (GPT-2 byte mapping in byte mode, text in char mode; ByteSpan's
         continuation tokens behind ‡, as in its HF export)."""
+        from .encoding import token_string
         v = self.vocabulary
-        out = []
-        for internal in self._internal(ids):
-            t = v.tokens[internal]
-            if v.is_special(internal) or self.units == "chars":
-                out.append(t.decode("utf-8", "replace"))
-            else:    # a continuation token (ByteSpan) shows its HF prefix ‡
-                out.append(("\u2021" if v.idents[internal] else "") + bytes_to_token_string(t))
-        return out
+        return [v.tokens[i].decode("utf-8", "replace") if v.is_special(i) or self.units == "chars"
+                else token_string(self, i) for i in self._internal(ids)]
 
     # ------------------------------------------------------------------ truncation
     def truncated(self, n_merges):

@@ -42,7 +42,7 @@ FORMAT_VERSION = 2
 MODEL_FILE = "model.json"
 # Options that encoding reads (the others only record how the model was trained).
 ENCODING_OPTIONS = ("ignore_merges", "whole_word_shortcut", "lbpe_ties", "scaffold_mode", "demolition",
-                    "unknown_chars", "unk_token", "add_prefix_space", "trim_offsets")
+                    "unknown_chars", "unk_token", "prefix_space", "trim_offsets")
 MAX_FLAG = 2**31
 
 

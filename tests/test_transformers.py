@@ -33,11 +33,13 @@ def _train(kind, en, he):
         return newbpe.train(en, "superbpe", 900, transition=600, **common)
     if kind == "supertoken":
         return newbpe.train(en, algo="supertoken", vocab_size=600, **common)
+    if kind == "bytespan":
+        return newbpe.train(en[:1500], algo="bytespan", vocab_size=1000, **common)
     raise ValueError(kind)
 
 
-KINDS = ["bpe", "bpe_lbpe", "picky", "scaffold", "scaffold_lbpe", "splinter", "superbpe", "supertoken"]
-FAST = {"bpe", "superbpe", "supertoken"}
+KINDS = ["bpe", "bpe_lbpe", "picky", "scaffold", "scaffold_lbpe", "splinter", "superbpe", "supertoken", "bytespan"]
+FAST = {"bpe", "superbpe", "supertoken", "bytespan"}
 
 
 @pytest.fixture(scope="module")

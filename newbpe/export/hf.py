@@ -22,7 +22,7 @@ import json
 import os
 
 from ..errors import NewbpeError
-from ..units import bytes_to_token_string
+from ..encoding import CONTINUATION_PREFIX, token_string
 
 
 def _inner_exact(tok):
@@ -46,13 +46,6 @@ def hf_exact(tok):
     such as SPLINTER: the inner model exports exactly with inner=True, for transformed text; an NFC
     transform is exported as HF's NFC normalizer)."""
     return _inner_exact(tok) and not opaque_transforms(tok)
-
-
-def _token_string(tok, internal_id):
-    t = tok.vocabulary.tokens[internal_id]
-    if tok.vocabulary.is_special(internal_id) or tok.units == "chars":
-        return t.decode("utf-8", "surrogatepass")
-    return bytes_to_token_string(t)
 
 
 def expanded_ids(tok):
@@ -144,7 +137,7 @@ def to_hf_dict(tok, approximate=False, expanded=False, inner=False):
         hint = " or --expanded (with a demolition sidecar)" if method.hf_export == "expanded" else ""
         raise NewbpeError(f"{tok.algo} models with the {tok.default_encoder} encoder are not exactly expressible "
                           f"as HF tokenizer.json (see README, 'Export'); pass --approximate{hint}")
-    strings = [_token_string(tok, i) for i in range(len(v))]
+    strings = [token_string(tok, i) for i in range(len(v))]
     hf_id = expanded_ids(tok) if expanded else [int(m) for m in v.to_model]
     vocab = {}
     for internal in sorted(range(len(v)), key=lambda i: hf_id[i]):
@@ -164,7 +157,7 @@ def to_hf_dict(tok, approximate=False, expanded=False, inner=False):
     byte_level = tok.units == "bytes"
     post = {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True} if byte_level else None
     pre_tokenizer = tok.pretokenizer.to_hf(byte_level)
-    if tok.options.get("add_prefix_space") or tok.options.get("trim_offsets"):   # imported ByteLevel flags
+    if tok.options.get("prefix_space") or tok.options.get("trim_offsets"):   # imported ByteLevel flags
         from .hf_flags import with_byte_level_flags
         pre_tokenizer, post = with_byte_level_flags(tok, pre_tokenizer, post)
     from ..roles import hf_post_processor
@@ -193,8 +186,8 @@ def to_hf_dict(tok, approximate=False, expanded=False, inner=False):
     }
 
 
-# ByteSpan's continuation prefix in HF WordPiece: not a ByteLevel symbol, so no initial token has it
-CONTINUATION_PREFIX = "\u2021"
+# ByteSpan's continuation prefix in HF WordPiece (encoding.py): not a ByteLevel symbol, so no initial
+# token has it
 MAX_INPUT_CHARS = 10**9
 
 
@@ -205,22 +198,20 @@ def wordpiece_dict(tok):
     ByteLevel, and the decoder Sequence[WordPiece(‡, cleanup=false), Replace(" " -> ""), ByteLevel]:
     the WordPiece decoder puts a space before every non-continuation token after the first, and
     those are the only literal spaces (real ones are `Ġ`), so Replace removes exactly them."""
-    from ..vocab import IDENT_CONTINUATION
     v = tok.vocabulary
     vocab = {}
     for m, i in enumerate(v.model_ids):
-        s = _token_string(tok, i)
-        if not v.is_special(i) and v.idents[i] == IDENT_CONTINUATION:
-            s = CONTINUATION_PREFIX + s
+        s = token_string(tok, i)           # continuation tokens behind the prefix (encoding.py)
         if s in vocab:
             raise NewbpeError(f"two tokens share the HF string {s!r} (ids {vocab[s]} and {m}); rename the special token")
         vocab[s] = m
     added = [{"id": int(v.to_model[i]), "content": s, "single_word": False, "lstrip": False, "rstrip": False,
               "normalized": False, "special": True} for i, s in enumerate(tok.special_tokens)]
+    from ..roles import hf_post_processor
     return {
         "version": "1.0", "truncation": None, "padding": None, "added_tokens": added, "normalizer": None,
         "pre_tokenizer": tok.pretokenizer.to_hf(True),
-        "post_processor": None,
+        "post_processor": hf_post_processor(tok, None),       # the bos/eos template, when set (roles.py)
         "decoder": {"type": "Sequence", "decoders": [
             {"type": "WordPiece", "prefix": CONTINUATION_PREFIX, "cleanup": False},
             {"type": "Replace", "pattern": {"String": " "}, "content": ""},

@@ -13,7 +13,8 @@ def byte_level_flags(d, file):
       what `PreTokenizer.from_hf` reads; ByteLevel(use_regex=true) after a Split is refused;
     - trim_offsets (post-processor): honoured in `Encoding` offsets (leading and trailing spaces of a
       token are left out of its span); the pre-tokenizer's and decoder's copies change nothing in HF.
-    Returns the model options ({"add_prefix_space": True, "trim_offsets": True}, only those set)."""
+    Returns the model options ({"prefix_space": True, "trim_offsets": True}, only those set; the model
+    option is `prefix_space`, not ByteSpan's training option `add_prefix_space`)."""
     pre = d.get("pre_tokenizer") or {}
     steps = pre.get("pretokenizers", []) if pre.get("type") == "Sequence" else [pre]
     levels = [s for s in steps if isinstance(s, dict) and s.get("type") == "ByteLevel"]
@@ -26,7 +27,7 @@ def byte_level_flags(d, file):
             if not alone:
                 raise NewbpeError(f"{file}: ByteLevel(add_prefix_space=true) after another pre-tokenizer (HF adds "
                                   "a space to every piece) is not supported")
-            out["add_prefix_space"] = True
+            out["prefix_space"] = True
         if step.get("use_regex", True) and not alone:
             raise NewbpeError(f"{file}: ByteLevel(use_regex=true) after another pre-tokenizer (GPT-2's split "
                               "inside every piece) is not supported")
@@ -43,7 +44,7 @@ def byte_level_flags(d, file):
 def with_byte_level_flags(tok, pre_tokenizer, post):
     """The exported pre-tokenizer and post-processor with a model's imported ByteLevel flags."""
     pre_tokenizer = dict(pre_tokenizer) if pre_tokenizer else pre_tokenizer
-    if tok.options.get("add_prefix_space") and pre_tokenizer and pre_tokenizer.get("type") == "ByteLevel":
+    if tok.options.get("prefix_space") and pre_tokenizer and pre_tokenizer.get("type") == "ByteLevel":
         pre_tokenizer["add_prefix_space"] = True
     if post is not None:
         post = dict(post, trim_offsets=bool(tok.options.get("trim_offsets")))

@@ -71,7 +71,7 @@ def load_hf(path):
     from ..units import gpt2_byte_order, token_string_to_bytes
     d, file = read_hf_json(path)
     if isinstance(d, dict) and isinstance(d.get("model"), dict) and d["model"].get("type") == "WordPiece":
-        return load_wordpiece(d, file)
+        return load_wordpiece(d, file, path)
     tokens_by_id, _ = _vocab_bytes(d, file)
     model = d["model"]
     if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix"):
@@ -183,7 +183,7 @@ def _normalizer_transforms(spec, file):
     raise NewbpeError(f"{file}: normalizer {kinds} is not supported (newbpe reads NFC only)")
 
 
-def load_wordpiece(d, file):
+def load_wordpiece(d, file, path=None):
     """A ByteSpan `Tokenizer` from the lossless WordPiece recipe of specs bytespan.md §7 (what
     export/hf.py writes): byte-level strings, continuation tokens behind the prefix, a ByteLevel
     pre-tokenizer; every byte present with both flags. Model ids are HF's ids."""
@@ -229,4 +229,5 @@ def load_wordpiece(d, file):
     return Tokenizer(algo="bytespan", units="bytes", pretokenizer=pretokenizer,
                      special_tokens=[specials[i] for i in sorted(specials)], n_alphabet=512, tokens=tokens,
                      merges=[], model_ids=[internal[i] for i in range(n)], stats={"imported_from": "hf"},
-                     encoder="bytespan", idents=idents)
+                     encoder="bytespan", idents=idents,
+                     **_roles_and_template(d, path or file, [specials[i] for i in sorted(specials)], file))

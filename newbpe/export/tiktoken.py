@@ -42,7 +42,7 @@ def check_tiktoken(tok):
         problems.append(f"the {tok.pretokenizer.name} pre-tokenizer has no tiktoken equivalent")
     if not v.all_visible:
         problems.append(f"{tok.algo} models hide tokens that tiktoken would use")
-    if tok.options.get("add_prefix_space"):
+    if tok.options.get("prefix_space"):
         problems.append("tiktoken cannot add a prefix space (an imported HF add_prefix_space=true)")
     if any(v.idents) or tok.transforms:
         problems.append("tiktoken has no identity flags or text transforms")
