@@ -86,18 +86,37 @@ def _prune(parent, keep, idle_seconds=3600):
 CACHE_DIR = _cache_dir()
 
 
+def _unliteral_calls(dispatcher):
+    """Compile one specialisation per argument *type*, not per constant: numba types a constant
+    argument of a jitted-to-jitted call as a literal (`f(st, True)` -> Literal[bool](True)), so
+    `f(st, True)`, `f(st, False)` and `f(st, flag)` were three compiles of f and of everything f
+    calls -- a large part of the first run's compile time, for no speed (LLVM inlines and
+    folds the constants either way)."""
+    from numba.core import types
+    template = dispatcher.get_call_template
+
+    def get_call_template(args, kws):
+        args = tuple(types.unliteral(a) if isinstance(a, types.Literal) else a for a in args)
+        kws = {k: types.unliteral(v) if isinstance(v, types.Literal) else v for k, v in kws.items()}
+        return template(args, kws)
+    dispatcher.get_call_template = get_call_template
+    return dispatcher
+
+
 def njit(*args, **kwargs):
     """numba.njit; with cache=True the cache goes to CACHE_DIR (see the module docstring)."""
+    keep = kwargs.pop("keep_literals", False)       # the scanner's preset is a literal on purpose
+    wrap = (lambda d: d) if keep else _unliteral_calls
     if args and callable(args[0]) and len(args) == 1 and not kwargs:
-        return numba.njit(args[0])
+        return wrap(numba.njit(args[0]))
     if not kwargs.get("cache") or CACHE_DIR is None:
-        return numba.njit(*args, **kwargs)
+        return lambda fn: wrap(numba.njit(*args, **kwargs)(fn))
 
     def decorate(fn):
         saved = _config.CACHE_DIR
         _config.CACHE_DIR = CACHE_DIR
         try:
-            return numba.njit(*args, **kwargs)(fn)
+            return wrap(numba.njit(*args, **kwargs)(fn))
         finally:
             _config.CACHE_DIR = saved
     return decorate
