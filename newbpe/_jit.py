@@ -23,7 +23,7 @@ from ._lean import load_numba_registries
 
 load_numba_registries()
 
-__all__ = ["njit", "prange", "CACHE_DIR"]
+__all__ = ["njit", "prange", "CACHE_DIR", "announce_compiles"]
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
@@ -84,6 +84,42 @@ def _prune(parent, keep, idle_seconds=3600):
 
 
 CACHE_DIR = _cache_dir()
+
+
+_announced = [False]
+_writer = [None]
+
+
+def announce_compiles(write):
+    """Have write(line) called once, when this process first compiles a newbpe kernel -- that is, on
+    a cache miss: a new install or an edited tree (the cache directory is per fingerprint), or a
+    kernel this install has not needed before. Loads from the cache stay silent. For the CLI; the
+    library itself prints nothing."""
+    from numba.core import event
+
+    class _Notice(event.Listener):
+        def on_start(self, ev):
+            if _announced[0] or not ev.data["dispatcher"].py_func.__module__.startswith("newbpe"):
+                return
+            _announced[0] = True
+            write = _writer[0]
+            if write is None:
+                return
+            if CACHE_DIR is None:
+                write("newbpe: compiling kernels (no writable cache directory, so every run compiles)...")
+            else:
+                write(f"newbpe: compiling kernels (first run only, about {FIRST_RUN_SECONDS} s)...")
+
+        def on_end(self, ev):
+            pass
+    _writer[0] = write
+    if not getattr(announce_compiles, "registered", False):
+        event.register("numba:compile", _Notice())
+        announce_compiles.registered = True
+
+
+#: about how long `newbpe train` on the bundled sample compiles on a 2-core machine (for the notice)
+FIRST_RUN_SECONDS = 15
 
 
 def _unliteral_calls(dispatcher):

@@ -1,0 +1,34 @@
+"""The CLI says when it compiles kernels (first run after an install), and only then (issue 17)."""
+import os
+import subprocess
+import sys
+
+from conftest import BUNDLED
+
+NOTICE = "newbpe: compiling kernels (first run only"
+
+
+def run_count(tmp_path, cache, name, *extra):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))   # a cache directory of its own: cold at first
+    r = subprocess.run([sys.executable, "-m", "newbpe.cli", "count", str(BUNDLED / "en" / "ud_en_pud_test.txt"),
+                        "-o", str(tmp_path / name), "--threads", "1", *extra],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    return r.stderr
+
+
+def test_notice_on_cold_cache_only(tmp_path):
+    cache = tmp_path / "cache"
+    first = run_count(tmp_path, cache, "a.npz", "--progress", "none")
+    assert first.count(NOTICE) == 1, first
+    assert not os.listdir(cache / "newbpe")[0].startswith(".")      # the kernels went to that cache
+    again = run_count(tmp_path, cache, "b.npz", "--progress", "none")
+    assert NOTICE not in again, again
+
+
+def test_notice_is_json_under_json_progress(tmp_path):
+    import json
+    err = run_count(tmp_path, tmp_path / "cache", "a.npz", "--progress", "json")
+    notices = [json.loads(line) for line in err.splitlines() if "notice" in line]
+    assert len(notices) == 1 and notices[0]["notice"].startswith(NOTICE), err
+    assert all(json.loads(line) for line in err.splitlines())              # every line stays JSON
