@@ -1,4 +1,5 @@
-"""The CLI says when it compiles kernels (first run after an install), and only then (issue 17)."""
+"""First run after an install (issue 17): the CLI says when it compiles kernels, and only then; a
+small input is counted on one thread (no parallel kernels to compile) with the same table."""
 import os
 import subprocess
 import sys
@@ -32,3 +33,18 @@ def test_notice_is_json_under_json_progress(tmp_path):
     notices = [json.loads(line) for line in err.splitlines() if "notice" in line]
     assert len(notices) == 1 and notices[0]["notice"].startswith(NOTICE), err
     assert all(json.loads(line) for line in err.splitlines())              # every line stays JSON
+
+
+def test_small_blocks_count_as_the_parallel_path_does(monkeypatch):
+    import numpy as np
+    import newbpe.counting as counting
+    path = str(BUNDLED / "en" / "tinyshakespeare.txt")
+
+    def table(threads):
+        wc = counting.WordCounts.from_files([path], "gpt2", threads=threads)
+        return wc.arrays()
+    serial = table(2)                                   # under PARALLEL_MIN_BYTES: one thread
+    monkeypatch.setattr(counting, "PARALLEL_MIN_BYTES", 0)
+    parallel = table(2)                                 # scanner chunks and two half tables
+    for a, b in zip(serial, parallel):
+        assert np.array_equal(a, b)
