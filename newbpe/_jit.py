@@ -18,6 +18,7 @@ import shutil
 import numba
 from numba import prange  # noqa: F401  (re-exported)
 from numba.core import config as _config
+from numba.core import event as _event
 
 from ._lean import load_numba_registries
 
@@ -90,32 +91,41 @@ _announced = [False]
 _writer = [None]
 
 
-def announce_compiles(write):
-    """Have write(line) called once, when this process first compiles a newbpe kernel -- that is, on
-    a cache miss: a new install or an edited tree (the cache directory is per fingerprint), or a
-    kernel this install has not needed before. Loads from the cache stay silent. For the CLI; the
-    library itself prints nothing."""
-    from numba.core import event
+class announce_compiles:
+    """Within `with announce_compiles(write):`, write(line) is called once when this process first
+    compiles a newbpe kernel -- that is, on a cache miss: a new install or an edited tree (the cache
+    directory is per fingerprint), or a kernel this install has not needed before. Loads from the
+    cache stay silent. For the CLI; the library itself prints nothing."""
+    _registered = False
 
-    class _Notice(event.Listener):
-        def on_start(self, ev):
-            if _announced[0] or not ev.data["dispatcher"].py_func.__module__.startswith("newbpe"):
-                return
-            _announced[0] = True
-            write = _writer[0]
-            if write is None:
-                return
-            if CACHE_DIR is None:
-                write("newbpe: compiling kernels (no writable cache directory, so every run compiles)...")
-            else:
-                write(f"newbpe: compiling kernels (first run only, about {FIRST_RUN_SECONDS} s)...")
+    def __init__(self, write):
+        self.write = write
 
-        def on_end(self, ev):
-            pass
-    _writer[0] = write
-    if not getattr(announce_compiles, "registered", False):
-        event.register("numba:compile", _Notice())
-        announce_compiles.registered = True
+    def __enter__(self):
+        if not announce_compiles._registered:
+            _event.register("numba:compile", _Notice())
+            announce_compiles._registered = True
+        _writer[0] = self.write
+        return self
+
+    def __exit__(self, *exc):
+        _writer[0] = None
+        return False
+
+
+class _Notice(_event.Listener):
+    def on_start(self, ev):
+        write = _writer[0]
+        if write is None or _announced[0] or not ev.data["dispatcher"].py_func.__module__.startswith("newbpe"):
+            return
+        _announced[0] = True
+        if CACHE_DIR is None:
+            write("newbpe: compiling kernels (no writable cache directory, so every run compiles)...")
+        else:
+            write(f"newbpe: compiling kernels (first run only, about {FIRST_RUN_SECONDS} s)...")
+
+    def on_end(self, ev):
+        pass
 
 
 #: about how long `newbpe train` on the bundled sample compiles on a 2-core machine (for the notice)

@@ -219,9 +219,9 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
     if not data and not source.get("dataset"):
         raise NewbpeError("no input: give FILES ('-' for standard input) or --dataset")
     prog = make_progress(progress)
-    _announce_compiles(progress, prog)
-    wc = newbpe.count(data, pretokenizer, units, _specials(special_tokens), split, threads=threads,
-                      progress=prog, **kwargs)
+    with _announce_compiles(progress, prog):
+        wc = newbpe.count(data, pretokenizer, units, _specials(special_tokens), split, threads=threads,
+                          progress=prog, **kwargs)
     wc.save(output)
     click.echo(f"{len(wc)} unique pre-tokens, {wc.total()} in total -> {output}")
 
@@ -301,10 +301,10 @@ def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, spe
     if splinter is not None and counts_file:
         raise NewbpeError("--splinter needs FILES (a word-count table was counted without the transform)")
     prog = make_progress(progress)
-    _announce_compiles(progress, prog)
     try:
-        tok = _train(data, counts_file, algo, vocab_size, pretokenizer, units, special_tokens, split, threads,
-                     prog, options, encoder, splinter, kwargs)
+        with _announce_compiles(progress, prog):
+            tok = _train(data, counts_file, algo, vocab_size, pretokenizer, units, special_tokens, split,
+                         threads, prog, options, encoder, splinter, kwargs)
     finally:
         if hasattr(prog, "close"):
             prog.close()
@@ -315,7 +315,8 @@ def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, spe
 
 
 def _announce_compiles(progress, prog):
-    """One line on stderr when the first kernel compile starts (first run after an install)."""
+    """A context: one line on stderr when the first kernel compile starts in it (first run after an
+    install)."""
     from ._jit import announce_compiles
     from .progress import _TqdmProgress
 
@@ -328,7 +329,7 @@ def _announce_compiles(progress, prog):
         else:
             sys.stderr.write(line + "\n")
             sys.stderr.flush()
-    announce_compiles(write)
+    return announce_compiles(write)
 
 
 def _splinter_arg(lang, map_path):
