@@ -18,12 +18,13 @@ import shutil
 import numba
 from numba import prange  # noqa: F401  (re-exported)
 from numba.core import config as _config
+from numba.core import event as _event
 
 from ._lean import load_numba_registries
 
 load_numba_registries()
 
-__all__ = ["njit", "prange", "CACHE_DIR"]
+__all__ = ["njit", "prange", "CACHE_DIR", "announce_compiles"]
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
@@ -86,18 +87,82 @@ def _prune(parent, keep, idle_seconds=3600):
 CACHE_DIR = _cache_dir()
 
 
+_announced = [False]
+_writer = [None]
+
+
+class announce_compiles:
+    """Within `with announce_compiles(write):`, write(line) is called once when this process first
+    compiles a newbpe kernel -- that is, on a cache miss: a new install or an edited tree (the cache
+    directory is per fingerprint), or a kernel this install has not needed before. Loads from the
+    cache stay silent. For the CLI; the library itself prints nothing."""
+    _registered = False
+
+    def __init__(self, write):
+        self.write = write
+
+    def __enter__(self):
+        if not announce_compiles._registered:
+            _event.register("numba:compile", _Notice())
+            announce_compiles._registered = True
+        _writer[0] = self.write
+        return self
+
+    def __exit__(self, *exc):
+        _writer[0] = None
+        return False
+
+
+class _Notice(_event.Listener):
+    def on_start(self, ev):
+        write = _writer[0]
+        if write is None or _announced[0] or not ev.data["dispatcher"].py_func.__module__.startswith("newbpe"):
+            return
+        _announced[0] = True
+        if CACHE_DIR is None:
+            write("newbpe: compiling kernels (no writable cache directory, so every run compiles)...")
+        else:
+            write(f"newbpe: compiling kernels (first run only, about {FIRST_RUN_SECONDS} s)...")
+
+    def on_end(self, ev):
+        pass
+
+
+#: about how long `newbpe train` on the bundled sample compiles on a 2-core machine (for the notice)
+FIRST_RUN_SECONDS = 15
+
+
+def _unliteral_calls(dispatcher):
+    """Compile one specialisation per argument *type*, not per constant: numba types a constant
+    argument of a jitted-to-jitted call as a literal (`f(st, True)` -> Literal[bool](True)), so
+    `f(st, True)`, `f(st, False)` and `f(st, flag)` were three compiles of f and of everything f
+    calls -- a large part of the first run's compile time, for no speed (LLVM inlines and
+    folds the constants either way)."""
+    from numba.core import types
+    template = dispatcher.get_call_template
+
+    def get_call_template(args, kws):
+        args = tuple(types.unliteral(a) if isinstance(a, types.Literal) else a for a in args)
+        kws = {k: types.unliteral(v) if isinstance(v, types.Literal) else v for k, v in kws.items()}
+        return template(args, kws)
+    dispatcher.get_call_template = get_call_template
+    return dispatcher
+
+
 def njit(*args, **kwargs):
     """numba.njit; with cache=True the cache goes to CACHE_DIR (see the module docstring)."""
+    keep = kwargs.pop("keep_literals", False)       # the scanner's preset is a literal on purpose
+    wrap = (lambda d: d) if keep else _unliteral_calls
     if args and callable(args[0]) and len(args) == 1 and not kwargs:
-        return numba.njit(args[0])
+        return wrap(numba.njit(args[0]))
     if not kwargs.get("cache") or CACHE_DIR is None:
-        return numba.njit(*args, **kwargs)
+        return lambda fn: wrap(numba.njit(*args, **kwargs)(fn))
 
     def decorate(fn):
         saved = _config.CACHE_DIR
         _config.CACHE_DIR = CACHE_DIR
         try:
-            return numba.njit(*args, **kwargs)(fn)
+            return wrap(numba.njit(*args, **kwargs)(fn))
         finally:
             _config.CACHE_DIR = saved
     return decorate

@@ -219,8 +219,10 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
     data, kwargs = _source(files, source)
     if not data and not source.get("dataset"):
         raise NewbpeError("no input: give FILES ('-' for standard input) or --dataset")
-    wc = newbpe.count(data, pretokenizer, units, _specials(special_tokens), split, threads=threads,
-                      progress=make_progress(progress), **kwargs)
+    prog = make_progress(progress)
+    with _announce_compiles(progress, prog):
+        wc = newbpe.count(data, pretokenizer, units, _specials(special_tokens), split, threads=threads,
+                          progress=prog, **kwargs)
     wc.save(output)
     click.echo(f"{len(wc)} unique pre-tokens, {wc.total()} in total -> {output}")
 
@@ -308,8 +310,9 @@ def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, spe
         raise NewbpeError("--splinter needs FILES (a word-count table was counted without the transform)")
     prog = make_progress(progress)
     try:
-        tok = _train(data, counts_file, algo, vocab_size, pretokenizer, units, special_tokens, split, threads,
-                     prog, options, encoder, splinter, kwargs)
+        with _announce_compiles(progress, prog):
+            tok = _train(data, counts_file, algo, vocab_size, pretokenizer, units, special_tokens, split,
+                         threads, prog, options, encoder, splinter, kwargs)
     finally:
         if hasattr(prog, "close"):
             prog.close()
@@ -319,6 +322,24 @@ def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, spe
     info = tok.info()
     click.echo(f"trained {algo}: vocab {info['vocab_size']}, {info['num_merges']} merges -> "
                + ", ".join(os.path.basename(p) for p in written) + f" in {output}")
+
+
+def _announce_compiles(progress, prog):
+    """A context: one line on stderr when the first kernel compile starts in it (first run after an
+    install)."""
+    from ._jit import announce_compiles
+    from .progress import _TqdmProgress
+
+    def write(line):
+        if progress == "json":
+            line = json.dumps({"notice": line})
+        if isinstance(prog, _TqdmProgress) and prog.bars:
+            from tqdm import tqdm
+            tqdm.write(line, file=sys.stderr)
+        else:
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+    return announce_compiles(write)
 
 
 def _splinter_arg(lang, map_path):

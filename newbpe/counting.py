@@ -30,6 +30,10 @@ from .pretokenizers import PreTokenizer, split_specials
 FORMAT = "newbpe-word-counts"
 FORMAT_VERSION = 1
 CHUNK_BYTES = 2 << 20
+#: a block smaller than this is scanned and counted on one thread: two threads saved little there,
+#: and a small job then compiles no parallel kernels (the first run after an install, issue 17).
+#: Below CHUNK_BYTES, so the full chunks of a large file stay parallel.
+PARALLEL_MIN_BYTES = 3 << 19
 
 
 def decode_units(data: bytes, units: str):
@@ -255,6 +259,10 @@ class WordCounts:
 
     def _add_scanned(self, data, docs, threads=1):
         from .pretokenizers.scanner import split_bytes_many
+        if len(data) < PARALLEL_MIN_BYTES:              # same pieces and table, in entry order too
+            bounds = split_bytes_many(data, docs, self.pretokenizer.scanner, threads=1)
+            self._table.add_pieces(data, bounds)
+            return
         bounds = split_bytes_many(data, docs, self.pretokenizer.scanner, threads=threads)
         from ._threads import threads_limit
         from .wordtable import WordTable

@@ -94,18 +94,18 @@ def _rehash(entries, n, slots):
         slots[j] = k
 
 
-@njit(cache=True, parallel=True)
 def line_bounds(data):
-    """Offsets just after every '\\n' (plus 0 and len): one document per line (HF `train(files)`)."""
+    """Offsets just after every '\\n' (plus 0 and len): one document per line (HF `train(files)`).
+    Plain numpy: a parallel kernel was no faster and cost the first run a parfors compile."""
     n = len(data)
-    nl = np.flatnonzero(data == 10)
-    out = np.empty(len(nl) + 2, dtype=np.int64)
+    nl = np.flatnonzero(np.asarray(data) == 10)
+    ends = nl + 1
+    if len(nl) and ends[-1] == n:
+        ends = ends[:-1]
+    out = np.empty(len(ends) + 2, dtype=np.int64)
     out[0] = 0
-    for i in prange(len(nl)):
-        out[i + 1] = nl[i] + 1
-    out[len(nl) + 1] = n
-    if len(nl) and nl[-1] + 1 == n:
-        return out[:len(nl) + 1]
+    out[1:-1] = ends
+    out[-1] = n
     return out
 
 
@@ -124,6 +124,8 @@ class WordTable:
     def add_pieces(self, data, bounds, weights=None):
         """Count the pieces data[bounds[i]:bounds[i+1]] (weights[i] times each, default once)."""
         data = np.ascontiguousarray(data, dtype=np.uint8)
+        data = data.view()
+        data.flags.writeable = False            # as the scanner's input is: one compile of _insert_pieces
         bounds = np.ascontiguousarray(bounds, dtype=np.int64)
         weights = np.zeros(0, np.int64) if weights is None else np.ascontiguousarray(weights, dtype=np.int64)
         i = 0
@@ -138,6 +140,8 @@ class WordTable:
         WordTable) on the other core, then folded in. The halves are fixed by piece index, so the
         result, entry order included, does not depend on the thread count."""
         data = np.ascontiguousarray(data, dtype=np.uint8)
+        data = data.view()
+        data.flags.writeable = False
         bounds = np.ascontiguousarray(bounds, dtype=np.int64)
         n = len(bounds) - 1
         mid = n // 2

@@ -92,7 +92,7 @@ def _heap_pop(heap, meta):
 def push_pair(pairs, heap, meta, pid):
     if pairs.pair_count[pid] > 0 and (pairs.pair_flags[pid] & PAIR_VETOED) == 0:
         pairs.pair_flags[pid] |= PAIR_QUEUED
-        heap_push(heap, meta, pairs.pair_count[pid], _pair_key(pairs.pair_left[pid], pairs.pair_right[pid]), pid)
+        heap_push(heap, meta, pairs.pair_count[pid], _pair_key(pairs.pair_left[pid], pairs.pair_right[pid]), np.int64(pid))
 
 
 @njit(**LEAF)
@@ -191,7 +191,7 @@ def queue_head(st, pop):
                 continue
             if live != cnt:
                 _heap_pop(st.heap, st.meta)
-                heap_push(st.heap, st.meta, live, _pair_key(st.pairs.pair_left[pid], st.pairs.pair_right[pid]), pid)
+                heap_push(st.heap, st.meta, live, _pair_key(st.pairs.pair_left[pid], st.pairs.pair_right[pid]), np.int64(pid))
                 continue
             if not pair_allowed(st, st.pairs.pair_left[pid], st.pairs.pair_right[pid]):
                 st.pairs.pair_flags[pid] |= PAIR_VETOED

@@ -152,7 +152,7 @@ def build_words(st, units, unit_map, offsets, counts, first_word, first_unit, fi
                 tokens.tok_freq[u] += c
                 words.slot_pair[s] = -1
                 if p >= 0:
-                    pid = _pair_get_or_add(pairs, meta, words.sym[p], u)
+                    pid = _pair_get_or_add(pairs, meta, np.int64(words.sym[p]), np.int64(u))
                     pairs.pair_count[pid] += c
                     words.slot_pair[p] = pid
                 p = s
@@ -226,12 +226,12 @@ def merge_rewrite(words, tokens, pairs, meta, pid, new, slots, touched):
         p = prev_start(words.sym, s)
         if p >= 0:
             pairs.pair_count[words.slot_pair[p]] -= c                      # (x, a)
-            n_touched = _inc(pairs, words, meta, words.sym[p], new, c, p, touched, n_touched, stamp)
+            n_touched = _inc(pairs, words, meta, np.int64(words.sym[p]), np.int64(new), c, p, touched, n_touched, stamp)
         r = q + lb
         nx = words.sym[r]
         if nx >= 0:
             pairs.pair_count[words.slot_pair[q]] -= c                      # (b, nx)
-            n_touched = _inc(pairs, words, meta, new, nx, c, s, touched, n_touched, stamp)
+            n_touched = _inc(pairs, words, meta, np.int64(new), np.int64(nx), c, s, touched, n_touched, stamp)
         else:
             words.slot_pair[s] = -1
         pairs.pair_count[pid] -= c
@@ -291,7 +291,7 @@ def replace_token(st, x, pieces):
         nx = words.sym[r]
         if p >= 0:
             pairs.pair_count[words.slot_pair[p]] -= c                      # (prev, x)
-            n_touched = _inc(pairs, words, meta, words.sym[p], pieces[0], c, p, touched, n_touched, stamp)
+            n_touched = _inc(pairs, words, meta, np.int64(words.sym[p]), np.int64(pieces[0]), c, p, touched, n_touched, stamp)
         if nx >= 0:
             pairs.pair_count[words.slot_pair[s]] -= c                      # (x, next)
         pos = s
@@ -303,12 +303,12 @@ def replace_token(st, x, pieces):
                 words.sym[pos + tokens.tok_len[t] - 1] = _tail(tokens.tok_len[t] - 1)
             _tocc_add(tokens, meta, t, pos)
             if j > 0:
-                n_touched = _inc(pairs, words, meta, pieces[j - 1], t, c, prev_pos, touched, n_touched, stamp)
+                n_touched = _inc(pairs, words, meta, np.int64(pieces[j - 1]), np.int64(t), c, prev_pos, touched, n_touched, stamp)
             prev_pos = pos
             pos += tokens.tok_len[t]
         words.slot_pair[prev_pos] = -1
         if nx >= 0:
-            n_touched = _inc(pairs, words, meta, pieces[k - 1], nx, c, prev_pos, touched, n_touched, stamp)
+            n_touched = _inc(pairs, words, meta, np.int64(pieces[k - 1]), np.int64(nx), c, prev_pos, touched, n_touched, stamp)
         total += c
     for i in range(n_touched):
         push_pair(pairs, st.heap, meta, touched[i])

@@ -41,6 +41,8 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba.core import errors, types
+from numba.extending import overload
 from .._jit import njit, prange
 
 from newbpe._threads import threads_limit
@@ -293,20 +295,57 @@ def _scan_gaps(data, start, end, table, out, out_pos):
 # --------------------------------------------------------------------------------------
 
 
-@njit(**_KERNEL)
+# The preset is a compile-time constant: each entry kernel below passes its own preset code, which numba
+# types as a literal; `_scan_document` and `_piece_end` resolve it while compiling, so a job compiles only
+# the matcher of the preset it uses (the first run compiled all five before).
+_LITERAL_KERNEL = dict(_KERNEL, keep_literals=True)
+
+
+def _piece_end(data, pos, end, table, preset):
+    """End of the piece starting at pos for the (literal) preset; resolved at compile time."""
+    raise NotImplementedError
+
+
 def _scan_document(data, start, end, table, preset, out, out_pos):
     """Write the end offset of every piece of data[start:end] to out[out_pos:]; return the
     new out_pos. Pieces are never empty, so a document of n bytes writes at most n ends."""
-    if preset == _SUPERBPE2:
-        return _scan_gaps(data, start, end, table, out, out_pos)
+    raise NotImplementedError
+
+
+def _literal_code(preset):
+    if not isinstance(preset, types.IntegerLiteral):
+        raise errors.TypingError("the scanner's preset must be a compile-time constant")
+    return preset.literal_value
+
+
+@overload(_piece_end, prefer_literal=True, inline="always")
+def _piece_end_impl(data, pos, end, table, preset):
+    code = _literal_code(preset)
+    if code == _GPT2:
+        return lambda data, pos, end, table, preset: _piece_end_gpt2(data, pos, end, table)
+    if code == _CL100K:
+        return lambda data, pos, end, table, preset: _piece_end_cl100k(data, pos, end, table)
+    if code == _O200K:
+        return lambda data, pos, end, table, preset: _piece_end_o200k(data, pos, end, table, True)
+    if code == _SUPERBPE1:
+        return lambda data, pos, end, table, preset: _piece_end_o200k(data, pos, end, table, False)
+    raise errors.TypingError(f"preset code {code} has no piece matcher")
+
+
+@overload(_scan_document, prefer_literal=True, inline="always")
+def _scan_document_impl(data, start, end, table, preset, out, out_pos):
+    if _literal_code(preset) == _SUPERBPE2:
+        return lambda data, start, end, table, preset, out, out_pos: _scan_gaps(data, start, end, table, out, out_pos)
+    return lambda data, start, end, table, preset, out, out_pos: _scan_pieces(data, start, end, table, preset, out,
+                                                                              out_pos)
+
+
+@njit(**_LITERAL_KERNEL)
+def _scan_pieces(data, start, end, table, preset, out, out_pos):
+    """`_scan_document` for the presets whose pieces are consecutive matches."""
     pos = start
     while pos < end:
-        if preset == _GPT2:
-            piece_end = _piece_end_gpt2(data, pos, end, table)
-        elif preset == _CL100K:
-            piece_end = _piece_end_cl100k(data, pos, end, table)
-        else:
-            piece_end = _piece_end_o200k(data, pos, end, table, preset == _O200K)
+        piece_end = _piece_end(data, pos, end, table, preset)
         if piece_end <= pos:  # unreachable for these patterns; never loop forever
             piece_end = _decode(data, pos, end)[1]
         out[out_pos] = piece_end
@@ -315,7 +354,7 @@ def _scan_document(data, start, end, table, preset, out, out_pos):
     return out_pos
 
 
-@njit(**_KERNEL)
+@njit(**_LITERAL_KERNEL)
 def _scan_documents(data, doc_offsets, first_doc, last_doc, table, preset, out, out_pos):
     """Write the piece ends of documents first_doc..last_doc-1, one after the other, to
     out[out_pos:]; return the new out_pos."""
@@ -324,7 +363,7 @@ def _scan_documents(data, doc_offsets, first_doc, last_doc, table, preset, out, 
     return out_pos
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, keep_literals=True)
 def _scan_chunks_parallel(data, doc_offsets, chunk_doc_starts, table, preset, out, chunk_counts):
     """Scan chunks of consecutive documents in parallel (chunk k is documents
     chunk_doc_starts[k]..chunk_doc_starts[k+1]-1).
@@ -341,6 +380,61 @@ def _scan_chunks_parallel(data, doc_offsets, chunk_doc_starts, table, preset, ou
             data, doc_offsets, first_doc, chunk_doc_starts[chunk + 1], table, preset, out, slot
         )
         chunk_counts[chunk] = written - slot
+
+
+# Entry kernels, one per preset and way (the preset literal is what selects the matcher).
+@njit(**_KERNEL)
+def _serial_gpt2(data, doc_offsets, first_doc, last_doc, table, out, out_pos):
+    return _scan_documents(data, doc_offsets, first_doc, last_doc, table, _GPT2, out, out_pos)
+
+
+@njit(**_KERNEL)
+def _serial_cl100k(data, doc_offsets, first_doc, last_doc, table, out, out_pos):
+    return _scan_documents(data, doc_offsets, first_doc, last_doc, table, _CL100K, out, out_pos)
+
+
+@njit(**_KERNEL)
+def _serial_o200k(data, doc_offsets, first_doc, last_doc, table, out, out_pos):
+    return _scan_documents(data, doc_offsets, first_doc, last_doc, table, _O200K, out, out_pos)
+
+
+@njit(**_KERNEL)
+def _serial_superbpe1(data, doc_offsets, first_doc, last_doc, table, out, out_pos):
+    return _scan_documents(data, doc_offsets, first_doc, last_doc, table, _SUPERBPE1, out, out_pos)
+
+
+@njit(**_KERNEL)
+def _serial_superbpe2(data, doc_offsets, first_doc, last_doc, table, out, out_pos):
+    return _scan_documents(data, doc_offsets, first_doc, last_doc, table, _SUPERBPE2, out, out_pos)
+
+
+@njit(cache=True)
+def _parallel_gpt2(data, doc_offsets, chunk_doc_starts, table, out, chunk_counts):
+    _scan_chunks_parallel(data, doc_offsets, chunk_doc_starts, table, _GPT2, out, chunk_counts)
+
+
+@njit(cache=True)
+def _parallel_cl100k(data, doc_offsets, chunk_doc_starts, table, out, chunk_counts):
+    _scan_chunks_parallel(data, doc_offsets, chunk_doc_starts, table, _CL100K, out, chunk_counts)
+
+
+@njit(cache=True)
+def _parallel_o200k(data, doc_offsets, chunk_doc_starts, table, out, chunk_counts):
+    _scan_chunks_parallel(data, doc_offsets, chunk_doc_starts, table, _O200K, out, chunk_counts)
+
+
+@njit(cache=True)
+def _parallel_superbpe1(data, doc_offsets, chunk_doc_starts, table, out, chunk_counts):
+    _scan_chunks_parallel(data, doc_offsets, chunk_doc_starts, table, _SUPERBPE1, out, chunk_counts)
+
+
+@njit(cache=True)
+def _parallel_superbpe2(data, doc_offsets, chunk_doc_starts, table, out, chunk_counts):
+    _scan_chunks_parallel(data, doc_offsets, chunk_doc_starts, table, _SUPERBPE2, out, chunk_counts)
+
+
+_SERIAL = (_serial_gpt2, _serial_cl100k, _serial_o200k, _serial_superbpe1, _serial_superbpe2)
+_PARALLEL = (_parallel_gpt2, _parallel_cl100k, _parallel_o200k, _parallel_superbpe1, _parallel_superbpe2)
 
 
 @njit(**_KERNEL)
@@ -416,7 +510,8 @@ def split_bytes(data: np.ndarray, preset: str) -> np.ndarray:
     data = _as_bytes_array(data)
     out = _boundary_buffer(len(data) + 1)
     out[0] = 0
-    count = _scan_document(data, 0, len(data), class_table(), code, out, 1)
+    doc_offsets = _read_only_view(np.array([0, len(data)], dtype=np.int64))
+    count = _SERIAL[code](data, doc_offsets, 0, 1, class_table(), out, 1)
     return _shrink(out, count)
 
 
@@ -455,13 +550,13 @@ def split_bytes_many(data, doc_offsets, preset: str, threads: int = 1) -> np.nda
     out = _boundary_buffer(total_bytes + 1)
     out[0] = doc_offsets[0]
     if threads == 1 or doc_count < 2:
-        count = _scan_documents(data, doc_offsets, 0, doc_count, table, code, out, 1)
+        count = _SERIAL[code](data, doc_offsets, 0, doc_count, table, out, 1)
         return _shrink(out, count)
 
     # Several chunks per thread so that documents of uneven size still balance out.
     chunk_doc_starts = _balanced_chunks(doc_offsets, threads * 8)
     chunk_counts = np.zeros(len(chunk_doc_starts) - 1, dtype=np.int64)
     with threads_limit(threads):
-        _scan_chunks_parallel(data, doc_offsets, chunk_doc_starts, table, code, out, chunk_counts)
+        _PARALLEL[code](data, doc_offsets, chunk_doc_starts, table, out, chunk_counts)
     count = _close_gaps(doc_offsets, chunk_doc_starts, chunk_counts, out)
     return _shrink(out, count)
