@@ -6,117 +6,15 @@ Errors from bad input are one line on stderr and a non-zero exit, never a traceb
 import json
 import os
 import sys
-import warnings
-from functools import wraps
 
 import click
 
+from .cli_common import (
+    TEXT_COLUMN, Checked, _broken_pipe, _fail, _load, _read_lines, _source,
+    _specials, friendly, input_options, source_options)
 from .cli_roles import role_options
 from .encoders import ENCODERS
 from .methods import METHODS
-
-PRETOKENIZER_HELP = ("gpt2, cl100k (gpt4, llama3), o200k, superbpe_stage1, superbpe_stage2, whitespace "
-                     "(▁-prefixed words, lossy), none, or regex:PATTERN (a custom regex)")
-
-
-class Checked(click.ParamType):
-    """A number option checked by the library's own check (newbpe.checks.RULES), so the CLI and
-    the library give the same message for the same bad value, before any work."""
-
-    def __init__(self, option):
-        from .checks import rule_of
-        self.option = option
-        rule = rule_of(option)
-        self.kind = rule[0]
-        self.name = "integer" if self.kind == "int" else "float"
-        if self.kind == "int":
-            self.metavar = f"INTEGER>={rule[1]}" if rule[2] is None else f"INTEGER {rule[1]}..{rule[2]}"
-        else:
-            low = f"{'(' if rule[3] else '['}{rule[1]:g}"
-            self.metavar = f"FLOAT>{'' if rule[3] else '='}{rule[1]:g}" if rule[2] is None else f"FLOAT {low}, {rule[2]:g}]"
-
-    def get_metavar(self, *args, **kwargs):
-        return self.metavar
-
-    def convert(self, value, param, ctx):
-        from .checks import check
-        from .errors import NewbpeError
-        if isinstance(value, str):
-            try:
-                value = int(value) if self.kind == "int" else float(value)
-            except ValueError:
-                pass                                    # check() names the option and what it takes
-        try:
-            return check(self.option, value)
-        except NewbpeError as e:
-            self.fail(str(e), param, ctx)
-
-
-def _fail(msg, code=1):
-    try:
-        click.echo(f"newbpe: error: {msg}", err=True)
-    except OSError:                 # stderr itself is gone: the exit status still tells
-        pass
-    sys.exit(code)
-
-
-SIGPIPE_EXIT = 141                  # 128 + SIGPIPE: what cat, yes, grep ... report when the reader goes away
-
-
-def _broken_pipe():
-    """stdout's reader went away (`newbpe encode ... | head -1`): exit quietly with status 141, as
-    the standard tools do when SIGPIPE ends them. Points stdout at /dev/null first, so the
-    interpreter's final flush does not complain either."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
-    sys.exit(SIGPIPE_EXIT)
-
-
-def friendly(fn):
-    """Turn library errors into one-line messages with a non-zero exit."""
-    @wraps(fn)
-    def wrapper(*args, **kwargs):
-        from .errors import NewbpeError
-
-        def show(message, category, *_a, **_k):
-            click.echo(f"newbpe: warning: {message}", err=True)
-        warnings.showwarning = show
-        try:
-            return fn(*args, **kwargs)
-        except BrokenPipeError:
-            _broken_pipe()
-        except NewbpeError as e:
-            _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
-        except (OSError, UnicodeError) as e:
-            _fail(f"{type(e).__name__}: {e}")
-        except ValueError as e:
-            _fail(str(e).splitlines()[0])
-        except KeyboardInterrupt:
-            _fail("interrupted", 130)
-    return wrapper
-
-
-def _specials(values):
-    """--special-tokens may repeat or be comma-separated (a lone ',' is itself a token)."""
-    out = []
-    for v in values:
-        out.extend([v] if v == "," else [s for s in v.split(",") if s])
-    return out
-
-
-def _load(model_dir):
-    import newbpe
-    return newbpe.load(model_dir)
-
-
-def _read_lines(files):
-    """(name, line number, line bytes) of FILES, or stdin when none, streamed (io.iter_lines)."""
-    from .io import iter_lines
-    return iter_lines(list(files) or ["-"])
-
 
 class OneLineErrors(click.Group):
     """Usage errors (bad option values, missing arguments) as one line, like every other error."""
@@ -145,66 +43,6 @@ def main():
 
 
 # ---------------------------------------------------------------------------------------------- count
-def input_options(fn):
-    """Options shared by every command that reads a corpus."""
-    for option in reversed([
-        click.option("--pretokenizer", default="gpt2", show_default=True, help=PRETOKENIZER_HELP),
-        click.option("--units", type=click.Choice(["bytes", "chars"]), default="bytes", show_default=True),
-        click.option("--special-tokens", multiple=True,
-                     help="Special tokens (repeat or comma-separate): ids 0..k-1, never split, not counted."),
-        click.option("--split", type=click.Choice(["line", "document"]), default="line", show_default=True),
-        click.option("--threads", type=Checked("threads"), default=None, help="Threads/processes (default: all cores)."),
-        click.option("--progress", type=click.Choice(["tqdm", "lines", "json", "none"]), default="tqdm", show_default=True,
-                     help="tqdm: a bar on a terminal, plain lines when stderr is not one; lines; json: one "
-                          "JSON object per update; none."),
-    ]):
-        fn = option(fn)
-    return fn
-
-
-TEXT_COLUMN = click.option("--text-column", default="text", show_default=True,
-                           help="The field of JSON records (a dotted path for nested ones) or the column of "
-                                "Parquet files and --dataset.")
-
-
-def source_options(fn):
-    """Where the corpus comes from besides FILES, and which of its documents to read."""
-    for option in reversed([
-        TEXT_COLUMN,
-        click.option("--dataset", default=None, metavar="NAME_OR_PATH",
-                     help="Read a `datasets` dataset (a save_to_disk directory, a local data directory, or "
-                          "a cached or hub name) instead of FILES."),
-        click.option("--dataset-split", default=None, help="--dataset: the split (default: the only one, or train)."),
-        click.option("--dataset-config", default=None, help="--dataset: the configuration name."),
-        click.option("--max-bytes", type=Checked("max_bytes"), default=None,
-                     help="Read documents until N bytes of text (the last one is read to its end)."),
-        click.option("--sample", type=Checked("sample"), default=None,
-                     help="Keep each document with probability P (a hash of the seed and its index)."),
-        click.option("--sample-seed", "--seed", "sample_seed", type=Checked("sample_seed"), default=0,
-                     show_default=True, help="Seed of --sample."),
-    ]):
-        fn = option(fn)
-    return fn
-
-
-def _source(files, source):
-    """(training source, keyword arguments of newbpe.count/train) from FILES and source_options."""
-    from .errors import NewbpeError
-    name = source.get("dataset")
-    if name is not None and files:
-        raise NewbpeError("give either FILES or --dataset, not both")
-    if name is None and (source.get("dataset_split") or source.get("dataset_config")):
-        raise NewbpeError("--dataset-split and --dataset-config need --dataset")
-    kwargs = dict(column=source["text_column"], max_bytes=source["max_bytes"], sample=source["sample"],
-                  sample_seed=source["sample_seed"])
-    if name is None:
-        from .sources import check_inputs
-        check_inputs(files)                     # FILES are files: a missing one is not text to train on
-        return list(files), kwargs
-    from .sources import load_dataset
-    return load_dataset(name, source.get("dataset_split"), source.get("dataset_config")), kwargs
-
-
 @main.command()
 @click.argument("files", nargs=-1)
 @click.option("-o", "--output", required=True, help="Output .npz word-count file.")
