@@ -343,8 +343,13 @@ def test_crash_at_every_step_gives_old_or_new(models, tmp_path, quick_fsync, mon
 
 
 # ---------------------------------------------------------------------------------------------- real signals
+# The child restores Python's SIGINT handler: a test run started in the background of a
+# non-interactive shell (`pytest &`, a CI runner) inherits SIGINT as ignored, and Python then keeps
+# it ignored, so the child would never see the SIGINT the test sends (it would run until the 60 s
+# timeout). A user's interactive process has the default handler; that is what is tested.
 CHILD = r"""
-import os, sys
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import numpy as np
 import newbpe
 from newbpe.augment.stochastok import StochasTok, expand_files
