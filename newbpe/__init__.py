@@ -9,14 +9,22 @@
 
 Heavy modules (numba kernels) load on first use, so importing newbpe is instant.
 """
+from __future__ import annotations
+
 import os
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+if TYPE_CHECKING:
+    from .counting import WordCounts
+    from .model import Tokenizer
+    from .preprocessors.splinter import Splinter
 
 __version__ = "0.1.0"
 __all__ = ["train", "load", "count", "Tokenizer", "WordCounts", "StochasTok", "NewbpeError", "Splinter",
            "algorithms", "Corpus", "Vocabulary"]
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     if name == "Corpus":
         from .corpus import Corpus
         return Corpus
@@ -41,13 +49,16 @@ def __getattr__(name):
     raise AttributeError(name)
 
 
-def algorithms():
+def algorithms() -> list[str]:
     from .methods import names
     return names()
 
 
-def count(source, pretokenizer="gpt2", units="bytes", special_tokens=(), split="line", column="text",
-          threads=None, progress=None, transform=None, *, max_bytes=None, sample=None, sample_seed=0):
+def count(source: Any, pretokenizer: Any = "gpt2", units: str = "bytes", special_tokens: Iterable[str] = (),
+          split: str = "line", column: str = "text", threads: int | None = None,
+          progress: bool | Callable[..., Any] | None = None,
+          transform: Any = None, *, max_bytes: int | None = None, sample: float | None = None,
+          sample_seed: int = 0) -> WordCounts:
     """Count the pre-tokens of a source into a `WordCounts` table.
 
     source: a file path or a list of paths (streamed, counted in parallel), a `datasets`
@@ -70,9 +81,12 @@ def count(source, pretokenizer="gpt2", units="bytes", special_tokens=(), split="
     return corpus.counts(pretokenizer, units, special_tokens, transform)
 
 
-def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="bytes", special_tokens=(),
-          split="line", column="text", threads=None, progress=None, encoder=None, splinter=None, max_bytes=None,
-          sample=None, sample_seed=0, roles=None, add_bos=False, add_eos=False, **options):
+def train(source: Any, algo: str = "bpe", vocab_size: int | None = None, *, pretokenizer: Any = "gpt2",
+          units: str = "bytes", special_tokens: Iterable[str] = (), split: str = "line", column: str = "text",
+          threads: int | None = None, progress: bool | Callable[..., Any] | None = None, encoder: str | None = None,
+          splinter: str | os.PathLike[str] | Splinter | None = None, max_bytes: int | None = None,
+          sample: float | None = None, sample_seed: int = 0, roles: dict[str, str] | None = None,
+          add_bos: bool = False, add_eos: bool = False, **options: Any) -> Tokenizer:
     """Train a tokenizer. `source` is anything `count` accepts (a WordCounts table is used as is,
     with its own pre-tokenizer and units). `options` are the algorithm's (see `newbpe.trainers`)
     plus the encoder options (`lbpe_ties`, `scaffold_mode`, see `newbpe.encoders`); an unknown
@@ -132,7 +146,7 @@ def train(source, algo="bpe", vocab_size=None, *, pretokenizer="gpt2", units="by
     return tok
 
 
-def load(path):
+def load(path: str | os.PathLike[str]) -> Tokenizer:
     """Load a model directory (or its model.json), or an HF byte-level BPE `tokenizer.json` (a file
     of that name, or a directory holding one and no model.json)."""
     from .atomic import recover

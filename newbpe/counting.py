@@ -15,10 +15,13 @@ parity: each line with its ``\\n`` is one sequence, so no piece spans a line bre
 documents (``split="document"``). Each str from a Python iterable or a `datasets` column is one
 sequence. Unlike HF's `feed`, counts accumulate across calls.
 """
+from __future__ import annotations
+
 import json
 import os
 import warnings
 from collections import Counter
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -179,7 +182,8 @@ class WordCounts:
     `add_*` methods. `arrays()` gives the table in first-seen order; `table` a {bytes: count} dict.
     """
 
-    def __init__(self, pretokenizer="gpt2", units="bytes", special_tokens=(), transform=None):
+    def __init__(self, pretokenizer: Any = "gpt2", units: str = "bytes", special_tokens: Iterable[str] = (),
+                 transform: Any = None) -> None:
         """transform: an optional text preprocessor (SPLINTER) applied to each sequence, outside
         special tokens, before pre-tokenization; for files it runs in the counting workers."""
         if units not in ("bytes", "chars"):
@@ -202,7 +206,7 @@ class WordCounts:
         return self._words
 
     # ------------------------------------------------------------ sources
-    def add_counter(self, counter):
+    def add_counter(self, counter: Mapping[str | bytes, int]) -> WordCounts:
         """Add a {word: count} mapping (words as str or bytes)."""
         words, weights = [], []
         for w, c in counter.items():
@@ -224,7 +228,7 @@ class WordCounts:
                                    np.array(weights, dtype=np.int64))
         return self
 
-    def add_texts(self, texts):
+    def add_texts(self, texts: Iterable[str]) -> WordCounts:
         """Each str of the iterable is one sequence. Streams in batches (never a list of all)."""
         batch = []
         try:
@@ -271,7 +275,9 @@ class WordCounts:
         with threads_limit(threads):
             self._table.add_pieces_parallel(data, bounds, self._side)
 
-    def add_files(self, paths, split="line", threads=None, progress=None, column="text", sampler=None):
+    def add_files(self, paths: Iterable[str | os.PathLike[str]], split: str = "line", threads: int | None = None,
+                  progress: Callable[..., Any] | None = None, column: str = "text",
+                  sampler: Any = None) -> WordCounts:
         """Count files (any format of `sources`; "-" is standard input). Plain text files are cut
         into byte ranges; compressed, JSON and Parquet inputs (and every input when `sampler`, a
         sources.Sampler, is active) are streamed as text blocks. Either way preset patterns count
@@ -326,7 +332,7 @@ class WordCounts:
             blocks = iter_blocks(name, split, rule, column, CHUNK_BYTES, track)
         self._count_blocks(blocks, split, threads, report)
 
-    def add_text_stream(self, texts, threads=None):
+    def add_text_stream(self, texts: Iterable[str], threads: int | None = None) -> WordCounts:
         """Each str of the iterable is one sequence, counted in blocks by the same parallel path as
         files (add_texts counts in batches in this process)."""
         from .sources import pack
@@ -455,7 +461,7 @@ class WordCounts:
         if self.had_invalid_utf8 and self.units == "chars":
             warn_invalid_utf8(stacklevel=4)
 
-    def add_dataset(self, dataset, column="text"):
+    def add_dataset(self, dataset: Any, column: str = "text") -> WordCounts:
         """A `datasets.Dataset` or `IterableDataset`: each value of `column` is one sequence."""
         names = getattr(dataset, "column_names", None)
         if names is not None and column not in names:
@@ -472,28 +478,32 @@ class WordCounts:
 
     # ------------------------------------------------------------ constructors
     @classmethod
-    def from_files(cls, paths, pretokenizer="gpt2", units="bytes", special_tokens=(), split="line",
-                   threads=None, progress=None):
+    def from_files(cls, paths: Iterable[str | os.PathLike[str]], pretokenizer: Any = "gpt2", units: str = "bytes",
+                   special_tokens: Iterable[str] = (), split: str = "line", threads: int | None = None,
+                   progress: Callable[..., Any] | None = None) -> WordCounts:
         return cls(pretokenizer, units, special_tokens).add_files(paths, split, threads, progress)
 
     @classmethod
-    def from_texts(cls, texts, pretokenizer="gpt2", units="bytes", special_tokens=()):
+    def from_texts(cls, texts: Iterable[str], pretokenizer: Any = "gpt2", units: str = "bytes",
+                   special_tokens: Iterable[str] = ()) -> WordCounts:
         return cls(pretokenizer, units, special_tokens).add_texts(texts)
 
     @classmethod
-    def from_dataset(cls, dataset, column="text", pretokenizer="gpt2", units="bytes", special_tokens=()):
+    def from_dataset(cls, dataset: Any, column: str = "text", pretokenizer: Any = "gpt2", units: str = "bytes",
+                     special_tokens: Iterable[str] = ()) -> WordCounts:
         return cls(pretokenizer, units, special_tokens).add_dataset(dataset, column)
 
     @classmethod
-    def from_dict(cls, counts, pretokenizer="gpt2", units="bytes"):
+    def from_dict(cls, counts: Mapping[str | bytes, int], pretokenizer: Any = "gpt2",
+                  units: str = "bytes") -> WordCounts:
         """A ready table {word: count} (words as str or bytes), e.g. from another counter."""
         return cls(pretokenizer, units).add_counter(counts)
 
     # ------------------------------------------------------------ table access
-    def __len__(self):
+    def __len__(self) -> int:
         return 0 if self._words is None else len(self._words)
 
-    def arrays(self, copy=True):
+    def arrays(self, copy: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(data uint8, offsets int64, counts int64), words in first-seen order. copy=False: `data`
         is a read-only view of the table's pool (no copy of a long word; trainers only read it)."""
         if self._words is None:
@@ -506,22 +516,22 @@ class WordCounts:
         return data, offsets, counts.copy()
 
     @property
-    def table(self):
+    def table(self) -> dict[bytes, int]:
         """{word bytes: count} (a Python dict: for inspection and tests, not for big tables)."""
         data, offsets, counts = self.arrays()
         raw = data.tobytes()
         return {raw[offsets[i]:offsets[i + 1]]: int(counts[i]) for i in range(len(counts))}
 
-    def total(self):
+    def total(self) -> int:
         return int(self.arrays()[2].sum())
 
     # ------------------------------------------------------------ persistence
-    def meta(self):
+    def meta(self) -> dict[str, Any]:
         return {"format": FORMAT, "version": FORMAT_VERSION, "units": self.units,
                 "pretokenizer": self.pretokenizer.to_dict(), "split": self.split,
                 "special_tokens": self.special_tokens}
 
-    def save(self, path):
+    def save(self, path: str | os.PathLike[str]) -> str | os.PathLike[str]:
         """Write a single .npz file atomically."""
         data, offsets, counts = self.arrays()
         meta = np.frombuffer(json.dumps(self.meta()).encode(), dtype=np.uint8)
@@ -532,7 +542,7 @@ class WordCounts:
         return path
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: str | os.PathLike[str]) -> WordCounts:
         path = os.fspath(path)
         if os.path.isdir(path):
             path = os.path.join(path, "word_counts.npz")

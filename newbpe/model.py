@@ -8,7 +8,10 @@ composes them. Ids: every public id (`encode`, `vocab`, `merges`) is a model id;
 is the public internal-id table that encoders, exporters, the CLI and tests read.
 Saving is all-or-nothing (newbpe/atomic.py).
 """
+from __future__ import annotations
+
 import os
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -17,13 +20,19 @@ from .modelfile import FORMAT, FORMAT_VERSION, MODEL_FILE  # noqa: F401  (re-exp
 from .pretokenizers import PreTokenizer, split_specials
 from .vocab import Vocabulary
 
+if TYPE_CHECKING:
+    from .encoding import Encoding
+
 BATCH_CHARS = 4 << 20          # encode_batch works through groups of about this many characters
 
 
 class Tokenizer:
-    def __init__(self, *, algo, units, pretokenizer, special_tokens, n_alphabet, tokens, merges,
-                 model_ids=None, options=None, stats=None, encoder="rank", flags=None, extra=None,
-                 idents=None, transforms=(), decoder=None, roles=None, template=None):
+    def __init__(self, *, algo: str, units: str, pretokenizer: str | dict[str, Any] | PreTokenizer,
+                 special_tokens: Sequence[str], n_alphabet: int, tokens: Sequence[bytes],
+                 merges: Sequence[tuple[int, int, int]], model_ids: Any = None, options: dict[str, Any] | None = None,
+                 stats: dict[str, Any] | None = None, encoder: str = "rank", flags: Any = None, extra: Any = None,
+                 idents: Any = None, transforms: Iterable[Any] = (), decoder: Any = None,
+                 roles: dict[str, str] | None = None, template: dict[str, bool] | None = None) -> None:
         self.algo = algo
         self.units = units
         if isinstance(pretokenizer, str):
@@ -58,43 +67,43 @@ class Tokenizer:
         self._special_id = {s: i for i, s in enumerate(self.special_tokens)}
 
     @property
-    def tokens(self):
+    def tokens(self) -> list[bytes]:
         """Bytes of every internal token (`vocabulary.tokens`)."""
         return self.vocabulary.tokens
 
     @property
-    def model_ids(self):
+    def model_ids(self) -> np.ndarray:
         return self.vocabulary.model_ids
 
     @property
-    def flags(self):
+    def flags(self) -> np.ndarray:
         return self.vocabulary.flags
 
     @property
-    def n_specials(self):
+    def n_specials(self) -> int:
         return self.vocabulary.n_specials
 
     @property
-    def n_alphabet(self):
+    def n_alphabet(self) -> int:
         return self.vocabulary.n_alphabet
 
     @property
-    def unk_token(self):
+    def unk_token(self) -> str | None:
         """The special token that stands for unknown characters (char units), or None."""
         return self.special_tokens[self._unk] if self.units == "chars" and self._unk is not None else None
 
     @property
-    def vocab_size(self):
+    def vocab_size(self) -> int:
         return self.vocabulary.size
 
     @property
-    def vocab(self):
+    def vocab(self) -> dict[int, bytes]:
         """{model id: token bytes} (special tokens as their UTF-8 bytes)."""
         tokens = self.vocabulary.tokens
         return {m: tokens[i] for m, i in enumerate(self.vocabulary.model_ids)}
 
     @property
-    def merges(self):
+    def merges(self) -> list[tuple[int, int, int]]:
         """Ranked merges as (left_id, right_id, new_id) model ids; merges that involve a token with
         no model id (Picky-removed, Scaffold) are listed with internal ids negated minus one."""
         to_model = self.vocabulary.to_model
@@ -104,7 +113,7 @@ class Tokenizer:
             return int(m) if m >= 0 else -1 - i
         return [(mid(a), mid(b), mid(c)) for a, b, c in self.vocabulary.merges]
 
-    def token_to_id(self, token):
+    def token_to_id(self, token: str | bytes) -> int | None:
         """Model id of a token, or None; O(1). bytes: the token's bytes; str: its text (UTF-8), else
         HF's string form of it (byte-level `Ġworld`, as `get_vocab()` and tokenizer.json spell it)."""
         if isinstance(token, str):
@@ -112,7 +121,7 @@ class Tokenizer:
             return found if found is not None else self.get_vocab().get(token)
         return self.vocabulary.model_id_of((0, bytes(token)))
 
-    def get_vocab(self):
+    def get_vocab(self) -> dict[str, int]:
         """{token string: model id} in HF's form (byte-level tokens through the GPT-2 byte mapping,
         `Ġworld`; char-level tokens and special tokens as their text), as tokenizer.json has it.
         Built once and cached; do not mutate it."""
@@ -121,16 +130,17 @@ class Tokenizer:
             self._hf_vocab = hf_vocab(self)
         return self._hf_vocab
 
-    def __len__(self):
+    def __len__(self) -> int:
         """The vocabulary size: every id `encode` can emit (special tokens included)."""
         return self.vocab_size
 
     @property
-    def n_vocab(self):
+    def n_vocab(self) -> int:
         """tiktoken's name for the vocabulary size (special tokens included)."""
         return self.vocab_size
 
-    def set_roles(self, roles=None, *, add_bos=None, add_eos=None):
+    def set_roles(self, roles: dict[str, str | None] | None = None, *, add_bos: bool | None = None,
+                  add_eos: bool | None = None) -> Tokenizer:
         """Set special-token roles ({"bos"|"eos"|"pad"|"unk": token}, merged into the current ones;
         a role set to None is removed) and the template (add the bos token first / the eos token last
         in `encode(..., add_special_tokens=True)` and in the HF exports). Role tokens must be special
@@ -148,7 +158,7 @@ class Tokenizer:
         self.roles, self.template = validate_roles(self, merged, template)
         return self
 
-    def id_to_token(self, i):
+    def id_to_token(self, i: int) -> bytes:
         return self.vocabulary.tokens[self._internal([i])[0]]
 
     def _internal(self, ids):
@@ -235,8 +245,9 @@ class Tokenizer:
             chunks = [(sp, c if sp or c.startswith(" ") else " " + c) for sp, c in chunks]
         return chunks, bad
 
-    def encode(self, text, allowed_special=(), encoder=None, *, disallowed_special="all",
-               add_special_tokens=False, return_offsets=False):
+    def encode(self, text: str | bytes, allowed_special: str | Iterable[str] = (), encoder: str | None = None, *,
+               disallowed_special: str | Iterable[str] = "all", add_special_tokens: bool = False,
+               return_offsets: bool = False) -> list[int] | Encoding:
         """Token ids (model ids) of `text`. Special-token strings are matched only where listed in
         `allowed_special` (or "all"); as in tiktoken, special text that is neither allowed nor
         excluded from `disallowed_special` (default "all") raises, and `disallowed_special=()` (or
@@ -248,17 +259,19 @@ class Tokenizer:
                                  disallowed_special=disallowed_special, add_special_tokens=add_special_tokens,
                                  return_offsets=return_offsets)[0]
 
-    def encode_ordinary(self, text, encoder=None):
+    def encode_ordinary(self, text: str | bytes, encoder: str | None = None) -> list[int]:
         """Ids of `text` with special-token strings encoded as ordinary text (tiktoken's name)."""
         return self.encode(text, encoder=encoder, disallowed_special=())
 
-    def encode_bytes(self, data, encoder=None):
+    def encode_bytes(self, data: bytes, encoder: str | None = None) -> list[int]:
         """Ids of raw bytes (invalid UTF-8 included; byte-level models keep every byte; special-token
         strings are ordinary text)."""
         return self.encode(bytes(data), encoder=encoder, disallowed_special=())
 
-    def encode_batch(self, texts, allowed_special=(), encoder=None, threads=None, *, disallowed_special="all",
-                     add_special_tokens=False, return_offsets=False):
+    def encode_batch(self, texts: Iterable[str | bytes], allowed_special: str | Iterable[str] = (),
+                     encoder: str | None = None, threads: int | None = None, *,
+                     disallowed_special: str | Iterable[str] = "all", add_special_tokens: bool = False,
+                     return_offsets: bool = False) -> list[list[int]] | list[Encoding]:
         """Encode many texts: batches of about 4 MB go through one pre-tokenization pass and one
         call into the numba encoder each (parallel over `threads`, default all cores), and a long
         text is cut at safe points of the pre-tokenizer (cuts.py) into parts of about 1 MB, so
@@ -281,8 +294,9 @@ class Tokenizer:
             return with_offsets(self, texts, results, self._allowed(allowed_special), add_special_tokens)
         return results
 
-    def iter_encoded(self, texts, allowed_special=(), encoder=None, threads=None, part_size=None,
-                     disallowed_special=()):
+    def iter_encoded(self, texts: Iterable[str | bytes], allowed_special: str | Iterable[str] = (),
+                     encoder: str | None = None, threads: int | None = None, part_size: int | None = None,
+                     disallowed_special: str | Iterable[str] = ()) -> Iterator[tuple[int, np.ndarray, bool]]:
         """Encode texts as a stream: (text index, model ids as an int64 array, last) in order; a
         text's ids are the concatenation of its arrays and `last` marks its final one (every text
         gets one, an empty text an empty array). Each text is cut at the pre-tokenizer's safe points
@@ -384,18 +398,18 @@ class Tokenizer:
             text = transform.apply(text)
         return text
 
-    def set_transforms(self, transforms):
+    def set_transforms(self, transforms: Iterable[Any]) -> None:
         """Replace the text transforms: encode applies them in order, decode inverts them in
         reverse order, model.json stores them."""
         self.transforms = list(transforms)
         self._encoders.clear()
 
-    def set_splinter(self, splinter):
+    def set_splinter(self, splinter: Any) -> None:
         """Attach a SPLINTER transform (the one transform of a SPLINTER model)."""
         self.set_transforms([splinter])
 
     # ------------------------------------------------------------------ decoding
-    def decode_bytes(self, ids):
+    def decode_bytes(self, ids: Sequence[int]) -> bytes:
         """Exact bytes of a sequence of model ids."""
         tokens = self.vocabulary.tokens
         data = self.decoder.decode(b"".join([tokens[i] for i in self._internal(ids)]))
@@ -403,14 +417,14 @@ class Tokenizer:
             data = transform.invert(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
         return data
 
-    def decode(self, ids, skip_special_tokens=False):
+    def decode(self, ids: Sequence[int], skip_special_tokens: bool = False) -> str:
         """Text of a sequence of model ids (UTF-8, invalid sequences replaced by U+FFFD); special
         tokens are kept as their text unless skip_special_tokens."""
         if skip_special_tokens:
             ids = self._without_specials(ids)
         return self.decode_bytes(ids).decode("utf-8", "replace")
 
-    def decode_batch(self, batch, skip_special_tokens=False):
+    def decode_batch(self, batch: Iterable[Sequence[int]], skip_special_tokens: bool = False) -> list[str]:
         """`decode` of each sequence of ids."""
         return [self.decode(ids, skip_special_tokens) for ids in batch]
 
@@ -420,7 +434,7 @@ class Tokenizer:
         keep = [i for i in internal if i >= k]
         return self.vocabulary.to_model[np.asarray(keep, dtype=np.int64)].tolist() if keep else []
 
-    def token_strings(self, ids):
+    def token_strings(self, ids: Sequence[int]) -> list[str]:
         """Readable strings of tokens (GPT-2 byte mapping in byte mode, text in char mode; ByteSpan's
         continuation tokens behind ‡, as in its HF export)."""
         from .encoding import token_string
@@ -429,7 +443,7 @@ class Tokenizer:
                 else token_string(self, i) for i in self._internal(ids)]
 
     # ------------------------------------------------------------------ truncation
-    def truncated(self, n_merges):
+    def truncated(self, n_merges: int) -> Tokenizer:
         """The model made of the first `n_merges` merges (rank order) and the base vocabulary: the
         tokenizer a shorter training run would have stopped at, without retraining (SuperBPE's
         truncated-vocabulary analysis, specs supertokens.md §2.5 and §5). Only models whose encoder
@@ -457,7 +471,7 @@ class Tokenizer:
                          roles=self.roles, template=self.template)
 
     # ------------------------------------------------------------------ introspection
-    def info(self):
+    def info(self) -> dict[str, Any]:
         """What `newbpe info` shows: the pipeline, the sizes, the options and the training statistics."""
         d = {
             "algorithm": self.algo,
@@ -480,11 +494,11 @@ class Tokenizer:
         return d
 
     # ------------------------------------------------------------------ persistence (modelfile.py)
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         from .modelfile import model_to_dict
         return model_to_dict(self)
 
-    def save(self, out_dir, hf=None):
+    def save(self, out_dir: str | os.PathLike[str], hf: bool | None = None) -> list[str]:
         """Write OUT_DIR/model.json (and tokenizer.json + its config files where stock HF expresses
         the model exactly, unless hf=False). Returns the paths written. All-or-nothing
         (`newbpe.atomic.write_dir`): after an error or a kill OUT_DIR holds the complete old model or
@@ -503,26 +517,27 @@ class Tokenizer:
                     files.update(hf_files(self))
         return write_dir(out_dir, files, owned=model_dir_files())
 
-    def save_pretrained(self, out_dir):
+    def save_pretrained(self, out_dir: str | os.PathLike[str]) -> list[str]:
         """A directory `transformers.AutoTokenizer.from_pretrained` loads, exactly, for every method:
         the fast tokenizer where stock HF expresses the model, else newbpe's `NewbpeTokenizer`
         (trust_remote_code=True; newbpe/pretrained.py). Needs no transformers to write."""
         from .pretrained import save_pretrained
         return save_pretrained(self, out_dir)
 
-    def to_hf(self, approximate=False, expanded=False, inner=False):
+    def to_hf(self, approximate: bool = False, expanded: bool = False, inner: bool = False) -> str:
         """The HF `tokenizer.json` content as a string: exact for rank-BPE models; other methods
         raise unless approximate=True, or expanded=True for Scaffold-BPE (see export/hf.py);
         models with a text transform raise unless inner=True (the inner model, for transformed text)."""
         from .export.hf import to_hf_json
         return to_hf_json(self, approximate, expanded, inner)
 
-    def save_hf(self, out_dir, approximate=False, expanded=False, inner=False):
+    def save_hf(self, out_dir: str | os.PathLike[str], approximate: bool = False, expanded: bool = False,
+                inner: bool = False) -> list[str]:
         from .export.hf import save_hf
         return save_hf(self, out_dir, approximate, expanded=expanded, inner=inner)
 
     @classmethod
-    def from_dict(cls, d, source="model"):
+    def from_dict(cls, d: dict[str, Any], source: str = "model") -> Tokenizer:
         """A Tokenizer from model.json content; every problem is a one-line ModelFileError."""
         from .modelfile import read_fields
         fields = read_fields(d, source)
@@ -532,14 +547,14 @@ class Tokenizer:
         return tok
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: str | os.PathLike[str]) -> Tokenizer:
         from .atomic import recover
         from .modelfile import read_model_file
         recover(os.fspath(path))            # a commit a killed process left half-done is completed
         d, file = read_model_file(path)
         return cls.from_dict(d, file)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"Tokenizer(algo={self.algo!r}, vocab_size={self.vocab_size}, units={self.units!r}, "
                 f"pretokenizer={self.pretokenizer.name!r})")
 

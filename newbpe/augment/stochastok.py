@@ -20,10 +20,13 @@ Scaffold's visible tokens); specials and added tokens are never split and never 
 Randomness (§6): document d's stream comes from (seed, [epoch,] d) alone, so results depend only on
 (seed, epoch, document index, ids, p, cap): not on thread count, batch size, `num_proc` or order.
 """
+from __future__ import annotations
+
 import io
 import itertools
 import os
 import warnings
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
@@ -34,6 +37,9 @@ from .stochastok_expand import check_cap, check_p, expand_flat
 from .stochastok_table import (TABLE_FILE, build_split_table, read_table, save_table, split_depth, table_path,
                                vocab_fingerprint)
 from .stochastok_vocab import read_reference_table, tiktoken_vocab, vocab_of
+
+if TYPE_CHECKING:
+    from ..model import Tokenizer
 
 
 class StochasTok:
@@ -49,7 +55,7 @@ class StochasTok:
     in input; ids without a table row are never split), `n_unsplittable`, `max_depth`.
     """
 
-    def __init__(self, tokenizer=None, *, tokens="present", _table=None):
+    def __init__(self, tokenizer: Any = None, *, tokens: str = "present", _table: Any = None) -> None:
         """Build from a newbpe `Tokenizer`, a `tiktoken.Encoding` or a `tokenizers.Tokenizer`.
         tokens="present" (the only choice, spec §3): the table uses the tokens the model can emit,
         i.e. Picky BPE's present tokens and Scaffold-BPE's visible tokens; removed/hidden tokens
@@ -81,7 +87,8 @@ class StochasTok:
         self.max_depth = split_depth(self.split_offset, self.split_left, self.split_right)
 
     @classmethod
-    def from_vocab(cls, tokens, never_split=()):
+    def from_vocab(cls, tokens: Sequence[bytes | None] | dict[int, bytes],
+                   never_split: Iterable[int] = ()) -> StochasTok:
         """tokens: a list (index = id) of bytes or None, or a {id: bytes} dict; `never_split`:
         ids of special and added tokens."""
         if isinstance(tokens, dict):
@@ -92,7 +99,7 @@ class StochasTok:
         return self
 
     @classmethod
-    def from_hf(cls, path):
+    def from_hf(cls, path: str | os.PathLike[str]) -> StochasTok:
         """From an HF tokenizer.json (file, directory or JSON string) of a byte-level BPE model;
         added tokens (specials included) are never split."""
         from ..export.hf_load import read_hf_vocab
@@ -102,7 +109,7 @@ class StochasTok:
         return self
 
     @classmethod
-    def from_tiktoken(cls, source, special_tokens=None):
+    def from_tiktoken(cls, source: Any, special_tokens: dict[str, int] | None = None) -> StochasTok:
         """From a tiktoken rank file (`base64 rank` lines) or a `tiktoken.Encoding`. Special tokens
         (from `special_tokens`, or a newbpe export's `NAME.tiktoken.json` beside the file) take ids
         after the ranks and are never split."""
@@ -112,7 +119,8 @@ class StochasTok:
         return self
 
     @classmethod
-    def from_reference_json(cls, path_or_dict, vocab_size=None):
+    def from_reference_json(cls, path_or_dict: str | os.PathLike[str] | dict[Any, Any],
+                            vocab_size: int | None = None) -> StochasTok:
         """A table in the reference code's JSON format ({"token_id": [[left, right], ...]}): the
         keys, strings after a JSON round trip, are converted to int (the reference then finds no
         token in its table and silently never expands, spec §7.1)."""
@@ -122,14 +130,14 @@ class StochasTok:
         return self
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path):
+    def save(self, path: str | os.PathLike[str]) -> str:
         """Write the table as `.npz` arrays (atomically). A directory (e.g. the model's) gets
         `stochastok.npz`. Returns the file written."""
         return save_table(path, self.split_offset, self.split_left, self.split_right, self.vocab_size,
                           self.fingerprint, self.n_unsplittable)
 
     @classmethod
-    def load(cls, path, tokenizer=None):
+    def load(cls, path: str | os.PathLike[str], tokenizer: Any = None) -> StochasTok:
         """A saved table: an `.npz` file or a directory holding `stochastok.npz`; a `.json` file is
         read as the reference's format (keys converted to int). With `tokenizer`, the table must
         have been built from that tokenizer's vocabulary (fingerprint check)."""
@@ -146,7 +154,7 @@ class StochasTok:
         return self
 
     @classmethod
-    def for_model(cls, model_dir):
+    def for_model(cls, model_dir: str | os.PathLike[str]) -> tuple[Tokenizer, StochasTok]:
         """The table of a newbpe model directory: `stochastok.npz` there when it matches the model's
         vocabulary, else built from the model (and not written)."""
         from ..model import Tokenizer
@@ -160,7 +168,7 @@ class StochasTok:
         return tok, cls(tok)
 
     # ------------------------------------------------------------------ queries
-    def splits(self, token_id):
+    def splits(self, token_id: int) -> list[tuple[int, int]]:
         """[(left_id, right_id), ...] of a token, in increasing cut position."""
         t = int(token_id)
         if not 0 <= t < self.split_offset.shape[0] - 1:
@@ -168,25 +176,28 @@ class StochasTok:
         a, b = self.split_offset[t], self.split_offset[t + 1]
         return list(zip(self.split_left[a:b].tolist(), self.split_right[a:b].tolist()))
 
-    def to_dict(self):
+    def to_dict(self) -> dict[int, list[tuple[int, int]]]:
         """{token_id (int): [(left, right), ...]} for every splittable token."""
         counts = np.diff(self.split_offset)
         return {int(t): self.splits(t) for t in np.flatnonzero(counts)}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         n = int(np.count_nonzero(np.diff(self.split_offset)))
         return f"StochasTok(vocab_size={self.vocab_size}, splittable={n}, splits={self.split_left.size})"
 
     # ------------------------------------------------------------------ expansion
-    def expand(self, ids, p, *, seed=None, max_num_to_expand=None, index=0, epoch=None):
+    def expand(self, ids: Sequence[int] | np.ndarray, p: float, *, seed: int | None = None,
+               max_num_to_expand: int | None = None, index: int = 0,
+               epoch: int | None = None) -> list[int] | np.ndarray:
         """Expanded copy of one document's ids (a list for a list, an int64 array for an array).
         The same as `expand_batch([ids], ..., indices=[index])[0]`."""
         out = self.expand_batch([ids], p, seed=seed, max_num_to_expand=max_num_to_expand, indices=[index],
                                 epoch=epoch, threads=1)
         return out[0]
 
-    def expand_batch(self, docs, p, *, seed=None, max_num_to_expand=None, indices=None, epoch=None,
-                     threads=None, return_successes=False):
+    def expand_batch(self, docs: Sequence[Sequence[int] | np.ndarray], p: float, *, seed: int | None = None,
+                     max_num_to_expand: int | None = None, indices: Sequence[int] | None = None,
+                     epoch: int | None = None, threads: int | None = None, return_successes: bool = False) -> Any:
         """Expand many documents independently in one kernel call. Document i uses the random
         stream of (seed, [epoch,] indices[i]) (default indices 0..n-1), so the result depends on
         neither batch size, thread count nor order. Returns a list (lists for list inputs, int64
@@ -209,16 +220,19 @@ class StochasTok:
             result.append(piece.copy() if is_array else piece.tolist())
         return (result, successes) if return_successes else result
 
-    def expand_flat(self, ids, offsets, p, *, seed=None, max_num_to_expand=None, indices=None, epoch=None,
-                    threads=None):
+    def expand_flat(self, ids: np.ndarray, offsets: np.ndarray, p: float, *, seed: int | None = None,
+                    max_num_to_expand: int | None = None, indices: Sequence[int] | None = None,
+                    epoch: int | None = None,
+                    threads: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The batch kernel on CSR input: documents ids[offsets[d]:offsets[d+1]]. Returns
         (ids int64, offsets int64, successes int64 per document)."""
         return expand_flat(ids, offsets, p, self.split_offset, self.split_left, self.split_right, self.vocab_size,
                            self.max_depth, seed=seed, max_num_to_expand=max_num_to_expand, indices=indices,
                            epoch=epoch, threads=threads)
 
-    def map_function(self, p, *, seed, column="ids", output_column=None, max_num_to_expand=None, epoch=None,
-                     with_len=True, threads=1):
+    def map_function(self, p: float, *, seed: int | None, column: str = "ids", output_column: str | None = None,
+                     max_num_to_expand: int | None = None, epoch: int | None = None, with_len: bool = True,
+                     threads: int | None = 1) -> _MapFunction:
         """A function for `datasets.Dataset.map(fn, batched=True, with_indices=True)`: expands
         column `column` into `output_column` (default: in place) and adds `len`. Document i is seeded
         from (seed, [epoch,] its dataset index), so any batch size and `num_proc` give the same
@@ -226,8 +240,9 @@ class StochasTok:
         return _MapFunction(self, p, resolve_seed(seed), column, output_column or column,
                             max_num_to_expand, epoch, with_len, threads)
 
-    def expand_dataset(self, dataset, p, *, seed, column="ids", splits=("train",), max_num_to_expand=None,
-                       epoch=None, num_proc=None, batch_size=1000):
+    def expand_dataset(self, dataset: Any, p: float, *, seed: int | None, column: str = "ids",
+                       splits: Iterable[str] | None = ("train",), max_num_to_expand: int | None = None,
+                       epoch: int | None = None, num_proc: int | None = None, batch_size: int = 1000) -> Any:
         """Expand a `datasets.Dataset`, or the `splits` of a DatasetDict (default: training only,
         spec §6; the reference expands validation too, which makes losses incomparable; pass
         splits=None for all)."""

@@ -22,9 +22,12 @@ This module is the transform: `Splinter` (per-word reduction, apply/invert), its
 file format. `load_map` / `resolve_splinter` (where a map comes from) are in splinter_source.py. Learning the map lives in
 `splinter_learn`, the language tables and key syntax in `splinter_lang`.
 """
+from __future__ import annotations
+
 import json
 import os
 import re
+from typing import Any
 
 from ..errors import NewbpeError
 from ..io import atomic_write_text, read_json
@@ -50,7 +53,7 @@ class Splinter:
         sp.save("splinter.json"); Splinter.load("splinter.json")
     """
 
-    def __init__(self, lang, reductions_map, **options):
+    def __init__(self, lang: str, reductions_map: dict[Any, Any], **options: Any) -> None:
         self.language = get_language(lang)
         self.lang = lang
         known = {**LEARN_OPTIONS, **TRANSFORM_OPTIONS, "source": None}
@@ -75,8 +78,9 @@ class Splinter:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def learn(cls, source, lang, *, letters="all", min_count=10, iterations=2, candidates=3, final_letters=True,
-              strip_diacritics=True, split="line", column="text", wordlist="best", **transform_options):
+    def learn(cls, source: Any, lang: str, *, letters: Any = "all", min_count: int = 10, iterations: int = 2,
+              candidates: int = 3, final_letters: bool = True, strip_diacritics: bool = True, split: str = "line",
+              column: str = "text", wordlist: str = "best", **transform_options: Any) -> Splinter:
         """Learn the reduction map. `source`: a {word: count} mapping, the string "wordfreq" (the
         wordfreq package's list for `lang`), or text (file paths, a dataset, an iterable of str),
         whose words are counted with the reference extractor's rules."""
@@ -190,7 +194,7 @@ class Splinter:
                     best = (root or f[0], sc)
         return None if best is None else best[0]
 
-    def decompose(self, word):
+    def decompose(self, word: str) -> list[str]:
         """The spec's per-word result: root letters, then the keys innermost first
         (e.g. 'המלכים' -> ['כ', 'י', 'מ', '0:ל', '0:מ', '0:ה']). A word with a non-letter is not
         reduced: its characters (after the final-letter swap) are returned."""
@@ -224,7 +228,7 @@ class Splinter:
             self._reduce_cache.clear()
         return got
 
-    def encode_word(self, word):
+    def encode_word(self, word: str) -> str:
         """Symbols of a letters-only word."""
         out = self._word_cache.get(word)
         if out is None:
@@ -234,7 +238,7 @@ class Splinter:
                 self._word_cache.clear()
         return out
 
-    def decode_word(self, symbols):
+    def decode_word(self, symbols: str) -> str:
         """Inverse of encode_word (lenient: out-of-range positions are clamped)."""
         cur = ""
         items = self._items
@@ -294,7 +298,7 @@ class Splinter:
             out += "".join(self._mark(k) + g for k, g in marks)
         return out
 
-    def apply(self, text):
+    def apply(self, text: str) -> str:
         """Transform a text: each letter run (or reference word) becomes its symbols; everything else
         passes through. Input code points in the reserved block are escaped (or rejected)."""
         parts = self._run_re.split(text)
@@ -343,7 +347,7 @@ class Splinter:
         out.append(word[prev:])
         return "".join(out)
 
-    def invert(self, text):
+    def invert(self, text: str) -> str:
         """Exact inverse of `apply` (lenient on strings `apply` cannot produce)."""
         if self.options["segmentation"] == "reference":
             parts = self._run_re.split(text)
@@ -384,17 +388,17 @@ class Splinter:
         return swap_last("".join(out), self._finals)
 
     # ------------------------------------------------------------------ persistence
-    def info(self):
+    def info(self) -> dict[str, Any]:
         """What `newbpe info` shows of this transform."""
         return {"lang": self.lang, "symbols": len(self.keys), "options": self.options}
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, "version": FORMAT_VERSION, "lang": self.lang, "options": dict(self.options),
                 "reductions_map": {str(n): m for n, m in self.map.items()},
                 "symbols": {k: f"U+{ord(c):04X}" for k, c in self.symbol.items()}}
 
     @classmethod
-    def from_dict(cls, d, source="SPLINTER map"):
+    def from_dict(cls, d: dict[str, Any], source: str = "SPLINTER map") -> Splinter:
         """Strict validation: every problem is a one-line NewbpeError."""
         if not isinstance(d, dict):
             raise NewbpeError(f"{source}: not a SPLINTER map")
@@ -413,12 +417,12 @@ class Splinter:
             raise NewbpeError(f"{source}: symbol table does not match the reduction map")
         return sp
 
-    def save(self, path):
+    def save(self, path: str | os.PathLike[str]) -> str | os.PathLike[str]:
         atomic_write_text(path, json.dumps(self.to_dict(), ensure_ascii=False, indent=1) + "\n")
         return path
 
     @classmethod
-    def load(cls, path, lang=None):
+    def load(cls, path: str | os.PathLike[str], lang: str | None = None) -> Splinter:
         """Load a saved map; a reference `reductions_map.json` (bare {length: {key: share}}) also loads
         when `lang` is given."""
         path = os.fspath(path)
@@ -430,7 +434,7 @@ class Splinter:
                 raise NewbpeError(f"{path}: {e}") from None
         return cls.from_dict(d, path)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Splinter(lang={self.lang!r}, lengths={sorted(n for n in self.map if n > 1)}, symbols={len(self.keys)})"
 
 
