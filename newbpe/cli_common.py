@@ -104,17 +104,13 @@ class _KeepWhole(click.ParamType):
         return value if isinstance(value, str) else str(value)
 
 
-class _SpecialTokenOption(click.Option):
-    """--special-token TOKEN: each value joins --special-tokens' list, in command-line order, marked
-    whole (commas kept)."""
-
-    def add_to_parser(self, parser, ctx):
-        super().add_to_parser(parser, ctx)
-        for opt in self.opts:
-            parsed = parser._long_opt.get(opt) or parser._short_opt.get(opt)
-            parsed.dest = "special_tokens"
-            append = parsed.process
-            parsed.process = lambda value, state, append=append: append(_Whole(value), state)
+def _merge_special_token(fn):
+    """The command sees one `special_tokens` tuple: --special-tokens' values, then each
+    --special-token value marked whole (never split at commas by `_specials`)."""
+    @wraps(fn)
+    def wrapper(*args, special_token=(), special_tokens=(), **kwargs):
+        return fn(*args, special_tokens=tuple(special_tokens) + tuple(_Whole(t) for t in special_token), **kwargs)
+    return wrapper
 
 
 def _specials(values):
@@ -194,14 +190,15 @@ def input_options(fn=None, *, command="train"):
     """Options shared by every command that reads a corpus (`count` words --special-tokens for counting)."""
     if fn is None:
         return lambda f: input_options(f, command=command)
+    fn = _merge_special_token(fn)
     for option in reversed([
         click.option("--pretokenizer", default="gpt2", show_default=True, help=PRETOKENIZER_HELP),
         click.option("--units", type=click.Choice(["bytes", "chars"]), default="bytes", show_default=True,
                      help="What a symbol is: a byte (byte-level) or a Unicode character."),
         click.option("--special-tokens", multiple=True, type=_KeepWhole(), help=SPECIALS_HELP[command]),
-        click.option("--special-token", cls=_SpecialTokenOption, multiple=True, metavar="TOKEN", expose_value=False,
-                     help="One special token, taken whole (commas included); repeatable, and may be mixed "
-                          "with --special-tokens (order kept)."),
+        click.option("--special-token", "special_token", multiple=True, metavar="TOKEN",
+                     help="One special token, taken whole (commas included); repeatable. Listed after the "
+                          "--special-tokens ones."),
         click.option("--split", type=click.Choice(["line", "document"]), default="line", show_default=True,
                      help="Sequences: each line, or each whole document (a text file, a JSON record, a "
                           "dataset row)."),
