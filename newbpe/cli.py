@@ -11,7 +11,7 @@ import click
 
 from .cli_common import (
     TEXT_COLUMN, Checked, _broken_pipe, _fail, _load, _read_lines, _source,
-    _specials, friendly, input_options, source_options)
+    PRETOKENIZER_HELP, _specials, friendly, help_options_flag, input_options, source_options)
 from .cli_roles import role_options
 from .encoders import ENCODERS
 from .methods import METHODS
@@ -46,7 +46,7 @@ def main():
 @main.command()
 @click.argument("files", nargs=-1)
 @click.option("-o", "--output", required=True, help="Output .npz word-count file.")
-@input_options
+@input_options(command="count")
 @source_options
 @friendly
 def count(files, output, pretokenizer, units, special_tokens, split, threads, progress, **source):
@@ -68,23 +68,34 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
 # ---------------------------------------------------------------------------------------------- train
 @main.command()
 @click.argument("files", nargs=-1)
-@click.option("--algo", type=click.Choice(sorted(METHODS)), default="bpe", show_default=True)
-@click.option("--vocab-size", type=Checked("vocab_size"), required=True)
+@click.option("--algo", type=click.Choice(sorted(METHODS)), default="bpe", show_default=True, is_eager=True,
+              help="The training algorithm (--help-options lists its options).")
+@help_options_flag
+@click.option("--vocab-size", type=Checked("vocab_size"), required=True,
+              help="Target vocabulary size in tokens (base alphabet + special tokens + merges).")
 @click.option("-o", "--output", required=True, help="Output directory (model.json, tokenizer.json).")
-@click.option("--counts", "counts_file", default=None, help="Train on a saved word-count table instead of FILES.")
+@click.option("--counts", "counts_file", default=None, help="Train on a saved word-count table (.npz from newbpe count) instead of FILES.")
 @input_options
 @source_options
-@click.option("--min-frequency", type=Checked("min_frequency"), default=None)
-@click.option("--max-token-length", type=Checked("max_token_length"), default=None)
-@click.option("--max-token-length-mode", type=click.Choice(["exact", "hf"]), default=None)
-@click.option("--byte-alphabet", type=click.Choice(["full", "observed"]), default=None)
+@click.option("--min-frequency", type=Checked("min_frequency"), default=None,
+              help="Stop when the best pair occurs fewer than N times (default: the algorithm's, 0 for bpe).")
+@click.option("--max-token-length", type=Checked("max_token_length"), default=None,
+              help="No token longer than L units (bytes or characters, see --units; default: no limit).")
+@click.option("--max-token-length-mode", type=click.Choice(["exact", "hf"]), default=None,
+              help="exact: no token longer than L (default); hf: HF's rule (initial pairs never "
+                   "filtered, merged pairs capped with a strict <).")
+@click.option("--byte-alphabet", type=click.Choice(["full", "observed"]), default=None,
+              help="Byte units: the base vocabulary is all 256 bytes (full, default) or the observed ones.")
 @click.option("--limit-alphabet", type=Checked("limit_alphabet"), default=None,
-              help="Char units: keep the N most frequent characters.")
-@click.option("--coverage", type=Checked("coverage"), default=None, help="Char units: character coverage (Picky style).")
+              help="Char units: keep the N most frequent characters (default: all).")
+@click.option("--coverage", type=Checked("coverage"), default=None, help="Char units: share of character "
+              "occurrences the alphabet covers, in (0, 1] (Picky style; default 1.0).")
 @click.option("--threshold", type=Checked("threshold"), default=None, help="Picky: IoS threshold T (default 0.9).")
-@click.option("--reference-compat", is_flag=True, help="Reproduce the method's reference code (all quirks).")
+@click.option("--reference-compat", is_flag=True,
+              help="Reproduce the method's reference code (all quirks; default: off).")
 @click.option("--transition", type=Checked("transition"), default=None,
-              help="SuperBPE: transition point t; inherits t - 1 stage-1 merges (the reference's count).")
+              help="SuperBPE: transition point t, a vocabulary size in tokens; inherits t - 1 stage-1 merges "
+                   "(the reference's count; default: none).")
 @click.option("--stage1", default=None, help="SuperBPE: extend this stage-1 tokenizer (newbpe model or tokenizer.json).")
 @click.option("--signal", type=click.Choice(["entropy", "surprisal"]), default=None,
               help="ByteSpan: the byte LM signal (default entropy).")
@@ -100,10 +111,13 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
               help="Default encoder of the model (default: the algorithm's own; lbpe fits every algorithm).")
 @click.option("--lbpe-ties", type=click.Choice(["leftmost", "rank"]), default=None,
               help="LBPE: equal-length matches by position (default) or by BPE rank.")
-@click.option("--option", "extra", multiple=True, metavar="KEY=VALUE", help="Any other algorithm option (JSON value).")
+@click.option("--option", "extra", multiple=True, metavar="KEY=VALUE",
+              help="Any other algorithm option (VALUE in JSON, else a string; repeatable). "
+                   "`--algo X --help-options` lists the keys and defaults.")
 @click.option("--splinter", "splinter_lang", type=click.Choice(["he", "ar", "ms"]), default=None,
-              help="Run SPLINTER first (map learned from FILES); the model applies and inverts it.")
-@click.option("--splinter-map", default=None, help="Use a SPLINTER map from 'newbpe splinter learn' instead.")
+              help="Run SPLINTER first (map learned from FILES) for this language; the model applies and "
+                   "inverts it (default: off).")
+@click.option("--splinter-map", default=None, help="Use a SPLINTER map from 'newbpe splinter learn' instead (default: none).")
 @role_options
 @friendly
 def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, special_tokens, split, threads,
@@ -194,20 +208,21 @@ def _splinter_arg(lang, map_path):
 
 def _train(data, counts_file, algo, vocab_size, pretokenizer, units, special_tokens, split, threads, prog,
            options, encoder=None, splinter=None, source_kwargs=None):
+    """SPECIAL_TOKENS: the final list (train split --special-tokens already)."""
     import newbpe
     source_kwargs = source_kwargs or {}
-    method = newbpe._precheck(algo, vocab_size, units, _specials(special_tokens), options, encoder)
+    method = newbpe._precheck(algo, vocab_size, units, special_tokens, options, encoder)
     if splinter is not None or (method.needs_text and not counts_file):   # the trainer counts the text
         return newbpe.train(data, algo, vocab_size, pretokenizer=pretokenizer, units=units,
-                            special_tokens=_specials(special_tokens), split=split, threads=threads,
+                            special_tokens=special_tokens, split=split, threads=threads,
                             progress=prog, encoder=encoder, splinter=splinter, **source_kwargs, **options)
     if counts_file:
         source = newbpe.WordCounts.load(counts_file)
     else:
-        source = newbpe.count(data, pretokenizer, units, _specials(special_tokens), split, threads=threads,
+        source = newbpe.count(data, pretokenizer, units, special_tokens, split, threads=threads,
                               progress=prog, **source_kwargs)
     return newbpe.train(source, algo, vocab_size, pretokenizer=pretokenizer, units=units,
-                        special_tokens=_specials(special_tokens), split=split, threads=threads,
+                        special_tokens=special_tokens, split=split, threads=threads,
                         progress=prog, encoder=encoder, **options)
 
 
@@ -217,7 +232,8 @@ def _train(data, counts_file, algo, vocab_size, pretokenizer, units, special_tok
 @click.option("-m", "--model", "model_dir", required=True, help="Model directory (or model.json).")
 @click.option("--ids/--tokens", default=True, help="Print ids (default) or token strings.")
 @click.option("--encoder", type=click.Choice(ENCODERS), default=None, help="Encoder (default: the model's).")
-@click.option("--allowed-special", default="", help="'all' or comma-separated special tokens to recognise in text.")
+@click.option("--allowed-special", default="", help="'all' or comma-separated special tokens to recognise in text (default: none, "
+              "they stay text).")
 @TEXT_COLUMN
 @friendly
 def encode(files, model_dir, ids, encoder, allowed_special, text_column):
@@ -261,7 +277,7 @@ def _encoded_line_parts(tok, files, allowed, encoder=None, split="line", column=
 
 @main.command()
 @click.argument("files", nargs=-1)
-@click.option("-m", "--model", "model_dir", required=True)
+@click.option("-m", "--model", "model_dir", required=True, help="Model directory (or model.json).")
 @friendly
 def decode(files, model_dir):
     """Decode lines of ids (as printed by `newbpe encode`) from FILES or stdin; writes the exact bytes."""
@@ -283,7 +299,7 @@ def decode(files, model_dir):
 
 # ---------------------------------------------------------------------------------------------- export/info/eval
 @main.command()
-@click.option("-m", "--model", "model_dir", required=True)
+@click.option("-m", "--model", "model_dir", required=True, help="Model directory (or model.json).")
 @click.option("--format", "fmt", type=click.Choice(["hf", "tiktoken", "transformers"]), default="hf", show_default=True,
               help="transformers: a directory AutoTokenizer loads exactly for every method (save_pretrained).")
 @click.option("-o", "--output", default=None, help="Output directory (default: the model directory).")
@@ -328,7 +344,7 @@ def export(model_dir, fmt, output, approximate, agreement_text, expanded, name, 
 
 
 @main.command()
-@click.option("-m", "--model", "model_dir", required=True)
+@click.option("-m", "--model", "model_dir", required=True, help="Model directory (or model.json).")
 @click.option("--json", "as_json", is_flag=True, help="Print tok.info() as JSON.")
 @click.option("--examples", type=click.IntRange(min=0), default=10, show_default=True,
               help="How many longest tokens to show.")
@@ -358,13 +374,18 @@ def info(model_dir, as_json, examples):
 
 @main.command()
 @click.argument("files", nargs=-1, required=True)
-@click.option("--pretokenizer", default="gpt2", show_default=True)
-@click.option("--signal", type=click.Choice(["entropy", "surprisal"]), default="entropy", show_default=True)
-@click.option("--constraint", type=click.Choice(["monotonic", "combined"]), default="combined", show_default=True)
-@click.option("--threshold-percentile", type=Checked("threshold_percentile"), default=30.0, show_default=True)
+@click.option("--pretokenizer", default="gpt2", show_default=True, help=PRETOKENIZER_HELP)
+@click.option("--signal", type=click.Choice(["entropy", "surprisal"]), default="entropy", show_default=True,
+              help="The byte LM signal.")
+@click.option("--constraint", type=click.Choice(["monotonic", "combined"]), default="combined", show_default=True,
+              help="The span constraint.")
+@click.option("--threshold-percentile", type=Checked("threshold_percentile"), default=30.0, show_default=True,
+              help="θ of the combined constraint, as a percentile (0..100) of the signals.")
 @click.option("--lm", default="ngram", show_default=True, help="'ngram' or the path of an HF causal byte LM.")
-@click.option("--lm-fit", type=click.Choice(["crossfit", "same"]), default="crossfit", show_default=True)
-@click.option("--split", type=click.Choice(["line", "document"]), default="line", show_default=True)
+@click.option("--lm-fit", type=click.Choice(["crossfit", "same"]), default="crossfit", show_default=True,
+              help="crossfit: the LM scores text it was not fitted on; same: fitted on all of it.")
+@click.option("--split", type=click.Choice(["line", "document"]), default="line", show_default=True,
+              help="Documents: each line, or each whole file.")
 @friendly
 def signals(files, pretokenizer, signal, constraint, threshold_percentile, lm, lm_fit, split):
     """ByteSpan: per-byte LM signals and spans of FILES ('-': stdin; tab-separated: doc, pos, byte,
@@ -381,11 +402,11 @@ def signals(files, pretokenizer, signal, constraint, threshold_percentile, lm, l
 
 @main.command(name="eval")
 @click.argument("files", nargs=-1, required=True)
-@click.option("-m", "--model", "model_dir", required=True)
+@click.option("-m", "--model", "model_dir", required=True, help="Model directory (or model.json).")
 @click.option("--truncate", "truncate", multiple=True, type=click.IntRange(min=0), metavar="N",
               help="Evaluate the model cut to its first N merges instead (repeatable: one row per N; "
                    "the truncated-vocabulary curve of SuperBPE).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (default: a table).")
 @TEXT_COLUMN
 @friendly
 def eval_(files, model_dir, truncate, as_json, text_column):
@@ -428,13 +449,14 @@ def eval_(files, model_dir, truncate, as_json, text_column):
 @click.option("--p", "p", type=Checked("p"), default=0.1, show_default=True, help="Attempts per original token.")
 @click.option("--seed", type=Checked("seed"), default=0, show_default=True, help="Global seed (document d uses (seed, d)).")
 @click.option("--max-num-to-expand", type=Checked("max_num_to_expand"), default=None,
-              help="Cap on successful splits per document.")
+              help="Cap on successful splits per document, in splits (default: no cap).")
 @click.option("--epoch", type=Checked("epoch"), default=None,
-              help="Per-epoch resampling: seed documents from (seed, epoch, d).")
+              help="Per-epoch resampling: seed documents from (seed, epoch, d) (default: no epoch).")
 @click.option("--split", type=click.Choice(["line", "document"]), default="line", show_default=True,
               help="Documents: each line with its newline, or each whole file.")
-@click.option("--allowed-special", default="", help="'all' or comma-separated special tokens to recognise in text.")
-@click.option("--append-special", default=None, help="Append this special token to every document (e.g. <|endoftext|>).")
+@click.option("--allowed-special", default="", help="'all' or comma-separated special tokens to recognise in text (default: none, "
+              "they stay text).")
+@click.option("--append-special", default=None, help="Append this special token to every document (e.g. <|endoftext|>; default: none).")
 @click.option("--table", default=None, help="A saved split table (.npz, or the reference's .json) to use.")
 @click.option("--threads", type=Checked("threads"), default=None,
               help="Threads (default: all cores); output is the same for any.")
@@ -469,21 +491,28 @@ def splinter():
 
 @splinter.command(name="learn")
 @click.argument("files", nargs=-1)
-@click.option("--lang", type=click.Choice(["he", "ar", "ms"]), required=True)
+@click.option("--lang", type=click.Choice(["he", "ar", "ms"]), required=True,
+              help="Language: Hebrew, Arabic or Malay.")
 @click.option("--word-counts", default=None, help="A word<TAB>count file instead of FILES.")
 @click.option("--wordfreq", "use_wordfreq", is_flag=True, help="Use the wordfreq package's list (optional dependency).")
 @click.option("--wordlist", default="best", show_default=True, help="wordfreq list name.")
 @click.option("-o", "--output", required=True, help="Output map (JSON).")
 @click.option("--letters", default="all", show_default=True, help="all, servile (Hebrew subset), or a string of letters.")
-@click.option("--min-count", type=click.IntRange(min=0), default=10, show_default=True)
-@click.option("--iterations", type=click.Choice(["1", "2"]), default="2", show_default=True)
+@click.option("--min-count", type=click.IntRange(min=0), default=10, show_default=True,
+              help="Ignore words counted fewer than N times (occurrences).")
+@click.option("--iterations", type=click.Choice(["1", "2"]), default="2", show_default=True,
+              help="Learning iterations (1: the type-count map; 2: the reference's).")
 @click.option("--no-final-letters", is_flag=True, help="Hebrew: do not swap final/regular forms of the last letter.")
 @click.option("--keep-diacritics-in-counts", is_flag=True, help="Count FILES without removing diacritics.")
 @click.option("--diacritics", type=click.Choice(["keep", "strip"]), default="keep", show_default=True,
               help="Transform: keep diacritics losslessly, or strip them like the reference (lossy).")
-@click.option("--segmentation", type=click.Choice(["letter_runs", "reference"]), default="letter_runs", show_default=True)
-@click.option("--on-reserved", type=click.Choice(["escape", "error"]), default="escape", show_default=True)
-@click.option("--split", type=click.Choice(["line", "document"]), default="line", show_default=True)
+@click.option("--segmentation", type=click.Choice(["letter_runs", "reference"]), default="letter_runs",
+              show_default=True, help="Words the transform rewrites: runs of the language's letters, or "
+                                      "words cut at the reference's delimiters.")
+@click.option("--on-reserved", type=click.Choice(["escape", "error"]), default="escape", show_default=True,
+              help="An input character of the reserved symbol block: escape it, or stop with an error.")
+@click.option("--split", type=click.Choice(["line", "document"]), default="line", show_default=True,
+              help="Documents of FILES: each line, or each whole file.")
 @friendly
 def splinter_learn(files, lang, word_counts, use_wordfreq, wordlist, output, letters, min_count, iterations,
                    no_final_letters, keep_diacritics_in_counts, diacritics, segmentation, on_reserved, split):

@@ -92,12 +92,79 @@ def friendly(fn):
     return wrapper
 
 
+class _Whole(str):
+    """A --special-token value: one token, never split at commas."""
+
+
+class _KeepWhole(click.ParamType):
+    """--special-tokens' type: strings as given, so --special-token's _Whole marks survive conversion."""
+    name = "text"
+
+    def convert(self, value, param, ctx):
+        return value if isinstance(value, str) else str(value)
+
+
+def _merge_special_token(fn):
+    """The command sees one `special_tokens` tuple: --special-tokens' values, then each
+    --special-token value marked whole (never split at commas by `_specials`)."""
+    @wraps(fn)
+    def wrapper(*args, special_token=(), special_tokens=(), **kwargs):
+        return fn(*args, special_tokens=tuple(special_tokens) + tuple(_Whole(t) for t in special_token), **kwargs)
+    return wrapper
+
+
 def _specials(values):
-    """--special-tokens may repeat or be comma-separated (a lone ',' is itself a token)."""
+    """--special-tokens may repeat or be comma-separated (a lone ',' is itself a token); a
+    --special-token value is one token as given."""
     out = []
     for v in values:
-        out.extend([v] if v == "," else [s for s in v.split(",") if s])
+        out.extend([str(v)] if isinstance(v, _Whole) or v == "," else [s for s in v.split(",") if s])
     return out
+
+
+def _option_help(algo):
+    """The option keys of ALGO (`newbpe train --algo ALGO --help-options`): its trainer's OPTIONS
+    and the encoder options, with defaults and types."""
+    from .checks import RULES
+    from .encoders import ENCODER_OPTIONS
+    from .methods import get_method
+    method = get_method(algo)
+    rules = {**RULES, **method.option_rules}
+    lines = [f"Options of --algo {algo} (give them as --option KEY=VALUE, VALUE in JSON; "
+             "some also have their own flag):"]
+    for title, opts in (("algorithm", method.options), ("encoder", ENCODER_OPTIONS)):
+        lines.append(f"  {title}:")
+        width = max(len(k) for k in opts)
+        for k, default in opts.items():
+            lines.append(f"    {k:<{width}}  default {default!r}  ({_kind(rules.get(k), default)})")
+    return "\n".join(lines)
+
+
+def _kind(rule, default):
+    """What an option takes, from its rule (newbpe.checks) or else its default's type."""
+    if rule is None:
+        return type(default).__name__ if default is not None else "any"
+    if rule[0] == "choice":
+        return "one of " + "|".join(map(str, rule[1]))
+    if rule[0] in ("int", "float") and len(rule) >= 3:
+        low, high = rule[1], rule[2]
+        return f"{rule[0]} >= {low:g}" if high is None else f"{rule[0]} in {low:g}..{high:g}"
+    return rule[0]
+
+
+def help_options_flag(fn):
+    """--help-options: print the chosen --algo's option keys and defaults, then exit 0."""
+    def show(ctx, param, value):
+        if not value or ctx.resilient_parsing:
+            return
+        algo = ctx.params.get("algo") or "bpe"
+        click.echo(_option_help(algo))
+        ctx.exit(0)
+    # not eager: --algo is, so it is known here wherever it stands; given, this flag is processed
+    # before the required options that are missing
+    return click.option("--help-options", is_flag=True, expose_value=False, callback=show,
+                        help="Print the option keys of --algo (default bpe) with their defaults and types "
+                             "(the keys of --option), then exit.")(fn)
 
 
 def _load(model_dir):
@@ -111,15 +178,32 @@ def _read_lines(files):
     return iter_lines(list(files) or ["-"])
 
 
-def input_options(fn):
-    """Options shared by every command that reads a corpus."""
+SPECIALS_HELP = {
+    "train": "Special tokens, comma-separated (repeatable): ids 0..k-1, never split, never merged "
+             "(default: none). A token with a comma: --special-token.",
+    "count": "Special tokens, comma-separated (repeatable): cut out of the text and not counted "
+             "(default: none). A token with a comma: --special-token.",
+}
+
+
+def input_options(fn=None, *, command="train"):
+    """Options shared by every command that reads a corpus (`count` words --special-tokens for counting)."""
+    if fn is None:
+        return lambda f: input_options(f, command=command)
+    fn = _merge_special_token(fn)
     for option in reversed([
         click.option("--pretokenizer", default="gpt2", show_default=True, help=PRETOKENIZER_HELP),
-        click.option("--units", type=click.Choice(["bytes", "chars"]), default="bytes", show_default=True),
-        click.option("--special-tokens", multiple=True,
-                     help="Special tokens (repeat or comma-separate): ids 0..k-1, never split, not counted."),
-        click.option("--split", type=click.Choice(["line", "document"]), default="line", show_default=True),
-        click.option("--threads", type=Checked("threads"), default=None, help="Threads/processes (default: all cores)."),
+        click.option("--units", type=click.Choice(["bytes", "chars"]), default="bytes", show_default=True,
+                     help="What a symbol is: a byte (byte-level) or a Unicode character."),
+        click.option("--special-tokens", multiple=True, type=_KeepWhole(), help=SPECIALS_HELP[command]),
+        click.option("--special-token", "special_token", multiple=True, metavar="TOKEN",
+                     help="One special token, taken whole (commas included); repeatable. Listed after the "
+                          "--special-tokens ones."),
+        click.option("--split", type=click.Choice(["line", "document"]), default="line", show_default=True,
+                     help="Sequences: each line, or each whole document (a text file, a JSON record, a "
+                          "dataset row)."),
+        click.option("--threads", type=Checked("threads"), default=None,
+                     help="Threads/processes (default: all cores)."),
         click.option("--progress", type=click.Choice(["tqdm", "lines", "json", "none"]), default="tqdm", show_default=True,
                      help="tqdm: a bar on a terminal, plain lines when stderr is not one; lines; json: one "
                           "JSON object per update; none."),
@@ -143,9 +227,11 @@ def source_options(fn):
         click.option("--dataset-split", default=None, help="--dataset: the split (default: the only one, or train)."),
         click.option("--dataset-config", default=None, help="--dataset: the configuration name."),
         click.option("--max-bytes", type=Checked("max_bytes"), default=None,
-                     help="Read documents until N bytes of text (the last one is read to its end)."),
+                     help="Read documents until N bytes of text (the last one is read to its end; default: "
+                          "no limit)."),
         click.option("--sample", type=Checked("sample"), default=None,
-                     help="Keep each document with probability P (a hash of the seed and its index)."),
+                     help="Keep each document with probability P (a hash of the seed and its index; default: "
+                          "keep all)."),
         click.option("--sample-seed", "--seed", "sample_seed", type=Checked("sample_seed"), default=0,
                      show_default=True, help="Seed of --sample."),
     ]):
