@@ -184,3 +184,12 @@ class Progress:
     def __call__(self, stage, current, total):
         if self.callback is not None:
             self.callback(stage, current, total)
+
+
+def token_shape_stats(tokens):
+    """Tokens with an inner space (byte 0x20 after the first byte) and the words-per-token
+    histogram (words = non-empty pieces split on 0x20): what `newbpe info` shows for the methods
+    whose tokens cross spaces (SuperBPE, supertokens; specs supertokens.md §2.5)."""
+    hist = Counter(sum(1 for p in t.split(b" ") if p) for t in tokens)
+    return {"tokens_with_inner_space": sum(1 for t in tokens if b" " in t[1:]),
+            "words_per_token": {str(n): hist[n] for n in sorted(hist)}}

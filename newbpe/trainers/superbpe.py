@@ -27,13 +27,12 @@ exported exactly to HF (Split(REGEX2, Isolated) + ByteLevel). The `pretokenizer`
 """
 import os
 import warnings
-from collections import Counter
 
 import numpy as np
 
 from ..errors import NewbpeError
 from . import bpe
-from .base import Progress, count_words, prepare
+from .base import Progress, count_words, prepare, token_shape_stats
 
 STAGE1 = "superbpe_stage1"
 STAGE2 = "superbpe_stage2"
@@ -135,14 +134,6 @@ def replay(engine, merges, skip_rule="reference", progress=None):
     paid ~25 µs of state unboxing per call and a dict lookup per part, 16k times per 32k-vocab run).
     Returns the number skipped."""
     return engine.replay_strings(merges, skip_rule, progress)
-
-
-def token_shape_stats(tokens):
-    """Tokens with an inner space (byte 0x20 after the first byte) and the words-per-token
-    histogram (words = non-empty pieces split on 0x20), what `newbpe info` shows (§2.5)."""
-    hist = Counter(sum(1 for p in t.split(b" ") if p) for t in tokens)
-    return {"tokens_with_inner_space": sum(1 for t in tokens if b" " in t[1:]),
-            "words_per_token": {str(n): hist[n] for n in sorted(hist)}}
 
 
 def train(corpus, vocab_size, special_tokens=(), progress=None, *, pretokenizer=None, units="bytes",

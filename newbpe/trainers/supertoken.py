@@ -33,8 +33,7 @@ import numpy as np
 
 from ..errors import NewbpeError
 from . import bpe
-from .base import Progress, prepare
-from .superbpe import token_shape_stats
+from .base import Progress, prepare, token_shape_stats
 
 #: The reference trainer's special tokens (train.py); compat="reference" uses them when none are given.
 REFERENCE_SPECIALS = ("<|endoftext|>", "<|beginoftext|>", "<|image|>", "<|audio|>")
