@@ -264,10 +264,16 @@ class WordCounts:
     def _add_scanned(self, data, docs, threads=1):
         from .pretokenizers.scanner import split_bytes_many
         if len(data) < PARALLEL_MIN_BYTES:              # same pieces and table, in entry order too
-            bounds = split_bytes_many(data, docs, self.pretokenizer.scanner, threads=1)
+            threads = 1
+        self.add_pieces(data, split_bytes_many(data, docs, self.pretokenizer.scanner, threads=threads), threads)
+
+    def add_pieces(self, data, bounds, threads=1):
+        """Count the pieces data[bounds[i]:bounds[i+1]] (uint8 data, increasing int64 bounds), already
+        cut by a pre-tokenization of the caller's (the random chunker, the scanner). Large batches on
+        several threads go through the parallel insert; the table is the same either way."""
+        if threads <= 1 or len(data) < PARALLEL_MIN_BYTES:
             self._table.add_pieces(data, bounds)
             return
-        bounds = split_bytes_many(data, docs, self.pretokenizer.scanner, threads=threads)
         from ._threads import threads_limit
         from .wordtable import WordTable
         if self._side is None:

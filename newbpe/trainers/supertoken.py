@@ -112,9 +112,7 @@ def count_chunks(corpus, seed, bins, *, remove_repeats=7, specials=(), seed_by="
     from .._threads import threads_limit
     from ..counting import WordCounts
     from ..pretokenizers.random_chunks import chunk_batch
-    from ..wordtable import WordTable
     table = WordCounts("none", "bytes", specials)
-    words, side = table._table, WordTable()
     threads = threads or os.cpu_count() or 1
     n_docs = n_chunks = 0
     batch, size = [], 0
@@ -125,10 +123,7 @@ def count_chunks(corpus, seed, bins, *, remove_repeats=7, specials=(), seed_by="
         with threads_limit(threads):
             data, bounds, per_doc = chunk_batch(batch, seed, indices, bins, remove_repeats=remove_repeats,
                                                 specials=specials, seed_by=seed_by)
-            if threads > 1 and len(bounds) > 1 << 16:
-                words.add_pieces_parallel(data, bounds, side)
-            else:
-                words.add_pieces(data, bounds)
+        table.add_pieces(data, bounds, threads)
         n_docs += len(batch)
         n_chunks += int(per_doc.sum())
         if progress is not None:
