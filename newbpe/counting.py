@@ -267,7 +267,7 @@ class WordCounts:
             threads = 1
         self.add_pieces(data, split_bytes_many(data, docs, self.pretokenizer.scanner, threads=threads), threads)
 
-    def add_pieces(self, data, bounds, threads=1):
+    def add_pieces(self, data: np.ndarray, bounds: np.ndarray, threads: int = 1) -> None:
         """Count the pieces data[bounds[i]:bounds[i+1]] (uint8 data, increasing int64 bounds), already
         cut by a pre-tokenization of the caller's (the random chunker, the scanner). Large batches on
         several threads go through the parallel insert; the table is the same either way."""
