@@ -225,7 +225,6 @@ def add_auto_map(save_directory):
     with open(path, encoding="utf-8") as f:
         config = json.load(f)
     config.update(tokenizer_class="NewbpeTokenizer", auto_map=AUTO_MAP)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(json.dumps(config, ensure_ascii=False, indent=2) + "\n")
-    with open(os.path.join(save_directory, SHIM_FILE), "w", encoding="utf-8") as f:
-        f.write(shim_source())
+    from .atomic import write_dir          # both files or neither; the rest of the directory is kept
+    write_dir(save_directory, {"tokenizer_config.json": json.dumps(config, ensure_ascii=False, indent=2) + "\n",
+                               SHIM_FILE: shim_source()})
