@@ -228,6 +228,21 @@ class WordCounts:
                                    np.array(weights, dtype=np.int64))
         return self
 
+    def update(self, other: WordCounts) -> WordCounts:
+        """Add another table's counts (in place; returns self). Both must come from the same
+        counting setup (pre-tokenizer, units, special tokens, split): a word means nothing across
+        pre-tokenizers, so adding such tables would silently mix two vocabularies."""
+        mine, theirs = self.meta(), other.meta()
+        for key in ("pretokenizer", "units", "special_tokens", "split"):
+            if mine[key] != theirs[key]:
+                raise NewbpeError(f"cannot add word counts with a different {key}: "
+                                  f"{json.dumps(mine[key])[:60]} vs {json.dumps(theirs[key])[:60]}")
+        if len(other):
+            data, offsets, counts = other.arrays(copy=False)
+            self._table.add_pieces(data, offsets, counts)
+        self.had_invalid_utf8 |= other.had_invalid_utf8
+        return self
+
     def add_texts(self, texts: Iterable[str]) -> WordCounts:
         """Each str of the iterable is one sequence. Streams in batches (never a list of all)."""
         batch = []

@@ -397,3 +397,14 @@ def test_progress_of_a_compressed_file_moves_with_the_file(tmp_path, text, small
     newbpe.count(str(path), progress=lambda stage, cur, total: seen.append((stage, cur, total)))
     assert len(seen) > 3 and seen[-1][1] == seen[-1][2] == path.stat().st_size
     assert [c for _, c, _ in seen] == sorted(c for _, c, _ in seen)
+
+
+def test_word_counts_update_adds_and_refuses_other_setups():
+    from newbpe.counting import WordCounts
+    a = WordCounts.from_texts(["hello world hello"])
+    a.update(WordCounts.from_texts(["world x"]))
+    assert a.table == {b"hello": 1, b" world": 1, b" hello": 1, b"world": 1, b" x": 1}
+    with pytest.raises(NewbpeError, match="different pretokenizer"):
+        a.update(WordCounts.from_texts(["x"], pretokenizer="whitespace"))
+    with pytest.raises(NewbpeError, match="different units"):
+        a.update(WordCounts.from_texts(["x"], units="chars"))
