@@ -58,7 +58,7 @@ def count(source: Any, pretokenizer: Any = "gpt2", units: str = "bytes", special
           split: str = "line", column: str = "text", threads: int | None = None,
           progress: bool | Callable[..., Any] | None = None,
           transform: Any = None, *, max_bytes: int | None = None, sample: float | None = None,
-          sample_seed: int = 0) -> WordCounts:
+          sample_seed: int = 0, cluster: Any = None) -> WordCounts:
     """Count the pre-tokens of a source into a `WordCounts` table.
 
     source: a file path or a list of paths (streamed, counted in parallel), a `datasets`
@@ -72,13 +72,18 @@ def count(source: Any, pretokenizer: Any = "gpt2", units: str = "bytes", special
     `newbpe.sources`. Sampling: `max_bytes` stops at the end of the document that reaches that
     many bytes of text; `sample` keeps each document with that probability, chosen by a hash of
     (`sample_seed`, document index).
+
+    cluster: count files on a Dask cluster (the `newbpe[dask]` extra): a `distributed.Client`,
+    "tcp://HOST:PORT" or "local:N" (a LocalCluster of N processes); the table is the one local
+    counting gives (newbpe.cluster).
     """
     from .corpus import Corpus
     progress = _progress(progress)
     special_tokens = _check_common(special_tokens, threads, split, progress)
     corpus = Corpus(source, split=split, column=column, threads=threads, progress=progress,
-                    max_bytes=max_bytes, sample=sample, sample_seed=sample_seed)
-    return corpus.counts(pretokenizer, units, special_tokens, transform)
+                    max_bytes=max_bytes, sample=sample, sample_seed=sample_seed, cluster=cluster)
+    with corpus.on_cluster():
+        return corpus.counts(pretokenizer, units, special_tokens, transform)
 
 
 def train(source: Any, algo: str = "bpe", vocab_size: int | None = None, *, pretokenizer: Any = "gpt2",
@@ -86,7 +91,7 @@ def train(source: Any, algo: str = "bpe", vocab_size: int | None = None, *, pret
           threads: int | None = None, progress: bool | Callable[..., Any] | None = None, encoder: str | None = None,
           splinter: str | os.PathLike[str] | Splinter | None = None, max_bytes: int | None = None,
           sample: float | None = None, sample_seed: int = 0, roles: dict[str, str] | None = None,
-          add_bos: bool = False, add_eos: bool = False, **options: Any) -> Tokenizer:
+          add_bos: bool = False, add_eos: bool = False, cluster: Any = None, **options: Any) -> Tokenizer:
     """Train a tokenizer. `source` is anything `count` accepts (a WordCounts table is used as is,
     with its own pre-tokenizer and units). `options` are the algorithm's (see `newbpe.trainers`)
     plus the encoder options (`lbpe_ties`, `scaffold_mode`, see `newbpe.encoders`); an unknown
@@ -100,7 +105,10 @@ def train(source: Any, algo: str = "bpe", vocab_size: int | None = None, *, pret
 
     roles: special-token roles {"bos"|"eos"|"pad"|"unk": token}; a role token that is not among
     `special_tokens` is added to them. add_bos / add_eos: the template that `encode(...,
-    add_special_tokens=True)` and the HF exports apply (newbpe/roles.py)."""
+    add_special_tokens=True)` and the HF exports apply (newbpe/roles.py).
+
+    cluster: as in `count`: the files are counted (every pre-tokenization the method asks for, and
+    supertoken chunks) on a Dask cluster, connected after every argument is checked; training runs here."""
     from .corpus import Corpus
     from .errors import NewbpeError
     from .roles import check_roles, check_template, specials_with_roles
@@ -114,7 +122,7 @@ def train(source: Any, algo: str = "bpe", vocab_size: int | None = None, *, pret
         if algo in METHODS and "unk_token" in METHODS[algo].options:
             options["unk_token"] = roles["unk"]       # the unk role is the token unknown characters become
     corpus = Corpus.of(source, split=split, column=column, threads=threads, progress=progress,
-                       max_bytes=max_bytes, sample=sample, sample_seed=sample_seed)
+                       max_bytes=max_bytes, sample=sample, sample_seed=sample_seed, cluster=cluster)
     if corpus.units is not None:
         if splinter is not None:
             raise NewbpeError("SPLINTER needs text: a word-count table was counted without the transform")
@@ -125,15 +133,16 @@ def train(source: Any, algo: str = "bpe", vocab_size: int | None = None, *, pret
         from .pretokenizers import PreTokenizer
         if not isinstance(pretokenizer, PreTokenizer):
             PreTokenizer(pretokenizer)            # a bad name fails now, before SPLINTER learns or counting
-    if splinter is not None:
-        from .preprocessors.splinter_source import resolve_splinter
-        splinter = resolve_splinter(splinter, corpus)
     encoder_options = {k: options.pop(k) for k in list(options) if k in ENCODER_OPTIONS}
     from ._threads import threads_limit
     from ._gc import gc_paused
-    with gc_paused(), threads_limit(threads or os.cpu_count() or 1):   # the merge loop's threads (plain BPE)
-        tok = method.trainer.train(corpus, vocab_size, special_tokens, progress, pretokenizer=pretokenizer,
-                                   units=units, transform=splinter, **options)
+    with corpus.on_cluster():
+        if splinter is not None:
+            from .preprocessors.splinter_source import resolve_splinter
+            splinter = resolve_splinter(splinter, corpus)
+        with gc_paused(), threads_limit(threads or os.cpu_count() or 1):   # the merge loop's threads (plain BPE)
+            tok = method.trainer.train(corpus, vocab_size, special_tokens, progress, pretokenizer=pretokenizer,
+                                       units=units, transform=splinter, **options)
     if encoder == "lbpe" or encoder_options:           # record the LBPE choices in the model file
         tok.options.update({**ENCODER_OPTIONS, **encoder_options})
     if encoder is not None:

@@ -24,6 +24,7 @@ than silently seeing nothing; pass a list, files or a dataset to methods that re
 """
 import json
 import os
+from contextlib import contextmanager
 
 from .errors import NewbpeError
 
@@ -38,7 +39,10 @@ class Corpus:
     """A training source, read on demand (see the module docstring)."""
 
     def __init__(self, source, *, split="line", column="text", threads=None, progress=None, max_bytes=None,
-                 sample=None, sample_seed=0):
+                 sample=None, sample_seed=0, cluster=None):
+        """cluster: a `distributed.Client`, "tcp://HOST:PORT" or "local:N" (newbpe.cluster.session):
+        inside `on_cluster()` files are counted, and supertoken chunks chunked, on its workers
+        (newbpe.cluster); None counts here."""
         from .counting import WordCounts
         from .sources import Sampler
         if split not in ("line", "document"):
@@ -69,6 +73,12 @@ class Corpus:
             self.kind = TEXTS
         if self.kind in (TABLE, COUNTS) and self._sampler() is not None:
             raise NewbpeError("max_bytes and sample choose documents: this source is already counted")
+        self.cluster_spec, self.cluster = cluster, None
+        if cluster is not None and self.kind in (DATASET, TEXTS):
+            raise NewbpeError("a cluster counts files: give file paths (this source is a dataset or an iterable)")
+        if cluster is not None and self.kind == FILES:
+            from .cluster import check_source
+            check_source(self.source, self._sampler() is not None)
 
     @staticmethod
     def _all_files(paths):
@@ -167,6 +177,19 @@ class Corpus:
             for row in dataset:
                 yield row[column]
 
+    @contextmanager
+    def on_cluster(self):
+        """Connected to the cluster given (if any) for the block: `counts` and the supertoken
+        chunker use `self.cluster` (a distributed.Client) while it is set."""
+        from .cluster import session
+        spec = self.cluster_spec if self.kind == FILES else None   # a counted table needs no cluster
+        with session(spec) as client:
+            self.cluster = client
+            try:
+                yield self
+            finally:
+                self.cluster = None
+
     # ------------------------------------------------------------------ counting, once per key
     def counts(self, pretokenizer="gpt2", units="bytes", special_tokens=(), transform=None):
         """The `WordCounts` of this source for one pre-tokenization (memoized). A counted table is
@@ -185,7 +208,11 @@ class Corpus:
         table = self._counted.get(key)
         if table is None:
             table = WordCounts(pretokenizer, units, special_tokens, transform=transform)
-            if self.kind == FILES:
+            if self.kind == FILES and self.cluster is not None:
+                from .cluster import count_files
+                table.split = self.split
+                count_files(self.cluster, table, self.source, self.column, self.progress)
+            elif self.kind == FILES:
                 self._read_stdin()
                 table.add_files(self.source, self.split, self.threads, self.progress, self.column,
                                 self._sampler())

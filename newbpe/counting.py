@@ -140,25 +140,27 @@ def _split_lines(text):
     return out
 
 
-def _chunks(path, split, pretok, specials=()):
+def _chunks(path, split, pretok, specials=(), chunk_bytes=CHUNK_BYTES, start=0, end=None):
     """Byte ranges of a file, cut where no piece can span the cut: after a line end (line mode,
     where every line is a sequence), else at a safe point of the pre-tokenizer (cuts.CutRule: a space
-    after a non-space, outside special tokens), so a long line or document is counted in chunks too."""
-    size = os.path.getsize(path)
+    after a non-space, outside special tokens), so a long line or document is counted in chunks too.
+    start, end: cut only the window [start, end) of the file (itself a range cut here: the cluster
+    cuts task ranges of `chunk_bytes` on the client, each worker its 2 MiB chunks inside one)."""
+    size = os.path.getsize(path) if end is None else end
     rule = CutRule.for_pretokenizer(pretok, specials)
     if split == "document" and not rule.enabled:
-        return [(0, size)]          # custom pattern or 'none': the whole file is one sequence
-    cuts = [0]
+        return [(start, size)] if size > start else []   # custom pattern or 'none': one sequence
+    cuts = [start]
     with open(path, "rb") as f:
-        pos = 0
-        while pos + CHUNK_BYTES < size:
-            f.seek(pos + CHUNK_BYTES)
-            tail = f.read(1 << 16)
+        pos = start
+        while pos + chunk_bytes < size:
+            f.seek(pos + chunk_bytes)
+            tail = f.read(min(1 << 16, size - pos - chunk_bytes))
             cut = _safe_cut(tail, split, rule)
             if cut < 0:
-                pos += CHUNK_BYTES
+                pos += chunk_bytes
                 continue
-            pos = pos + CHUNK_BYTES + cut
+            pos = pos + chunk_bytes + cut
             cuts.append(pos)
     cuts.append(size)
     return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
@@ -424,8 +426,19 @@ class WordCounts:
         self._add_scanned(data, docs, threads)
 
     def _add_plain(self, paths, split, threads, progress):
-        jobs = [(p, a, b, self.pretokenizer.to_dict(), self.units, split, tuple(self.special_tokens), self.transform)
-                for p in paths for a, b in _chunks(p, split, self.pretokenizer, self.special_tokens)]
+        jobs = [job for p in paths for job in self.range_jobs(p, _chunks(p, split, self.pretokenizer,
+                                                                         self.special_tokens), split)]
+        return self.count_jobs(jobs, threads, progress)
+
+    def range_jobs(self, path: str, ranges: Iterable[tuple[int, int]], split: str) -> list[tuple]:
+        """The counting jobs of byte ranges of one plain file (ranges from `_chunks`), for `count_jobs`."""
+        return [(path, a, b, self.pretokenizer.to_dict(), self.units, split, tuple(self.special_tokens),
+                 self.transform) for a, b in ranges]
+
+    def count_jobs(self, jobs: list[tuple], threads: int, progress: Callable[..., Any] | None = None) -> WordCounts:
+        """Count `range_jobs` in order: the numba scanner on `threads` threads (preset patterns
+        without a transform), else `threads` worker processes. The cluster's workers call this on
+        their ranges with threads=1, so both count with the same code."""
         total = sum(b - a for _, a, b, *_ in jobs)
         if self._fast() and self.transform is None:      # a transform runs in the workers below
             done = 0

@@ -107,19 +107,38 @@ def resolve_options(options, special_tokens):
 def count_chunks(corpus, seed, bins, *, remove_repeats=7, specials=(), seed_by="index", transform=None,
                  threads=None, progress=None):
     """The `WordCounts` table (pre-tokenizer `none`, bytes) of the random-chunk pieces of every
-    document of `corpus`, and the number of chunks. Documents are numbered in corpus order; batches
-    of about BATCH_CHARS characters go through the chunking kernel and into the word table."""
+    document of `corpus`, and the number of chunks. Documents are numbered in corpus order. A corpus
+    counted on a Dask cluster (`corpus.cluster`) chunks its files there (newbpe.cluster), with the
+    same numbering, so the table is the same."""
+    if getattr(corpus, "cluster", None) is not None:
+        from ..cluster import count_random_chunks
+        return count_random_chunks(corpus, seed, bins, remove_repeats=remove_repeats, specials=specials,
+                                   seed_by=seed_by, transform=transform)
+    try:
+        table, n_chunks, _ = chunk_texts(corpus.texts(), 0, seed, bins, remove_repeats=remove_repeats,
+                                         specials=specials, seed_by=seed_by, transform=transform,
+                                         threads=threads or os.cpu_count() or 1, progress=progress)
+    except UnicodeEncodeError as e:
+        from ..checks import text_error
+        raise text_error(e) from None
+    return table, n_chunks
+
+
+def chunk_texts(texts, first_index, seed, bins, *, remove_repeats=7, specials=(), seed_by="index", transform=None,
+                threads=1, progress=None):
+    """(table, chunks, documents) of the random-chunk pieces of `texts`, the first of which is
+    document number `first_index` of the corpus (its seed, ``seed_by="index"``). Batches of about
+    BATCH_CHARS characters go through the chunking kernel and into the word table."""
     from .._threads import threads_limit
     from ..counting import WordCounts
     from ..pretokenizers.random_chunks import chunk_batch
     table = WordCounts("none", "bytes", specials)
-    threads = threads or os.cpu_count() or 1
     n_docs = n_chunks = 0
     batch, size = [], 0
 
     def flush():
         nonlocal n_docs, n_chunks
-        indices = np.arange(n_docs, n_docs + len(batch), dtype=np.int64)
+        indices = np.arange(first_index + n_docs, first_index + n_docs + len(batch), dtype=np.int64)
         with threads_limit(threads):
             data, bounds, per_doc = chunk_batch(batch, seed, indices, bins, remove_repeats=remove_repeats,
                                                 specials=specials, seed_by=seed_by)
@@ -129,21 +148,17 @@ def count_chunks(corpus, seed, bins, *, remove_repeats=7, specials=(), seed_by="
         if progress is not None:
             progress("count", n_docs, 0)
 
-    try:
-        for text in corpus.texts():
-            if transform is not None:
-                text = transform.apply(text)
-            batch.append(text)
-            size += len(text)
-            if size >= BATCH_CHARS:
-                flush()
-                batch, size = [], 0
-        if batch:
+    for text in texts:
+        if transform is not None:
+            text = transform.apply(text)
+        batch.append(text)
+        size += len(text)
+        if size >= BATCH_CHARS:
             flush()
-    except UnicodeEncodeError as e:
-        from ..checks import text_error
-        raise text_error(e) from None
-    return table, n_chunks
+            batch, size = [], 0
+    if batch:
+        flush()
+    return table, n_chunks, n_docs
 
 
 def train(corpus, vocab_size, special_tokens=(), progress=None, *, pretokenizer=None, units="bytes",
