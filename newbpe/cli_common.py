@@ -234,6 +234,9 @@ def source_options(fn):
                           "keep all)."),
         click.option("--sample-seed", "--seed", "sample_seed", type=Checked("sample_seed"), default=0,
                      show_default=True, help="Seed of --sample."),
+        click.option("--cluster", default=None, metavar="ADDRESS",
+                     help="Count FILES on a Dask cluster: tcp://HOST:PORT of its scheduler, or local:N to start "
+                          "N local worker processes (needs newbpe[dask]; default: count here)."),
     ]):
         fn = option(fn)
     return fn
@@ -248,7 +251,7 @@ def _source(files, source):
     if name is None and (source.get("dataset_split") or source.get("dataset_config")):
         raise NewbpeError("--dataset-split and --dataset-config need --dataset")
     kwargs = dict(column=source["text_column"], max_bytes=source["max_bytes"], sample=source["sample"],
-                  sample_seed=source["sample_seed"])
+                  sample_seed=source["sample_seed"], cluster=source["cluster"])
     if name is None:
         from .sources import check_inputs
         check_inputs(files)                     # FILES are files: a missing one is not text to train on
