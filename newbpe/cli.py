@@ -10,8 +10,9 @@ import sys
 import click
 
 from .cli_common import (
-    TEXT_COLUMN, Checked, _broken_pipe, _fail, _load, _read_lines, _source,
-    PRETOKENIZER_HELP, _specials, friendly, help_options_flag, input_options, source_options)
+    READ_PROGRESS, TEXT_COLUMN, Checked, _broken_pipe, _fail, _load, _read_lines, _source,
+    PRETOKENIZER_HELP, _specials, friendly, help_options_flag, input_options, read_progress,
+    source_options)
 from .cli_roles import role_options
 from .encoders import ENCODERS
 from .methods import METHODS
@@ -235,13 +236,20 @@ def _train(data, counts_file, algo, vocab_size, pretokenizer, units, special_tok
 @click.option("--allowed-special", default="", help="'all' or comma-separated special tokens to recognise in text (default: none, "
               "they stay text).")
 @TEXT_COLUMN
+@READ_PROGRESS
 @friendly
-def encode(files, model_dir, ids, encoder, allowed_special, text_column):
+def encode(files, model_dir, ids, encoder, allowed_special, text_column, progress):
     """Encode FILES (or stdin) line by line: one line of output per input line."""
     tok = _load(model_dir)
     allowed = "all" if allowed_special == "all" else [s for s in allowed_special.split(",") if s]
     out = sys.stdout
-    for seq, started, line_end in _encoded_line_parts(tok, files, allowed, encoder, column=text_column):
+    with read_progress(progress) as prog:
+        _write_encoded(out, tok, _encoded_line_parts(tok, files, allowed, encoder, column=text_column,
+                                                     progress=prog), ids)
+
+
+def _write_encoded(out, tok, parts, ids):
+    for seq, started, line_end in parts:
         for i in range(0, len(seq), 1 << 16):           # one piece can be long: bounded strings
             if started or i:
                 out.write(" ")
@@ -251,7 +259,7 @@ def encode(files, model_dir, ids, encoder, allowed_special, text_column):
             out.write("\n")
 
 
-def _encoded_line_parts(tok, files, allowed, encoder=None, split="line", column="text"):
+def _encoded_line_parts(tok, files, allowed, encoder=None, split="line", column="text", progress=None):
     """(model ids array, whether its line already has ids, whether the line ends here) for the lines
     of FILES (or stdin; split="document": whole files), read in parts cut at the pre-tokenizer's safe
     points (io.iter_line_parts): memory follows the longest piece, not the longest line."""
@@ -263,7 +271,8 @@ def _encoded_line_parts(tok, files, allowed, encoder=None, split="line", column=
     ends = deque()
 
     def parts():
-        for _, _, part, end in iter_line_parts(list(files) or ["-"], rule, split, column=column):
+        for _, _, part, end in iter_line_parts(list(files) or ["-"], rule, split, column=column,
+                                               progress=progress, stage="encode"):
             ends.append(end)
             yield part
     started = False
@@ -461,9 +470,10 @@ def eval_(files, model_dir, truncate, as_json, text_column):
 @click.option("--threads", type=Checked("threads"), default=None,
               help="Threads (default: all cores); output is the same for any.")
 @TEXT_COLUMN
+@READ_PROGRESS
 @friendly
 def stochastok(files, model_dir, output, p, seed, max_num_to_expand, epoch, split, allowed_special,
-               append_special, table, threads, text_column):
+               append_special, table, threads, text_column, progress):
     """StochasTok: encode FILES with the model, split random tokens (lossless), write the ids.
 
     Documents are numbered across FILES in order (line by line, or one per file with --split
@@ -477,9 +487,11 @@ def stochastok(files, model_dir, output, p, seed, max_num_to_expand, epoch, spli
     else:
         tok, st = StochasTok.for_model(model_dir)
     allowed = "all" if allowed_special == "all" else [s for s in allowed_special.split(",") if s]
-    n_docs, n_in, n_out, n_split, written = expand_files(
-        tok, st, list(files) or ["-"], output, p, seed=seed, max_num_to_expand=max_num_to_expand, epoch=epoch,
-        split=split, allowed_special=allowed, append_special=append_special, threads=threads, column=text_column)
+    with read_progress(progress) as prog:
+        n_docs, n_in, n_out, n_split, written = expand_files(
+            tok, st, list(files) or ["-"], output, p, seed=seed, max_num_to_expand=max_num_to_expand, epoch=epoch,
+            split=split, allowed_special=allowed, append_special=append_special, threads=threads,
+            column=text_column, progress=prog)
     click.echo(f"{n_docs} documents: {n_in} -> {n_out} tokens ({n_split} splits), wrote " + ", ".join(written))
 
 

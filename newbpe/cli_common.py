@@ -1,5 +1,6 @@
 """What the `newbpe` commands share (cli.py holds the commands): one-line errors and the broken-pipe
 exit, checked number options, the input and source options, and the small readers."""
+import contextlib
 import os
 import sys
 import warnings
@@ -210,6 +211,30 @@ def input_options(fn=None, *, command="train"):
     ]):
         fn = option(fn)
     return fn
+
+
+#: encode/eval/stochastok write data to stdout or a file: by default a bar only where someone watches
+#: (stderr is a terminal); logs of pipelines stay clean unless lines or json are asked for.
+READ_PROGRESS = click.option(
+    "--progress", type=click.Choice(["auto", "tqdm", "lines", "json", "none"]), default="auto", show_default=True,
+    help="Progress over the input bytes on stderr. auto: a bar when stderr is a terminal, nothing otherwise; "
+         "tqdm: a bar, or plain lines when stderr is not a terminal; lines; json: one JSON object per update; none.")
+
+
+@contextlib.contextmanager
+def read_progress(kind):
+    """The progress callback of READ_PROGRESS's choice (None: silent), closed (a bar cleared)
+    however the command ends."""
+    from .progress import make_progress
+    if kind == "auto":
+        isatty = getattr(sys.stderr, "isatty", None)
+        kind = "tqdm" if isatty is not None and isatty() else "none"
+    prog = make_progress(kind)
+    try:
+        yield prog
+    finally:
+        if prog is not None and hasattr(prog, "close"):
+            prog.close()
 
 
 TEXT_COLUMN = click.option("--text-column", default="text", show_default=True,
