@@ -75,7 +75,7 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
 @click.option("--vocab-size", type=Checked("vocab_size"), required=True,
               help="Target vocabulary size in tokens (base alphabet + special tokens + merges).")
 @click.option("-o", "--output", required=True, help="Output directory (model.json, tokenizer.json).")
-@click.option("--counts", "counts_file", default=None, help="Train on a saved word-count table (.npz from newbpe count) instead of FILES.")
+@click.option("--counts", "counts_file", default=None, help="Train on a saved word-count table (.npz from newbpe count) instead of FILES (default: none, count FILES).")
 @input_options
 @source_options
 @click.option("--min-frequency", type=Checked("min_frequency"), default=None,
@@ -97,7 +97,7 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
 @click.option("--transition", type=Checked("transition"), default=None,
               help="SuperBPE: transition point t, a vocabulary size in tokens; inherits t - 1 stage-1 merges "
                    "(the reference's count; default: none).")
-@click.option("--stage1", default=None, help="SuperBPE: extend this stage-1 tokenizer (newbpe model or tokenizer.json).")
+@click.option("--stage1", default=None, help="SuperBPE: extend this stage-1 tokenizer (newbpe model or tokenizer.json; default: none, train stage 1 first).")
 @click.option("--signal", type=click.Choice(["entropy", "surprisal"]), default=None,
               help="ByteSpan: the byte LM signal (default entropy).")
 @click.option("--constraint", type=click.Choice(["monotonic", "combined", "global"]), default=None,
@@ -106,7 +106,7 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
               help="ByteSpan: θ of the combined constraint as a percentile of the signals (default 30).")
 @click.option("--proportion-bytespan", type=Checked("proportion_bytespan"), default=None,
               help="ByteSpan: share p of the vocabulary seeded from spans, BPE completes (0 = BPE-WP; "
-                   "absent = frequency variant).")
+                   "default: absent = the frequency variant).")
 @click.option("--lm", default=None, help="ByteSpan: 'ngram' (default) or the path of an HF causal byte LM.")
 @click.option("--encoder", type=click.Choice(ENCODERS), default=None,
               help="Default encoder of the model (default: the algorithm's own; lbpe fits every algorithm).")
@@ -314,7 +314,7 @@ def decode(files, model_dir):
 @click.option("-o", "--output", default=None, help="Output directory (default: the model directory).")
 @click.option("--approximate", is_flag=True, help="Allow an approximate HF export for methods HF cannot express.")
 @click.option("--agreement-text", multiple=True, help="With --approximate: text files on which to measure "
-              "how closely the HF export reproduces newbpe's ids.")
+              "how closely the HF export reproduces newbpe's ids (repeatable; default: none, not measured).")
 @click.option("--expanded", is_flag=True, help="Scaffold-BPE: the expanded vocabulary plus "
               "scaffold_demolition.json (exact after applying the table).")
 @click.option("--name", default="newbpe", show_default=True, help="tiktoken encoding name.")
@@ -414,7 +414,7 @@ def signals(files, pretokenizer, signal, constraint, threshold_percentile, lm, l
 @click.option("-m", "--model", "model_dir", required=True, help="Model directory (or model.json).")
 @click.option("--truncate", "truncate", multiple=True, type=click.IntRange(min=0), metavar="N",
               help="Evaluate the model cut to its first N merges instead (repeatable: one row per N; "
-                   "the truncated-vocabulary curve of SuperBPE).")
+                   "the truncated-vocabulary curve of SuperBPE; default: none, the whole model).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (default: a table).")
 @TEXT_COLUMN
 @friendly
@@ -466,7 +466,7 @@ def eval_(files, model_dir, truncate, as_json, text_column):
 @click.option("--allowed-special", default="", help="'all' or comma-separated special tokens to recognise in text (default: none, "
               "they stay text).")
 @click.option("--append-special", default=None, help="Append this special token to every document (e.g. <|endoftext|>; default: none).")
-@click.option("--table", default=None, help="A saved split table (.npz, or the reference's .json) to use.")
+@click.option("--table", default=None, help="A saved split table (.npz, or the reference's .json) to use (default: none, built from the model).")
 @click.option("--threads", type=Checked("threads"), default=None,
               help="Threads (default: all cores); output is the same for any.")
 @TEXT_COLUMN
@@ -505,7 +505,7 @@ def splinter():
 @click.argument("files", nargs=-1)
 @click.option("--lang", type=click.Choice(["he", "ar", "ms"]), required=True,
               help="Language: Hebrew, Arabic or Malay.")
-@click.option("--word-counts", default=None, help="A word<TAB>count file instead of FILES.")
+@click.option("--word-counts", default=None, help="A word<TAB>count file instead of FILES (default: none).")
 @click.option("--wordfreq", "use_wordfreq", is_flag=True, help="Use the wordfreq package's list (optional dependency).")
 @click.option("--wordlist", default="best", show_default=True, help="wordfreq list name.")
 @click.option("-o", "--output", required=True, help="Output map (JSON).")

@@ -199,7 +199,7 @@ def input_options(fn=None, *, command="train"):
         click.option("--special-tokens", multiple=True, type=_KeepWhole(), help=SPECIALS_HELP[command]),
         click.option("--special-token", "special_token", multiple=True, metavar="TOKEN",
                      help="One special token, taken whole (commas included); repeatable. Listed after the "
-                          "--special-tokens ones."),
+                          "--special-tokens ones (default: none)."),
         click.option("--split", type=click.Choice(["line", "document"]), default="line", show_default=True,
                      help="Sequences: each line, or each whole document (a text file, a JSON record, a "
                           "dataset row)."),
@@ -248,9 +248,9 @@ def source_options(fn):
         TEXT_COLUMN,
         click.option("--dataset", default=None, metavar="NAME_OR_PATH",
                      help="Read a `datasets` dataset (a save_to_disk directory, a local data directory, or "
-                          "a cached or hub name) instead of FILES."),
+                          "a cached or hub name) instead of FILES (default: none)."),
         click.option("--dataset-split", default=None, help="--dataset: the split (default: the only one, or train)."),
-        click.option("--dataset-config", default=None, help="--dataset: the configuration name."),
+        click.option("--dataset-config", default=None, help="--dataset: the configuration name (default: none, the dataset's default)."),
         click.option("--max-bytes", type=Checked("max_bytes"), default=None,
                      help="Read documents until N bytes of text (the last one is read to its end; default: "
                           "no limit)."),
