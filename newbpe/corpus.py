@@ -40,6 +40,7 @@ class Corpus:
     def __init__(self, source, *, split="line", column="text", threads=None, progress=None, max_bytes=None,
                  sample=None, sample_seed=0):
         from .counting import WordCounts
+        from .shards import is_count_table
         from .sources import Sampler
         if split not in ("line", "document"):
             raise NewbpeError(f"split must be 'line' or 'document', not {split!r}")
@@ -55,6 +56,8 @@ class Corpus:
             self.kind = COUNTS
         elif isinstance(source, dict):
             self.kind = TABLE
+        elif isinstance(source, (str, os.PathLike)) and is_count_table(source):
+            self.kind, self.source = COUNTS, WordCounts.load(source)     # .npz, count shard(s)
         elif isinstance(source, (str, os.PathLike)):
             self.kind, self.source = FILES, [os.fspath(source)]
         elif _is_dataset(source):
@@ -117,6 +120,11 @@ class Corpus:
     def units(self):
         """The units of a counted table (None for text sources: the trainer chooses)."""
         return self.source.units if self.kind == COUNTS else None
+
+    @property
+    def transform(self):
+        """The text transform a counted table was counted through (None for text sources)."""
+        return self.source.transform if self.kind == COUNTS else None
 
     def require_text(self, what):
         """Refuse, in one line, a counted table where `what` needs the text itself."""
