@@ -114,6 +114,8 @@ def read_setup(path: str) -> dict[str, Any]:
     import pyarrow.parquet as pq
     if not os.path.isfile(path):
         raise ModelFileError(f"count shard not found: {path}")
+    if not is_parquet(path):
+        raise ModelFileError(f"{path} is not a count shard (not a Parquet file)")
     try:
         schema = pq.read_schema(path)
     except Exception as e:  # noqa: BLE001 - any unreadable file is the same one-line error
