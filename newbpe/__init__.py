@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 if TYPE_CHECKING:
     from .counting import WordCounts
+    from .shards import MergeReport
     from .model import Tokenizer
     from .preprocessors.splinter import Splinter
 
 __version__ = "0.1.0"
-__all__ = ["train", "load", "count", "Tokenizer", "WordCounts", "StochasTok", "NewbpeError", "Splinter",
+__all__ = ["train", "load", "count", "count_texts", "merge_counts", "Tokenizer", "WordCounts", "StochasTok", "NewbpeError", "Splinter",
            "algorithms", "Corpus", "Vocabulary"]
 
 
@@ -84,6 +85,32 @@ def count(source: Any, pretokenizer: Any = "gpt2", units: str = "bytes", special
                     max_bytes=max_bytes, sample=sample, sample_seed=sample_seed, cluster=cluster)
     with corpus.on_cluster():
         return corpus.counts(pretokenizer, units, special_tokens, transform)
+
+
+def count_texts(texts: Iterable[str], pretokenizer: Any = "gpt2", units: str = "bytes",
+                special_tokens: Iterable[str] = (), transform: Any = None) -> WordCounts:
+    """Count an iterable of str (each one sequence) in this process: what a Spark/Ray
+    `mapPartitions` or any Python worker calls on its slice of the text, then `save_shard(path)`.
+    Preset pre-tokenizers go through the same numba scanner as files; the tables of slices add up
+    to the table of the whole (merge them with `merge_counts`)."""
+    from .counting import WordCounts
+    from .checks import check_special_tokens
+    return WordCounts(pretokenizer, units, check_special_tokens(special_tokens), transform=transform).add_texts(texts)
+
+
+def merge_counts(shards: Any, output: str | os.PathLike[str] | None = None, min_count: int = 1,
+                 max_words: int | None = None) -> WordCounts | MergeReport:
+    """Merge count shards (a path or a list of paths: shard files or directories of *.parquet) by
+    a streaming k-way merge (newbpe/shards.py). output=None: the merged `WordCounts` (its
+    `merge_report` tells what was dropped); else one shard file written there and the
+    `MergeReport` returned. min_count: drop words whose summed count is below it (exact);
+    max_words: keep the most frequent K (ties by word bytes; approximate if the shards were pruned)."""
+    from .counting import WordCounts
+    from .shards import merge_to_file
+    shards = [shards] if isinstance(shards, (str, os.PathLike)) else list(shards)
+    if output is None:
+        return WordCounts.merge(shards, min_count, max_words)
+    return merge_to_file(shards, output, min_count, max_words)
 
 
 def train(source: Any, algo: str = "bpe", vocab_size: int | None = None, *, pretokenizer: Any = "gpt2",
@@ -150,6 +177,8 @@ def train(source: Any, algo: str = "bpe", vocab_size: int | None = None, *, pret
         tok.default_encoder = encoder
     if splinter is not None:
         tok.set_splinter(splinter)
+    elif corpus.transform is not None:          # a table counted through a transform: the model applies it
+        tok.set_transforms([corpus.transform])
     if roles or template:
         tok.set_roles(roles, **template)
     return tok

@@ -44,6 +44,9 @@ RULES = {
     "max_bytes": ("int", 1, None),
     "sample": ("float", 0.0, 1.0, True),
     "sample_seed": ("int", 0, None),
+    # merging count shards (shards.py)
+    "min_count": ("int", 1, None),
+    "max_words": ("int", 1, None),
 }
 
 NULLABLE = {"threads", "max_token_length", "limit_alphabet", "seed", "max_num_to_expand", "epoch", "max_bytes",

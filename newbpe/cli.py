@@ -13,6 +13,7 @@ from .cli_common import (
     READ_PROGRESS, TEXT_COLUMN, Checked, _broken_pipe, _fail, _load, _read_lines, _source,
     PRETOKENIZER_HELP, _specials, friendly, help_options_flag, input_options, read_progress,
     source_options)
+from .cli_counts import count_merge, save_counts, stats_lines
 from .cli_roles import role_options
 from .encoders import ENCODERS
 from .methods import METHODS
@@ -46,11 +47,14 @@ def main():
 # ---------------------------------------------------------------------------------------------- count
 @main.command()
 @click.argument("files", nargs=-1)
-@click.option("-o", "--output", required=True, help="Output .npz word-count file.")
+@click.option("-o", "--output", required=True, help="Output: a .npz word-count file (default), or a count "
+              "shard when it ends in .parquet or is a directory (DIR/counts.parquet).")
+@click.option("--stats", is_flag=True, help="Also print the table's size and memory and the projected "
+              "training memory.")
 @input_options(command="count")
 @source_options
 @friendly
-def count(files, output, pretokenizer, units, special_tokens, split, threads, progress, **source):
+def count(files, output, stats, pretokenizer, units, special_tokens, split, threads, progress, **source):
     """Count the pre-tokens of FILES ('-': stdin) or --dataset into a reusable word-count table."""
     import newbpe
     from .errors import NewbpeError
@@ -62,8 +66,13 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
     with _announce_compiles(progress, prog):
         wc = newbpe.count(data, pretokenizer, units, _specials(special_tokens), split, threads=threads,
                           progress=prog, **kwargs)
-    wc.save(output)
+    output = save_counts(wc, output)
     click.echo(f"{len(wc)} unique pre-tokens, {wc.total()} in total -> {output}")
+    if stats:
+        click.echo("\n".join(stats_lines(wc)))
+
+
+main.add_command(count_merge)
 
 
 # ---------------------------------------------------------------------------------------------- train
@@ -75,7 +84,8 @@ def count(files, output, pretokenizer, units, special_tokens, split, threads, pr
 @click.option("--vocab-size", type=Checked("vocab_size"), required=True,
               help="Target vocabulary size in tokens (base alphabet + special tokens + merges).")
 @click.option("-o", "--output", required=True, help="Output directory (model.json, tokenizer.json).")
-@click.option("--counts", "counts_file", default=None, help="Train on a saved word-count table (.npz from newbpe count) instead of FILES (default: none, count FILES).")
+@click.option("--counts", "counts_file", default=None, help="Train on a saved word-count table instead of FILES: an .npz, a count shard "
+              "(.parquet) or a directory of shards (merged on load; default: none, count FILES).")
 @input_options
 @source_options
 @click.option("--min-frequency", type=Checked("min_frequency"), default=None,

@@ -44,6 +44,7 @@ class Corpus:
         inside `on_cluster()` files are counted, and supertoken chunks chunked, on its workers
         (newbpe.cluster); None counts here."""
         from .counting import WordCounts
+        from .shards import is_count_table
         from .sources import Sampler
         if split not in ("line", "document"):
             raise NewbpeError(f"split must be 'line' or 'document', not {split!r}")
@@ -59,6 +60,8 @@ class Corpus:
             self.kind = COUNTS
         elif isinstance(source, dict):
             self.kind = TABLE
+        elif isinstance(source, (str, os.PathLike)) and is_count_table(source):
+            self.kind, self.source = COUNTS, WordCounts.load(source)     # .npz, count shard(s)
         elif isinstance(source, (str, os.PathLike)):
             self.kind, self.source = FILES, [os.fspath(source)]
         elif _is_dataset(source):
@@ -127,6 +130,11 @@ class Corpus:
     def units(self):
         """The units of a counted table (None for text sources: the trainer chooses)."""
         return self.source.units if self.kind == COUNTS else None
+
+    @property
+    def transform(self):
+        """The text transform a counted table was counted through (None for text sources)."""
+        return self.source.transform if self.kind == COUNTS else None
 
     def require_text(self, what):
         """Refuse, in one line, a counted table where `what` needs the text itself."""

@@ -199,6 +199,7 @@ class WordCounts:
         self.had_invalid_utf8 = False
         self._words = None
         self._side = None
+        self.merge_report = None          # a shards.MergeReport when the table came from merging shards
 
     @property
     def _table(self):
@@ -235,7 +236,8 @@ class WordCounts:
         counting setup (pre-tokenizer, units, special tokens, split): a word means nothing across
         pre-tokenizers, so adding such tables would silently mix two vocabularies."""
         mine, theirs = self.meta(), other.meta()
-        for key in ("pretokenizer", "units", "special_tokens", "split"):
+        from .shards import SETUP_KEYS
+        for key in SETUP_KEYS:
             if mine[key] != theirs[key]:
                 raise NewbpeError(f"cannot add word counts with a different {key}: "
                                   f"{json.dumps(mine[key])[:60]} vs {json.dumps(theirs[key])[:60]}")
@@ -561,9 +563,14 @@ class WordCounts:
 
     # ------------------------------------------------------------ persistence
     def meta(self) -> dict[str, Any]:
+        """The counting setup (and the .npz format): what two tables must share to be added."""
+        transform = None
+        if self.transform is not None:
+            from .preprocessors import transform_to_dict
+            transform = transform_to_dict(self.transform)
         return {"format": FORMAT, "version": FORMAT_VERSION, "units": self.units,
                 "pretokenizer": self.pretokenizer.to_dict(), "split": self.split,
-                "special_tokens": self.special_tokens}
+                "special_tokens": self.special_tokens, "transform": transform}
 
     def save(self, path: str | os.PathLike[str]) -> str | os.PathLike[str]:
         """Write a single .npz file atomically."""
@@ -575,9 +582,52 @@ class WordCounts:
         atomic_write(path, write, binary=True)
         return path
 
+    def save_shard(self, path: str | os.PathLike[str]) -> str:
+        """Write the table as a count shard (Parquet, words in canonical byte order; shards.py),
+        atomically: what a Spark/Ray/Dask worker writes after `newbpe.count_texts`."""
+        from .shards import canonical_table, shard_metadata, words_array, write_shard
+        data, offsets, counts = self.arrays(copy=False)
+        words, counts = canonical_table(words_array(data, offsets), counts)
+        meta = shard_metadata(self.pretokenizer, self.units, self.special_tokens, self.transform, self.split, "word")
+        return write_shard(path, [(words, counts)], meta)
+
+    @classmethod
+    def merge(cls, shards: Iterable[str | os.PathLike[str]], min_count: int = 1,
+              max_words: int | None = None) -> WordCounts:
+        """The table of count shards (files or directories of *.parquet) merged by the streaming
+        k-way merge of shards.py; `merge_report` on the result tells the words and occurrences that
+        `min_count` / `max_words` dropped. Words are in byte order."""
+        from .shards import MergeReport, array_pieces, merge_batches
+        report = MergeReport()
+        setup, batches = merge_batches(shards, min_count, max_words, report)
+        wc = cls._from_setup(setup)
+        for words, counts in batches:
+            data, bounds = array_pieces(words)
+            wc._table.add_pieces(data, bounds, counts)
+        wc.merge_report = report
+        return wc
+
+    @classmethod
+    def _from_setup(cls, setup, source="count shard"):
+        transform = setup.get("transform")
+        if transform is not None:
+            from .preprocessors import transform_from_dict
+            transform = transform_from_dict(transform, source)
+        wc = cls(PreTokenizer.from_dict(setup.get("pretokenizer")), setup.get("units"),
+                 setup.get("special_tokens", ()), transform)
+        wc.split = check_split(setup.get("split", "line"))
+        return wc
+
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> WordCounts:
+        """A saved table: an .npz of `save`, a count shard (Parquet, told apart by its magic bytes),
+        or a directory: its word_counts.npz if present, else its *.parquet shards merged."""
+        from .shards import is_parquet
         path = os.fspath(path)
+        if os.path.isdir(path) and not os.path.exists(os.path.join(path, "word_counts.npz")):
+            return cls.merge([path])
+        if is_parquet(path):
+            return cls.merge([path])
         if os.path.isdir(path):
             path = os.path.join(path, "word_counts.npz")
         meta, (data, offsets, counts) = read_npz(path, ("data", "offsets", "counts"), FORMAT, FORMAT_VERSION,
@@ -588,9 +638,7 @@ class WordCounts:
                 or (len(counts) and (counts.min() < 0 or np.diff(offsets).min() < 0)):
             raise ModelFileError(f"corrupt word-count file {path}: inconsistent arrays")
         try:
-            wc = cls(PreTokenizer.from_dict(meta.get("pretokenizer")), meta.get("units"),
-                     meta.get("special_tokens", ()))
-            wc.split = check_split(meta.get("split", "line"))
+            wc = cls._from_setup(meta, f"word-count file {path}")
         except NewbpeError as e:
             raise ModelFileError(f"corrupt word-count file {path}: {e}") from None
         wc._table.add_pieces(data, offsets, counts)
