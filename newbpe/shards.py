@@ -99,7 +99,7 @@ def shard_metadata(pretokenizer: Any = "gpt2", units: str = "bytes", special_tok
         pretokenizer = PreTokenizer.from_dict(pretokenizer)
     pretok = pretokenizer if isinstance(pretokenizer, PreTokenizer) else PreTokenizer(pretokenizer)
     if transform is not None and not isinstance(transform, dict):
-        from .preprocessors import transform_to_dict
+        from .preprocessors.registry import transform_to_dict
         transform = transform_to_dict(transform)
     meta = {"format": FORMAT, "version": VERSION, "pretokenizer": pretok.to_dict(), "units": units,
             "transform": transform, "special_tokens": list(check_special_tokens(special_tokens)),
