@@ -10,8 +10,9 @@ import sys
 import click
 
 from .cli_common import (
-    TEXT_COLUMN, Checked, _broken_pipe, _fail, _load, _read_lines, _source,
-    PRETOKENIZER_HELP, _specials, friendly, help_options_flag, input_options, source_options)
+    READ_PROGRESS, TEXT_COLUMN, Checked, _broken_pipe, _fail, _load, _read_lines, _source,
+    PRETOKENIZER_HELP, _specials, friendly, help_options_flag, input_options, read_progress,
+    source_options)
 from .cli_counts import count_merge, save_counts, stats_lines
 from .cli_roles import role_options
 from .encoders import ENCODERS
@@ -84,7 +85,7 @@ main.add_command(count_merge)
               help="Target vocabulary size in tokens (base alphabet + special tokens + merges).")
 @click.option("-o", "--output", required=True, help="Output directory (model.json, tokenizer.json).")
 @click.option("--counts", "counts_file", default=None, help="Train on a saved word-count table instead of FILES: an .npz, a count shard "
-              "(.parquet) or a directory of shards (merged on load).")
+              "(.parquet) or a directory of shards (merged on load) (default: none, count FILES).")
 @input_options
 @source_options
 @click.option("--min-frequency", type=Checked("min_frequency"), default=None,
@@ -106,7 +107,7 @@ main.add_command(count_merge)
 @click.option("--transition", type=Checked("transition"), default=None,
               help="SuperBPE: transition point t, a vocabulary size in tokens; inherits t - 1 stage-1 merges "
                    "(the reference's count; default: none).")
-@click.option("--stage1", default=None, help="SuperBPE: extend this stage-1 tokenizer (newbpe model or tokenizer.json).")
+@click.option("--stage1", default=None, help="SuperBPE: extend this stage-1 tokenizer (newbpe model or tokenizer.json; default: none, train stage 1 first).")
 @click.option("--signal", type=click.Choice(["entropy", "surprisal"]), default=None,
               help="ByteSpan: the byte LM signal (default entropy).")
 @click.option("--constraint", type=click.Choice(["monotonic", "combined", "global"]), default=None,
@@ -115,7 +116,7 @@ main.add_command(count_merge)
               help="ByteSpan: θ of the combined constraint as a percentile of the signals (default 30).")
 @click.option("--proportion-bytespan", type=Checked("proportion_bytespan"), default=None,
               help="ByteSpan: share p of the vocabulary seeded from spans, BPE completes (0 = BPE-WP; "
-                   "absent = frequency variant).")
+                   "default: absent = the frequency variant).")
 @click.option("--lm", default=None, help="ByteSpan: 'ngram' (default) or the path of an HF causal byte LM.")
 @click.option("--encoder", type=click.Choice(ENCODERS), default=None,
               help="Default encoder of the model (default: the algorithm's own; lbpe fits every algorithm).")
@@ -245,13 +246,20 @@ def _train(data, counts_file, algo, vocab_size, pretokenizer, units, special_tok
 @click.option("--allowed-special", default="", help="'all' or comma-separated special tokens to recognise in text (default: none, "
               "they stay text).")
 @TEXT_COLUMN
+@READ_PROGRESS
 @friendly
-def encode(files, model_dir, ids, encoder, allowed_special, text_column):
+def encode(files, model_dir, ids, encoder, allowed_special, text_column, progress):
     """Encode FILES (or stdin) line by line: one line of output per input line."""
     tok = _load(model_dir)
     allowed = "all" if allowed_special == "all" else [s for s in allowed_special.split(",") if s]
     out = sys.stdout
-    for seq, started, line_end in _encoded_line_parts(tok, files, allowed, encoder, column=text_column):
+    with read_progress(progress) as prog:
+        _write_encoded(out, tok, _encoded_line_parts(tok, files, allowed, encoder, column=text_column,
+                                                     progress=prog), ids)
+
+
+def _write_encoded(out, tok, parts, ids):
+    for seq, started, line_end in parts:
         for i in range(0, len(seq), 1 << 16):           # one piece can be long: bounded strings
             if started or i:
                 out.write(" ")
@@ -261,7 +269,7 @@ def encode(files, model_dir, ids, encoder, allowed_special, text_column):
             out.write("\n")
 
 
-def _encoded_line_parts(tok, files, allowed, encoder=None, split="line", column="text"):
+def _encoded_line_parts(tok, files, allowed, encoder=None, split="line", column="text", progress=None):
     """(model ids array, whether its line already has ids, whether the line ends here) for the lines
     of FILES (or stdin; split="document": whole files), read in parts cut at the pre-tokenizer's safe
     points (io.iter_line_parts): memory follows the longest piece, not the longest line."""
@@ -273,7 +281,8 @@ def _encoded_line_parts(tok, files, allowed, encoder=None, split="line", column=
     ends = deque()
 
     def parts():
-        for _, _, part, end in iter_line_parts(list(files) or ["-"], rule, split, column=column):
+        for _, _, part, end in iter_line_parts(list(files) or ["-"], rule, split, column=column,
+                                               progress=progress, stage="encode"):
             ends.append(end)
             yield part
     started = False
@@ -315,7 +324,7 @@ def decode(files, model_dir):
 @click.option("-o", "--output", default=None, help="Output directory (default: the model directory).")
 @click.option("--approximate", is_flag=True, help="Allow an approximate HF export for methods HF cannot express.")
 @click.option("--agreement-text", multiple=True, help="With --approximate: text files on which to measure "
-              "how closely the HF export reproduces newbpe's ids.")
+              "how closely the HF export reproduces newbpe's ids (repeatable; default: none, not measured).")
 @click.option("--expanded", is_flag=True, help="Scaffold-BPE: the expanded vocabulary plus "
               "scaffold_demolition.json (exact after applying the table).")
 @click.option("--name", default="newbpe", show_default=True, help="tiktoken encoding name.")
@@ -415,7 +424,7 @@ def signals(files, pretokenizer, signal, constraint, threshold_percentile, lm, l
 @click.option("-m", "--model", "model_dir", required=True, help="Model directory (or model.json).")
 @click.option("--truncate", "truncate", multiple=True, type=click.IntRange(min=0), metavar="N",
               help="Evaluate the model cut to its first N merges instead (repeatable: one row per N; "
-                   "the truncated-vocabulary curve of SuperBPE).")
+                   "the truncated-vocabulary curve of SuperBPE; default: none, the whole model).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (default: a table).")
 @TEXT_COLUMN
 @friendly
@@ -467,13 +476,14 @@ def eval_(files, model_dir, truncate, as_json, text_column):
 @click.option("--allowed-special", default="", help="'all' or comma-separated special tokens to recognise in text (default: none, "
               "they stay text).")
 @click.option("--append-special", default=None, help="Append this special token to every document (e.g. <|endoftext|>; default: none).")
-@click.option("--table", default=None, help="A saved split table (.npz, or the reference's .json) to use.")
+@click.option("--table", default=None, help="A saved split table (.npz, or the reference's .json) to use (default: none, built from the model).")
 @click.option("--threads", type=Checked("threads"), default=None,
               help="Threads (default: all cores); output is the same for any.")
 @TEXT_COLUMN
+@READ_PROGRESS
 @friendly
 def stochastok(files, model_dir, output, p, seed, max_num_to_expand, epoch, split, allowed_special,
-               append_special, table, threads, text_column):
+               append_special, table, threads, text_column, progress):
     """StochasTok: encode FILES with the model, split random tokens (lossless), write the ids.
 
     Documents are numbered across FILES in order (line by line, or one per file with --split
@@ -487,9 +497,11 @@ def stochastok(files, model_dir, output, p, seed, max_num_to_expand, epoch, spli
     else:
         tok, st = StochasTok.for_model(model_dir)
     allowed = "all" if allowed_special == "all" else [s for s in allowed_special.split(",") if s]
-    n_docs, n_in, n_out, n_split, written = expand_files(
-        tok, st, list(files) or ["-"], output, p, seed=seed, max_num_to_expand=max_num_to_expand, epoch=epoch,
-        split=split, allowed_special=allowed, append_special=append_special, threads=threads, column=text_column)
+    with read_progress(progress) as prog:
+        n_docs, n_in, n_out, n_split, written = expand_files(
+            tok, st, list(files) or ["-"], output, p, seed=seed, max_num_to_expand=max_num_to_expand, epoch=epoch,
+            split=split, allowed_special=allowed, append_special=append_special, threads=threads,
+            column=text_column, progress=prog)
     click.echo(f"{n_docs} documents: {n_in} -> {n_out} tokens ({n_split} splits), wrote " + ", ".join(written))
 
 
@@ -503,7 +515,7 @@ def splinter():
 @click.argument("files", nargs=-1)
 @click.option("--lang", type=click.Choice(["he", "ar", "ms"]), required=True,
               help="Language: Hebrew, Arabic or Malay.")
-@click.option("--word-counts", default=None, help="A word<TAB>count file instead of FILES.")
+@click.option("--word-counts", default=None, help="A word<TAB>count file instead of FILES (default: none).")
 @click.option("--wordfreq", "use_wordfreq", is_flag=True, help="Use the wordfreq package's list (optional dependency).")
 @click.option("--wordlist", default="best", show_default=True, help="wordfreq list name.")
 @click.option("-o", "--output", required=True, help="Output map (JSON).")
@@ -572,24 +584,21 @@ def _splinter_io(files, map_path, output, method):
     click.echo(f"splinter {method}: {n / 1e6:.2f} MB in {dt:.2f} s ({n / 1e6 / max(dt, 1e-9):.2f} MB/s)", err=True)
 
 
-@splinter.command(name="apply")
-@click.argument("files", nargs=-1)
-@click.option("--map", "map_path", required=True, help="SPLINTER map (splinter.json) or a SPLINTER model directory.")
-@click.option("-o", "--output", default=None, help="Output file (default: stdout).")
-@friendly
-def splinter_apply(files, map_path, output):
-    """Transform FILES (or stdin) with SPLINTER; everything but letter runs passes through."""
-    _splinter_io(files, map_path, output, "apply")
+def _splinter_transform_command(method, doc):
+    """`newbpe splinter apply` and `newbpe splinter invert`: the same options, one direction each."""
+    @splinter.command(name=method, help=doc)
+    @click.argument("files", nargs=-1)
+    @click.option("--map", "map_path", required=True, help="SPLINTER map (splinter.json) or a SPLINTER model directory.")
+    @click.option("-o", "--output", default=None, help="Output file (default: stdout).")
+    @friendly
+    def command(files, map_path, output):
+        _splinter_io(files, map_path, output, method)
+    return command
 
 
-@splinter.command(name="invert")
-@click.argument("files", nargs=-1)
-@click.option("--map", "map_path", required=True, help="SPLINTER map (splinter.json) or a SPLINTER model directory.")
-@click.option("-o", "--output", default=None, help="Output file (default: stdout).")
-@friendly
-def splinter_invert(files, map_path, output):
-    """Undo `newbpe splinter apply` exactly."""
-    _splinter_io(files, map_path, output, "invert")
+splinter_apply = _splinter_transform_command(
+    "apply", "Transform FILES (or stdin) with SPLINTER; everything but letter runs passes through.")
+splinter_invert = _splinter_transform_command("invert", "Undo `newbpe splinter apply` exactly.")
 
 
 def entry():

@@ -1,5 +1,6 @@
 """What the `newbpe` commands share (cli.py holds the commands): one-line errors and the broken-pipe
 exit, checked number options, the input and source options, and the small readers."""
+import contextlib
 import os
 import sys
 import warnings
@@ -198,7 +199,7 @@ def input_options(fn=None, *, command="train"):
         click.option("--special-tokens", multiple=True, type=_KeepWhole(), help=SPECIALS_HELP[command]),
         click.option("--special-token", "special_token", multiple=True, metavar="TOKEN",
                      help="One special token, taken whole (commas included); repeatable. Listed after the "
-                          "--special-tokens ones."),
+                          "--special-tokens ones (default: none)."),
         click.option("--split", type=click.Choice(["line", "document"]), default="line", show_default=True,
                      help="Sequences: each line, or each whole document (a text file, a JSON record, a "
                           "dataset row)."),
@@ -212,6 +213,30 @@ def input_options(fn=None, *, command="train"):
     return fn
 
 
+#: encode/eval/stochastok write data to stdout or a file: by default a bar only where someone watches
+#: (stderr is a terminal); logs of pipelines stay clean unless lines or json are asked for.
+READ_PROGRESS = click.option(
+    "--progress", type=click.Choice(["auto", "tqdm", "lines", "json", "none"]), default="auto", show_default=True,
+    help="Progress over the input bytes on stderr. auto: a bar when stderr is a terminal, nothing otherwise; "
+         "tqdm: a bar, or plain lines when stderr is not a terminal; lines; json: one JSON object per update; none.")
+
+
+@contextlib.contextmanager
+def read_progress(kind):
+    """The progress callback of READ_PROGRESS's choice (None: silent), closed (a bar cleared)
+    however the command ends."""
+    from .progress import make_progress
+    if kind == "auto":
+        isatty = getattr(sys.stderr, "isatty", None)
+        kind = "tqdm" if isatty is not None and isatty() else "none"
+    prog = make_progress(kind)
+    try:
+        yield prog
+    finally:
+        if prog is not None and hasattr(prog, "close"):
+            prog.close()
+
+
 TEXT_COLUMN = click.option("--text-column", default="text", show_default=True,
                            help="The field of JSON records (a dotted path for nested ones) or the column of "
                                 "Parquet files and --dataset.")
@@ -223,9 +248,9 @@ def source_options(fn):
         TEXT_COLUMN,
         click.option("--dataset", default=None, metavar="NAME_OR_PATH",
                      help="Read a `datasets` dataset (a save_to_disk directory, a local data directory, or "
-                          "a cached or hub name) instead of FILES."),
+                          "a cached or hub name) instead of FILES (default: none)."),
         click.option("--dataset-split", default=None, help="--dataset: the split (default: the only one, or train)."),
-        click.option("--dataset-config", default=None, help="--dataset: the configuration name."),
+        click.option("--dataset-config", default=None, help="--dataset: the configuration name (default: none, the dataset's default)."),
         click.option("--max-bytes", type=Checked("max_bytes"), default=None,
                      help="Read documents until N bytes of text (the last one is read to its end; default: "
                           "no limit)."),

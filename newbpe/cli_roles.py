@@ -7,7 +7,7 @@ def role_options(fn):
     """--bos/--eos/--pad/--unk TOKEN (added to the special tokens if absent) and --add-bos/--add-eos."""
     for role in ("unk", "pad", "eos", "bos"):
         fn = click.option(f"--{role}", f"role_{role}", multiple=True, metavar="TOKEN",
-                          help=f"The {role} special token (added to --special-tokens if absent).")(fn)
+                          help=f"The {role} special token (added to --special-tokens if absent; default: none).")(fn)
     fn = click.option("--add-eos", "add_eos", is_flag=True, help="Template: append the eos token to each sequence.")(fn)
     return click.option("--add-bos", "add_bos", is_flag=True, help="Template: prepend the bos token to each sequence.")(fn)
 

@@ -5,6 +5,8 @@ import os
 
 from .atomic import write_file as atomic_write, write_text as atomic_write_text  # noqa: F401 (the writers' names)
 
+PROGRESS_BYTES = 1 << 20     # input bytes between two progress reports of iter_line_parts
+
 
 def read_npz(path, names, fmt, max_version, what):
     """(meta, arrays) of an .npz newbpe wrote: a JSON `meta` array naming `fmt` and a version, plus
@@ -85,23 +87,41 @@ def read_documents(files, split="line", rule=None, column="text", sampler=None):
         yield b"".join(parts).decode("utf-8", "surrogateescape")
 
 
-def iter_line_parts(files, rule, split="line", size=None, column="text", sampler=None):
+def iter_line_parts(files, rule, split="line", size=None, column="text", sampler=None, progress=None,
+                    stage="read"):
     """(name, line number, part bytes, end) of FILES (any format of `newbpe.sources`; '-' is
     stdin): each line (split="line", with its newline) or each whole non-empty file
     (split="document"), or each record of a JSON or Parquet file (its lines with split="line"), in
     parts cut at the safe points of `rule` (a cuts.CutRule: where the pre-tokenizer and the specials
     allow it), so a long line is never held whole unless it is one piece. end: this part ends its
     line or document. The line number is the record's (JSON Lines), or its index (JSON arrays,
-    Parquet rows). Every file is checked before the first line is read."""
+    Parquet rows). Every file is checked before the first line is read.
+
+    progress: a callback(stage, bytes read from disk, total bytes of the files) called about every
+    PROGRESS_BYTES of input and at each file's end (total 0 when it is unknown: stdin); the
+    position is the file's, so compressed and columnar inputs advance by their size on disk."""
     from .sources import check_inputs, iter_pieces
     check_inputs(files)
     if sampler is not None and not sampler.active:
         sampler = None
+    total = sum(os.path.getsize(f) for f in files if f != "-" and os.path.isfile(f)) if progress else 0
+    base = 0
     for name in files:
         if sampler is not None and sampler.done:
             return
-        items = ((name, n, part, end) for n, part, end in iter_pieces(name, split, rule, column, size))
+        tell = [] if progress else None
+        items = ((name, n, part, end) for n, part, end in iter_pieces(name, split, rule, column, size, track=tell))
         if sampler is not None:
             items = sampler.filter(items)
+        pending, seen = 0, 0
         for name_, n, part, end in items:
+            if progress:
+                pending += len(part)
+                if pending >= PROGRESS_BYTES:
+                    seen += pending
+                    pending = 0
+                    progress(stage, base + (tell[0]() if tell and name != "-" else seen), total)
             yield name_, n, part, end > 0
+        if progress and name != "-" and os.path.isfile(name):
+            base += os.path.getsize(name)
+            progress(stage, base, total)

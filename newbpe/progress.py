@@ -46,8 +46,12 @@ def resolve_progress(progress):
     return progress
 
 
+#: stages whose progress is counted in input bytes (the others count merges, items, documents)
+BYTE_STAGES = ("count", "read", "encode", "eval", "stochastok")
+
+
 def _unit(stage):
-    return "B" if stage == "count" else "it"
+    return "B" if stage in BYTE_STAGES else "it"
 
 
 class _TqdmProgress:

@@ -194,3 +194,13 @@ def test_special_token_keeps_commas(tmp_path):
     assert whole.exit_code == 0 and split.exit_code == 0, whole.output + split.output
     assert whole.output.startswith("1 unique pre-tokens, 1 in total")         # the newline only
     assert not split.output.startswith("1 unique pre-tokens, 1 in total")      # "a" and "b" cut out, "," counted
+
+
+def test_every_option_names_its_default():
+    """An option that is not a flag nor required says what happens when it is absent: click's
+    [default: …] or the words 'default' in its help (issue 17: help with its default and unit)."""
+    import click
+    silent = [(" ".join(path), p.opts[0]) for path, cmd in _commands(main) for p in cmd.params
+              if isinstance(p, click.Option) and not p.is_flag and not p.required and not p.show_default
+              and "default" not in (p.help or "").lower() and not {"--help", "--version"} & set(p.opts)]
+    assert not silent, silent

@@ -79,3 +79,50 @@ def test_cli_default_progress_in_a_log_is_plain_lines(tmp_path):
     r = CliRunner().invoke(main, ["train", "--vocab-size", "400", "-o", str(tmp_path / "m"), SAMPLE])
     assert r.exit_code == 0, r.output
     assert "\r" not in r.output and "merges: " in r.output
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    out = tmp_path_factory.mktemp("m") / "m"
+    newbpe.train([SAMPLE], vocab_size=400).save(out)
+    return str(out)
+
+
+@pytest.fixture(scope="module")
+def two_mb(tmp_path_factory):
+    """More than iter_line_parts' PROGRESS_BYTES, so a mid-file report happens."""
+    path = tmp_path_factory.mktemp("t") / "big.txt"
+    text = open(SAMPLE, encoding="utf-8").read()
+    path.write_text(text * (2 * (1 << 20) // len(text) + 1), encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize("command", ["encode", "stochastok"])
+def test_read_commands_report_input_bytes_as_json(command, small_model, two_mb, tmp_path):
+    import json
+    args = [command, "-m", small_model, two_mb, "--progress", "json"]
+    if command == "stochastok":
+        args += ["-o", str(tmp_path / "ids.npy")]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    events = [json.loads(line) for line in r.output.splitlines() if line.startswith('{"stage"')]
+    size = len(open(two_mb, "rb").read())
+    assert events and all(e["stage"] == command and e["total"] == size for e in events)
+    assert [e["current"] for e in events] == sorted(e["current"] for e in events)
+    assert events[-1]["current"] == size and len(events) >= 2
+
+
+@pytest.mark.parametrize("command", ["encode", "stochastok"])
+def test_read_commands_are_quiet_by_default_off_a_terminal(command, small_model, tmp_path):
+    args = [command, "-m", small_model, SAMPLE]
+    if command == "stochastok":
+        args += ["-o", str(tmp_path / "ids.npy")]
+    r = CliRunner().invoke(main, args)            # r.output holds stderr too
+    assert r.exit_code == 0
+    assert "B/s" not in r.output and "stochastok:" not in r.output and "encode:" not in r.output
+
+
+def test_byte_stages_are_shown_in_bytes(capsys):
+    p = _LineProgress(every=0.0)
+    p("encode", 2_000_000, 4_000_000)
+    assert "B/s" in capsys.readouterr().err

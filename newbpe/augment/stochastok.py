@@ -358,7 +358,8 @@ class IdsWriter:
 
 
 def expand_files(tok, st, files, output, p, *, seed=None, max_num_to_expand=None, epoch=None, split="line",
-                 allowed_special=(), append_special=None, threads=None, batch_chars=4 << 20, column="text"):
+                 allowed_special=(), append_special=None, threads=None, batch_chars=4 << 20, column="text",
+                 progress=None):
     """Encode text files (or any input format of `newbpe.sources`; `column`: the field of JSON and
     Parquet records) with `tok`, expand them with `st` and write the ids to `output` (`IdsWriter`).
     Documents (lines, or whole files with split="document") are read in parts cut at the
@@ -367,7 +368,8 @@ def expand_files(tok, st, files, output, p, *, seed=None, max_num_to_expand=None
     memory follows the longest document's ids (8 bytes per token, which the expansion needs at once)
     and the longest piece, not the longest line's text. Documents are numbered across files in order,
     so document d's expansion depends only on (seed, [epoch,] d), its ids, p and the cap, whatever the
-    batching. Returns (n_docs, ids in, ids out, successes, files)."""
+    batching. progress: a callback(stage, bytes read, total bytes) (`newbpe.progress`).
+    Returns (n_docs, ids in, ids out, successes, files)."""
     from collections import deque
     from ..cuts import CutRule
     from ..io import iter_line_parts
@@ -386,7 +388,8 @@ def expand_files(tok, st, files, output, p, *, seed=None, max_num_to_expand=None
     ends = deque()
 
     def parts():
-        for _, _, part, end in iter_line_parts(files, rule, split, column=column):
+        for _, _, part, end in iter_line_parts(files, rule, split, column=column, progress=progress,
+                                               stage="stochastok"):
             ends.append(end)
             yield part
     writer = IdsWriter(output, tok.vocab_size)
