@@ -7,7 +7,8 @@
    word with a digit suffix, a prefix ("re", "un", "pre", "de", "co", "anti") or both (numbers,
    inflections, hapaxes); counts follow the corpus word's count divided by the variant's rank (Zipf
    tail). Each size is trained in its own child process (`newbpe.train(table, vocab_size=VOCAB)`);
-   the child loads the table, warms the kernels on a tiny table, resets its peak RSS
+   the child loads the table, warms the kernels of both engines (single and partitioned: above
+   400k words the loop partitions) on a small table, resets its peak RSS
    (/proc/self/clear_refs 5), trains, and reports VmHWM minus the RSS before training: the engine's
    own peak, per unique word (the table itself is not included).
 2. Heaps' law: unique gpt2 words U(n) of growing prefixes of a mix of the corpora (64 KB blocks of
@@ -68,7 +69,10 @@ def child(path, vocab):
     import numpy as np
     import newbpe
     wc = newbpe.WordCounts.load(path)
-    newbpe.train(newbpe.WordCounts.from_dict({b"warm up": 3, b"the kernels": 2}), vocab_size=300)
+    from newbpe.trainers.bpe import train as train_bpe
+    warm = newbpe.WordCounts.from_dict({b"warm up %d" % i: 3 + i % 5 for i in range(3000)})
+    for partitions in (1, 2):           # both engines' kernels loaded (or compiled) before the reset
+        train_bpe(warm, 400, _partitions=partitions, _parallel_threshold=1)
     rss = _status("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")

@@ -85,7 +85,7 @@ main.add_command(count_merge)
               help="Target vocabulary size in tokens (base alphabet + special tokens + merges).")
 @click.option("-o", "--output", required=True, help="Output directory (model.json, tokenizer.json).")
 @click.option("--counts", "counts_file", default=None, help="Train on a saved word-count table instead of FILES: an .npz, a count shard "
-              "(.parquet) or a directory of shards (merged on load; default: none, count FILES).")
+              "(.parquet) or a directory of shards (merged on load) (default: none, count FILES).")
 @input_options
 @source_options
 @click.option("--min-frequency", type=Checked("min_frequency"), default=None,

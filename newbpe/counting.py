@@ -566,7 +566,7 @@ class WordCounts:
         """The counting setup (and the .npz format): what two tables must share to be added."""
         transform = None
         if self.transform is not None:
-            from .preprocessors import transform_to_dict
+            from .preprocessors.registry import transform_to_dict
             transform = transform_to_dict(self.transform)
         return {"format": FORMAT, "version": FORMAT_VERSION, "units": self.units,
                 "pretokenizer": self.pretokenizer.to_dict(), "split": self.split,
@@ -611,7 +611,7 @@ class WordCounts:
     def _from_setup(cls, setup, source="count shard"):
         transform = setup.get("transform")
         if transform is not None:
-            from .preprocessors import transform_from_dict
+            from .preprocessors.registry import transform_from_dict
             transform = transform_from_dict(transform, source)
         wc = cls(PreTokenizer.from_dict(setup.get("pretokenizer")), setup.get("units"),
                  setup.get("special_tokens", ()), transform)
