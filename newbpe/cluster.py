@@ -199,7 +199,7 @@ def count_documents(split, column, path, start, end):
 
 def chunk_unit(params, split, column, path, start, end, first_index):
     """Worker: the random-chunk table of one task whose first document is number `first_index`."""
-    from .trainers.supertoken import chunk_texts
+    from .trainers.chunk_counts import chunk_texts
     seed, bins, remove_repeats, specials, seed_by, transform = params
     try:
         table, chunks, _ = chunk_texts(_documents(path, start, end, split, column), first_index, seed, bins,

@@ -37,8 +37,6 @@ from .base import Progress, prepare, token_shape_stats
 
 #: The reference trainer's special tokens (train.py); compat="reference" uses them when none are given.
 REFERENCE_SPECIALS = ("<|endoftext|>", "<|beginoftext|>", "<|image|>", "<|audio|>")
-#: Characters per batch handed to the chunking kernel (about 4 bytes each as UTF-32, 21 in buffers).
-BATCH_CHARS = 2 << 20
 
 _BPE_OPTIONS = ("byte_alphabet",)
 
@@ -114,6 +112,7 @@ def count_chunks(corpus, seed, bins, *, remove_repeats=7, specials=(), seed_by="
         from ..cluster import count_random_chunks
         return count_random_chunks(corpus, seed, bins, remove_repeats=remove_repeats, specials=specials,
                                    seed_by=seed_by, transform=transform)
+    from .chunk_counts import chunk_texts
     try:
         table, n_chunks, _ = chunk_texts(corpus.texts(), 0, seed, bins, remove_repeats=remove_repeats,
                                          specials=specials, seed_by=seed_by, transform=transform,
@@ -122,43 +121,6 @@ def count_chunks(corpus, seed, bins, *, remove_repeats=7, specials=(), seed_by="
         from ..checks import text_error
         raise text_error(e) from None
     return table, n_chunks
-
-
-def chunk_texts(texts, first_index, seed, bins, *, remove_repeats=7, specials=(), seed_by="index", transform=None,
-                threads=1, progress=None):
-    """(table, chunks, documents) of the random-chunk pieces of `texts`, the first of which is
-    document number `first_index` of the corpus (its seed, ``seed_by="index"``). Batches of about
-    BATCH_CHARS characters go through the chunking kernel and into the word table."""
-    from .._threads import threads_limit
-    from ..counting import WordCounts
-    from ..pretokenizers.random_chunks import chunk_batch
-    table = WordCounts("none", "bytes", specials)
-    n_docs = n_chunks = 0
-    batch, size = [], 0
-
-    def flush():
-        nonlocal n_docs, n_chunks
-        indices = np.arange(first_index + n_docs, first_index + n_docs + len(batch), dtype=np.int64)
-        with threads_limit(threads):
-            data, bounds, per_doc = chunk_batch(batch, seed, indices, bins, remove_repeats=remove_repeats,
-                                                specials=specials, seed_by=seed_by)
-        table.add_pieces(data, bounds, threads)
-        n_docs += len(batch)
-        n_chunks += int(per_doc.sum())
-        if progress is not None:
-            progress("count", n_docs, 0)
-
-    for text in texts:
-        if transform is not None:
-            text = transform.apply(text)
-        batch.append(text)
-        size += len(text)
-        if size >= BATCH_CHARS:
-            flush()
-            batch, size = [], 0
-    if batch:
-        flush()
-    return table, n_chunks, n_docs
 
 
 def train(corpus, vocab_size, special_tokens=(), progress=None, *, pretokenizer=None, units="bytes",
