@@ -94,32 +94,56 @@ def build(path, size, vary):
 
 # ------------------------------------------------------------------------------------------ measuring
 def run(cmd, timeout=None):
-    """Run a command in its own process group: wall seconds, its peak RSS (wait4's, so this process
-    alone, or its largest child), exit code, and whether it was stopped at `timeout`."""
+    """Run a command in its own process group: wall seconds, its peak RSS, exit code, and whether
+    it was stopped at `timeout`. Peak RSS comes from /usr/bin/time (%M), whose process is tiny: a
+    child forked from this script would start its high-water mark at this script's RSS. A command
+    stopped at the limit reports the largest VmHWM seen in its process group (polled every 0.5 s)."""
     import tempfile
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r") as rss_file:
+        timer = ["/usr/bin/time", "-f", "%M", "-o", rss_file.name] if os.path.exists("/usr/bin/time") else []
         t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=out, stderr=err, start_new_session=True)
-        timed_out = False
+        p = subprocess.Popen(timer + cmd, stdout=out, stderr=err, start_new_session=True)
+        timed_out, polled, last_poll = False, 0.0, 0.0
         while True:
-            pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+            pid, status, _ = os.wait4(p.pid, os.WNOHANG)
             if pid:
                 break
-            if timeout is not None and time.perf_counter() - t0 > timeout:
+            now = time.perf_counter()
+            if now - last_poll > 0.5:
+                polled, last_poll = max(polled, group_hwm_mb(p.pid)), now
+            if timeout is not None and now - t0 > timeout:
                 timed_out = True
                 os.killpg(p.pid, signal.SIGKILL)
-                _, status, usage = os.wait4(p.pid, 0)
+                _, status, _ = os.wait4(p.pid, 0)
                 break
             time.sleep(0.05)
         seconds = time.perf_counter() - t0
         p.returncode = os.waitstatus_to_exitcode(status)
+        lines = rss_file.read().split()
+        rss = int(lines[-1]) / 1024 if lines and lines[-1].isdigit() and not timed_out else polled
         out.seek(0)
         err.seek(0)
-        result = {"seconds": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024), "rc": p.returncode,
+        result = {"seconds": round(seconds, 2), "peak_rss_mb": round(rss), "rc": p.returncode,
                   "timed_out": timed_out, "stdout": out.read().decode(errors="replace").strip()[-300:]}
         if p.returncode != 0 and not timed_out:
             result["stderr"] = err.read().decode(errors="replace").strip()[-300:]
     return result
+
+
+def group_hwm_mb(pgid):
+    """The largest VmHWM among the processes of process group `pgid`."""
+    best = 0.0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid:
+                best = max(best, vm_hwm_mb(int(entry)))
+    return best
 
 
 def vm_hwm_mb(pid):
@@ -128,9 +152,9 @@ def vm_hwm_mb(pid):
             for line in f:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) / 1024
-    except OSError:
+    except (OSError, ValueError):
         pass
-    return float("nan")
+    return 0.0
 
 
 def newbpe_cmd(*args):
@@ -175,9 +199,10 @@ def dask_count(corpus, out, workdir):
 
 
 def _wait_workers(address, n):
-    from distributed import Client
-    with Client(address, timeout=30) as c:
-        c.wait_for_workers(n, timeout=60)
+    """In a subprocess: distributed is not imported into this script (its children stay small)."""
+    subprocess.run([sys.executable, "-c", "import sys; from distributed import Client; "
+                    "c = Client(sys.argv[1], timeout=30); c.wait_for_workers(int(sys.argv[2]), timeout=60); c.close()",
+                    address, str(n)], check=True, capture_output=True)
 
 
 # ------------------------------------------------------------------------------------------ main
@@ -202,7 +227,10 @@ def main():
     results_path = os.path.join(a.workdir, f"results_{tag}_{a.vocab}.json")
     results = json.load(open(results_path)) if os.path.exists(results_path) else {}
     t0 = time.perf_counter()
-    build(corpus, int(a.gb * 1e9), vary)
+    if not (os.path.exists(corpus) and os.path.getsize(corpus) == int(a.gb * 1e9)):
+        # in a subprocess, so this script stays small (its children's peak RSS starts at its size)
+        subprocess.run([sys.executable, __file__, "--build-only", corpus, str(int(a.gb * 1e9)), str(int(vary))],
+                       check=True)
     print(f"corpus {corpus}: {os.path.getsize(corpus) / 1e9:.2f} GB ({time.perf_counter() - t0:.0f} s to build "
           "or check)", file=sys.stderr)
     counts = os.path.join(a.workdir, f"counts_{tag}.npz")
@@ -268,4 +296,7 @@ def print_table(a, tag, results):
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--build-only"]:
+        build(sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1")
+    else:
+        main()
