@@ -75,10 +75,10 @@ def session(cluster: Any) -> Iterator[Any]:
             raise NewbpeError(f"--cluster local:N needs a number of workers N >= 1, got {cluster!r}")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")            # Dask's notes on ports and memory limits
-            with distributed.LocalCluster(n_workers=int(n), threads_per_worker=1, processes=True,
-                                          host="127.0.0.1", dashboard_address=None) as local, \
-                    distributed.Client(local) as client:
-                yield client
+            local = distributed.LocalCluster(n_workers=int(n), threads_per_worker=1, processes=True,
+                                             host="127.0.0.1", dashboard_address=None)
+        with local, distributed.Client(local) as client:   # counting's own warnings still show
+            yield client
         return
     if hasattr(cluster, "scheduler_address"):
         with distributed.Client(cluster) as client:
@@ -250,6 +250,8 @@ def count_files(client, table, paths, column="text", progress=None, task_bytes=N
     from .counting import warn_invalid_utf8
     from .sources import check_inputs
     check_inputs(paths)
+    if sum(os.path.getsize(p) for p in paths) == 0:
+        raise NewbpeError("input files are empty: " + ", ".join(paths))      # as local counting says
     setup = _setup(table)
     units = _units(paths, table.split, table.pretokenizer, table.special_tokens, task_bytes or TASK_BYTES)
     if not units:

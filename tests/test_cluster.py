@@ -252,3 +252,18 @@ def test_supertoken_ranges_number_documents(tmp_path_factory, docs, task, seed_b
         merged = C.merge_pair(setup, merged, q)
     assert arrays_of(C._table(setup, merged)) == arrays_of(local)
     assert (merged[4] if payloads else 0) == n_local
+
+
+def test_local_cluster_spec_counts_and_warns(files, small_tasks, tmp_path):
+    """cluster="local:2" starts and stops its own LocalCluster; counting's warnings still reach the
+    caller; empty inputs are refused as locally."""
+    bad = [files["plain"][2]]                       # holds a byte that is not UTF-8
+    with pytest.warns(UserWarning, match="not valid UTF-8"):
+        table = newbpe.count(bad, units="chars", cluster="local:2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert arrays_of(table) == arrays_of(newbpe.count(bad, units="chars"))
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    with pytest.raises(NewbpeError, match="input files are empty"):
+        newbpe.count([str(empty)], cluster="local:1")
