@@ -141,8 +141,9 @@ def test_worker_killed_mid_job_is_retried(client, files, small_tasks, tmp_path):
 
 
 def test_cli_cluster_counts_train(client, files, tmp_path):
-    """newbpe count --cluster tcp://... writes what newbpe train --counts reads; the model is the
-    one trained on the files here."""
+    """newbpe count --cluster tcp://... writes what newbpe train --counts reads (an .npz, or a
+    Parquet count shard); the model is the one trained on the files here; newbpe train --cluster
+    gives the local model too."""
     from click.testing import CliRunner
     from newbpe.cli import main
     out = tmp_path / "counts.npz"
@@ -156,6 +157,20 @@ def test_cli_cluster_counts_train(client, files, tmp_path):
                                   "-o", str(tmp_path / "m2")])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "m1" / "model.json").read_bytes() == (tmp_path / "m2" / "model.json").read_bytes()
+    # a count shard written from the cluster's table, and train --cluster (supertoken chunks there)
+    shard = tmp_path / "counts.parquet"
+    r = CliRunner().invoke(main, ["count", "--cluster", client.scheduler.address, "--progress", "none",
+                                  *files["plain"], "-o", str(shard)])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["train", "--counts", str(shard), "--vocab-size", "400", "--progress", "none",
+                                  "-o", str(tmp_path / "m3")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "m3" / "model.json").read_bytes() == (tmp_path / "m2" / "model.json").read_bytes()
+    for name, cluster in (("m4", ["--cluster", client.scheduler.address]), ("m5", [])):
+        r = CliRunner().invoke(main, ["train", "--algo", "supertoken", *cluster, *files["plain"][:2], "--vocab-size",
+                                      "400", "--progress", "none", "-o", str(tmp_path / name)])
+        assert r.exit_code == 0, r.output
+    assert (tmp_path / "m4" / "model.json").read_bytes() == (tmp_path / "m5" / "model.json").read_bytes()
 
 
 def test_bad_address_one_line(files, monkeypatch):
