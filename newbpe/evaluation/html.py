@@ -47,7 +47,8 @@ window.addEventListener('load',function(){
 
 
 def _e(text):
-    return html.escape(str(text), quote=True)
+    """Escaped for HTML; bytes that are not UTF-8 (surrogate escapes) as <xx> hex."""
+    return html.escape(piece_display(str(text))[0], quote=True)
 
 
 def _table(header, body, numeric_from=2, classes=None):
@@ -136,9 +137,6 @@ def render(d, with_plots=True):
 
 
 def write_html(d, path, with_plots=True):
-    """Write the report all-or-nothing; returns the path. Lone surrogates (bytes that are not
-    UTF-8) never reach the file: piece_display turns them into hex, and any left elsewhere (a
-    label) are written as replacement characters."""
-    from ..io import atomic_write
-    data = render(d, with_plots).encode("utf-8", "replace")
-    return atomic_write(path, lambda f: f.write(data), binary=True)
+    """Write the report all-or-nothing; returns the path."""
+    from ..io import atomic_write_text
+    return atomic_write_text(path, render(d, with_plots))
