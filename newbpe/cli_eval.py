@@ -121,7 +121,7 @@ def eval_(files, models, labels, tiktoken_pattern, morphscore, segmentation, par
                   tiktoken_pattern=tiktoken_pattern, text_column=text_column)
     from .evaluation.outputs import as_dict, terminal_table, write_outputs
     d = as_dict(result)
-    stdout = click.get_text_stream("stdout")
+    stdout = sys.stdout
     written = write_outputs(d, outputs, stdout)
     if plots_dir is not None:
         from .evaluation.plots import write_plots
@@ -135,10 +135,48 @@ def eval_(files, models, labels, tiktoken_pattern, morphscore, segmentation, par
         click.echo(f"wrote {path}", err=True)
 
 
-def _run(tokenizers, corpora, tiktoken_pattern, text_column, **kwargs):
-    """run_eval with the CLI's adapters options."""
-    from .evaluation.run import run_eval
-    return run_eval(tokenizers, corpora, **kwargs)
+def _run(tokenizers, corpora, tiktoken_pattern, text_column, threads, **kwargs):
+    """run_eval with the CLI's adapter options: .tiktoken files loaded with --tiktoken-pattern, and
+    corpora that are not plain text (JSON Lines, JSON, Parquet, compressed: newbpe.sources) read
+    through --text-column into plain-text copies in a temporary directory (run_eval reads lines),
+    named like the originals so labels stay; the result keeps the original paths."""
+    import tempfile
+    from .errors import NewbpeError
+    from .evaluation.run import _label_of, run_eval
+    from .evaluation.tokenizers import load_adapter
+    if tiktoken_pattern is not None:
+        tokenizers = [(load_adapter(src, threads, tiktoken_pattern), label or _label_of(src))
+                      if str(src).endswith(".tiktoken") else (src, label) for src, label in tokenizers]
+    with tempfile.TemporaryDirectory(prefix="newbpe-eval-") as tmp:
+        copies = {path: plain_copy(path, text_column, os.path.join(tmp, str(k)))
+                  for k, (path, _) in enumerate(corpora)}
+        back = {copy: path for path, copy in copies.items()}
+        try:
+            result = run_eval(tokenizers, [(copies[p], lang) for p, lang in corpora], threads=threads, **kwargs)
+        except NewbpeError as e:                # name the user's file, not its temporary copy
+            message = str(e)
+            for copy, path in back.items():
+                message = message.replace(copy, path)
+            raise NewbpeError(message) from None
+    for c in result.corpora:
+        c["path"] = back.get(c["path"], c["path"])
+    return result
+
+
+def plain_copy(path, column, directory):
+    """`path` itself when it is plain text, else its lines (each record's text, --text-column)
+    written to DIRECTORY/<its name>."""
+    from .sources import check_inputs, is_plain
+    check_inputs([path])
+    if is_plain(path):
+        return path
+    from .io import read_documents
+    os.makedirs(directory)
+    copy = os.path.join(directory, os.path.basename(path))
+    with open(copy, "w", encoding="utf-8", errors="surrogateescape", newline="") as f:
+        for line in read_documents([path], "line", column=column):
+            f.write(line if line.endswith("\n") else line + "\n")
+    return copy
 
 
 # ---------------------------------------------------------------------------------------------- show
@@ -167,15 +205,16 @@ def show_line(pieces, colour):
 @friendly
 def show(texts, models, labels, tiktoken_pattern, plain):
     """Print how each tokenizer (-m, repeatable) cuts TEXT (default: each line of stdin)."""
-    stdout = click.get_text_stream("stdout")
+    stdout = sys.stdout
     colour = not plain and stdout.isatty() and "NO_COLOR" not in os.environ
     texts = list(texts) or [line.rstrip("\n") for line in sys.stdin]
     from .evaluation.segments import segmenters
     cutters = segmenters(labelled(models, labels), tiktoken_pattern)
     width = max(len(label) for label, _ in cutters)
-    for k, text in enumerate(texts):
+    cuts = [cut(texts) for _, cut in cutters]
+    for k in range(len(texts)):
         if k:
             click.echo("")
-        for label, cut in cutters:
-            pieces = cut(text)
-            click.echo(f"{label:<{width}}  {len(pieces):>4}  {show_line(pieces, colour)}")
+        for (label, _), per_text in zip(cutters, cuts):
+            n_tokens, pieces = per_text[k]
+            click.echo(f"{label:<{width}}  {n_tokens:>4}  {show_line(pieces, colour)}")

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import cli_error
-from eval_fixture import AR, EN, build_result, train_models
+from eval_fixture import AR, EN, build_result, morphology_files, train_models
 from newbpe.cli import main
 from newbpe.cli_eval import corpus_arg, parallel_arg, show_line
 from newbpe.errors import NewbpeError
@@ -43,7 +43,7 @@ def test_files_parse_back(result, tmp_path):
     assert sorted(outputs.write_outputs(result, paths)) == sorted(paths.values())
     assert json.loads(open(paths["json"], encoding="utf-8").read()) == result
     names = outputs.metric_names(result)
-    assert names[:4] == ["bytes_per_token", "tokens_per_word", "renyi_efficiency_2.5", "vocab_used"]
+    assert outputs.headline_order(names)[:4] == ["bytes_per_token", "fertility", "renyi_efficiency", "vocab_utilisation"]
     rows = outputs.table_rows(result)
     assert len(rows) == len(result["rows"]) + len(result["totals"])
     with open(paths["csv"], newline="", encoding="utf-8") as f:
@@ -60,7 +60,7 @@ def test_files_parse_back(result, tmp_path):
         assert cells[:2] == [r["tokenizer"], r["corpus"]]
         assert cells[3:] == [outputs.number(r.get(n)) for n in names]
     tex = open(paths["latex"], encoding="utf-8").read()
-    assert tex.count("\\begin{tabular}") == len(result["corpora"]) + 1 + 2      # corpora, (all), parity, curves
+    assert tex.count("\\begin{tabular}") == len(result["corpora"]) + 1 + 3      # corpora, (all), parity, morphology, curves
     bpt = [line for line in tex.splitlines() if line.startswith("bytes\\_per\\_token &")]
     en_row = bpt[0].removesuffix(" \\\\").split(" & ")[1:]
     want = {r["tokenizer"]: r["bytes_per_token"] for r in result["rows"] if r["corpus"] == EN.name}
@@ -72,10 +72,11 @@ def test_terminal_table_fits_and_leads_with_headline(result):
     text = outputs.terminal_table(result)
     lines = text.splitlines()
     assert max(len(line) for line in lines) <= outputs.TABLE_WIDTH
-    assert lines[0].split()[:4] == ["tokenizer", "corpus", "bytes_per_token", "tokens_per_word"]
+    assert lines[0].split()[:6] == ["tokenizer", "corpus", "bytes_per_token", "fertility", "renyi_efficiency",
+                                    "vocab_utilisation"]
     main_rows = lines[2:2 + len(result["rows"]) + len(result["totals"])]
     assert [line.split()[:2] for line in main_rows] == [[r["tokenizer"], r["corpus"]] for r in outputs.table_rows(result)]
-    assert "Parity" in text and "Truncated vocabulary" in text
+    assert "Parity" in text and "Morphology" in text and "Truncated vocabulary" in text
     narrow = outputs.terminal_table(result, width=60)
     assert max(len(line) for line in narrow.splitlines()[:8]) <= 60 and "more metrics" in narrow
 
@@ -116,8 +117,8 @@ def test_plots_png_svg_size_and_deterministic(result, tmp_path):
     from newbpe.evaluation import plots
     written = plots.write_plots(result, tmp_path / "a")
     names = sorted({p.rsplit("/", 1)[1].rsplit(".", 1)[0] for p in written})
-    assert names == sorted(["bars_bytes_per_token", "bars_tokens_per_word", "bars_renyi_efficiency_2.5",
-                            "bars_vocab_used", "curve", "token_length", "tokens_per_word", "parity"])
+    assert names == sorted(["bars_bytes_per_token", "bars_fertility", "bars_renyi_efficiency",
+                            "bars_vocab_utilisation", "curve", "token_length", "tokens_per_word", "parity"])
     for p in written:
         if p.endswith(".png"):
             assert png_size(p) == (800, 450)
@@ -183,3 +184,95 @@ def test_show_line_colours_and_plain():
     assert coloured.count("\x1b[0m") == 4
     assert "\x1b[30;48;5;153mab" in coloured and "\x1b[30;48;5;223m c" in coloured and "\\n" in coloured
     assert show_line(["ab", " c", "\n", "\udce2"], colour=False) == "ab| c|\\n|<e2>"
+
+
+# ---------------------------------------------------------------------------------------------- the CLI on the engine
+def run_cli(*args, input=None):
+    r = CliRunner().invoke(main, [str(a) for a in args], input=input)
+    assert r.exit_code == 0, r.output + r.stderr
+    return r
+
+
+def test_cli_writes_what_the_engine_computes(models, tmp_path):
+    from newbpe.evaluation.run import run_eval
+    morph, seg = morphology_files(tmp_path)
+    out = {fmt: tmp_path / f"r.{fmt}" for fmt in ("csv", "json", "markdown", "latex", "html")}
+    r = run_cli("eval", "-m", models[0], "-m", models[1], "--label", "small", "--label", "big",
+                f"en={EN}", f"ar={AR}", "--parallel", f"{EN}:{AR}", "--morphscore", morph, "--segmentation", seg,
+                "--truncate", 0, "--truncate", 30, *[x for fmt, p in out.items() for x in (f"--{fmt}", p)])
+    want = run_eval([(str(models[0]), "small"), (str(models[1]), "big")], [(str(EN), "en"), (str(AR), "ar")],
+                    parallel=[(str(EN), str(AR))], morphscore=[str(morph)], segmentation=[str(seg)],
+                    curve_merges=[0, 30]).to_dict()
+    got = json.loads(out["json"].read_text(encoding="utf-8"))
+    assert got == json.loads(outputs.json_text(want))
+    assert [t["label"] for t in got["tokenizers"]] == ["small", "big"]
+    assert [(c["label"], c["language"]) for c in got["corpora"]] == [(EN.name, "en"), (AR.name, "ar")]
+    assert r.stdout == outputs.terminal_table(want) + "\n"
+    assert sorted(line.split(" ", 1)[1] for line in r.stderr.splitlines()) == sorted(str(p) for p in out.values())
+    for fmt in ("csv", "markdown", "latex"):
+        assert out[fmt].read_text(encoding="utf-8") == outputs.FORMATS[fmt](want)
+    assert "<table" in out["html"].read_text(encoding="utf-8")
+
+
+def test_cli_json_to_stdout_and_default_labels(models):
+    r = run_cli("eval", "-m", models[0], "-m", models[0], EN, "--json", "-")
+    d = json.loads(r.stdout)
+    assert [t["label"] for t in d["tokenizers"]] == ["bpe300", "bpe300 (2)"]
+    assert d["rows"][0] == dict(d["rows"][1], tokenizer="bpe300")
+    assert d["corpora"][0]["language"] is None
+
+
+def test_cli_reads_jsonl_through_text_column(models, tmp_path):
+    lines = EN.read_text(encoding="utf-8").splitlines(keepends=True)[:200]
+    plain = tmp_path / "x.txt"
+    plain.write_text("".join(lines), encoding="utf-8")
+    records = tmp_path / "x.jsonl"
+    records.write_text("".join(json.dumps({"body": t.rstrip("\n")}) + "\n" for t in lines), encoding="utf-8")
+    a = json.loads(run_cli("eval", "-m", models[0], plain, "--json", "-").stdout)
+    b = json.loads(run_cli("eval", "-m", models[0], records, "--text-column", "body", "--json", "-").stdout)
+    assert b["corpora"][0]["path"] == str(records) and b["corpora"][0]["label"] == "x.jsonl"
+    assert [dict(r, corpus=None) for r in a["rows"]] == [dict(r, corpus=None) for r in b["rows"]]
+
+
+def test_cli_bad_input_names_the_file(models, tmp_path):
+    m = str(models[0])
+    bad = tmp_path / "broken.json"
+    bad.write_text("{not json")
+    assert str(bad) in cli_error(["eval", "-m", bad, EN])
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n  \n")
+    assert str(empty) in cli_error(["eval", "-m", m, empty])
+    cols = tmp_path / "cols.csv"
+    cols.write_text("word,pt1\nwalked,walk\n")
+    msg = cli_error(["eval", "-m", m, EN, "--morphscore", cols])
+    assert str(cols) in msg and "rest" in msg
+    short = tmp_path / "short.txt"
+    short.write_text("one line\n")
+    msg = cli_error(["eval", "-m", m, EN, "--parallel", f"{EN}:{short}"])
+    assert str(short) in msg and "line" in msg
+    assert "missing.txt" in cli_error(["eval", "-m", m, tmp_path / "missing.txt"])
+
+
+def test_show_pieces_rebuild_the_text(models, tmp_path):
+    text = "Hello wörld — 😀 tabs\there"
+    r = run_cli("show", "-m", models[0], "-m", models[1], "--label", "a", "--label", "bb", text, "second")
+    lines = r.stdout.splitlines()
+    assert len(lines) == 5 and lines[2] == ""
+    import newbpe
+    for line, model in zip(lines[:2], models):
+        label, n, shown = line.split(None, 2)
+        assert int(n) == len(newbpe.load(model).encode(text))
+        assert shown.replace("|", "") == text.replace("\t", "\\t")
+    assert run_cli("show", "-m", models[0], input="from stdin\n").stdout.split()[2].replace("|", "") == "from"
+
+
+def test_show_and_eval_read_tiktoken_with_pattern(models, tmp_path):
+    run_cli("export", "-m", models[1], "--format", "tiktoken", "-o", tmp_path / "tt")
+    tt = next((tmp_path / "tt").glob("*.tiktoken"))
+    text = "The quick brown fox jumps over the lazy dog's back, 1234 times!"
+    ours = run_cli("show", "-m", models[1], "--label", "x", text).stdout
+    theirs = run_cli("show", "-m", tt, "--tiktoken-pattern", "gpt2", "--label", "x", text).stdout
+    assert ours == theirs
+    d = json.loads(run_cli("eval", "-m", models[1], "-m", tt, "--tiktoken-pattern", "gpt2", EN, "--json", "-").stdout)
+    assert d["tokenizers"][1]["kind"] == "tiktoken" and d["tokenizers"][1]["label"] == tt.name
+    assert d["rows"][0]["tokens"] == d["rows"][1]["tokens"]

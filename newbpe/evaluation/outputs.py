@@ -14,9 +14,10 @@ import math
 import re
 
 # The numbers researchers compare first (issue 18: compression, fertility, Rényi efficiency,
-# vocabulary use), by metric-name prefix, in column order. The rest follow while they fit.
-HEADLINE = ("bytes_per_token", "chars_per_token", "fertility", "tokens_per_word", "renyi_efficiency",
-            "shannon_efficiency", "vocab_util", "vocab_used", "words_split", "proportion")
+# vocabulary use, words split; names of evaluation/metrics.py), in column order; the rest follow
+# in `metric_info` order while they fit.
+HEADLINE = ("bytes_per_token", "fertility", "renyi_efficiency", "vocab_utilisation", "split_words",
+            "chars_per_token", "shannon_efficiency")
 TABLE_WIDTH = 100                     # columns of the terminal table (issue 18: fits a 100-column terminal)
 LABEL_WIDTH = 18                      # longest tokenizer/corpus label shown whole in the terminal
 KEYS = ("tokenizer", "corpus", "language")
@@ -41,9 +42,7 @@ def metric_names(d):
 
 def headline_order(names):
     """`names` with the HEADLINE metrics first (in HEADLINE order), then the others as given."""
-    def rank(name):
-        return next((i for i, stem in enumerate(HEADLINE) if name.startswith(stem)), len(HEADLINE))
-    return sorted(names, key=lambda n: (rank(n), names.index(n)))
+    return [n for n in HEADLINE if n in names] + [n for n in names if n not in HEADLINE]
 
 
 def table_rows(d):

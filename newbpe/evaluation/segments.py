@@ -1,18 +1,27 @@
-"""Token segmentations for `newbpe show`: for each tokenizer, a function text -> pieces (str; a piece
-that is not UTF-8 on its own holds surrogate escapes, which outputs.piece_display shows as hex)."""
-
-
-def _newbpe_cutter(tok):
-    def cut(text):
-        return [tok.decode_bytes([i]).decode("utf-8", "surrogateescape") for i in tok.encode(text)]
-    return cut
+"""Token segmentations for `newbpe show`, through the same adapters as `newbpe eval`
+(evaluation/tokenizers.py: newbpe models, HF tokenizer.json, .tiktoken, SentencePiece) and the same
+cutting as the report's samples (run._segments: the text cut at each token's start; a character
+split across tokens stays one piece, so the pieces always concatenate to the text)."""
 
 
 def segmenters(tokenizers, tiktoken_pattern=None):
-    """[(label, cut)] for [(path, label or None)]; the label defaults to the path's name."""
-    import os
-    import newbpe
-    out = []
-    for path, label in tokenizers:
-        out.append((label or os.path.basename(os.path.normpath(str(path))), _newbpe_cutter(newbpe.load(path))))
-    return out
+    """[(label, cut)] for [(path, label or None)]: cut(texts) -> [(token count, pieces)] per text.
+    Labels default as in run_eval (the file or directory name; repeats numbered)."""
+    import numpy as np
+    from .run import _label_of, _segments, unique_labels
+    from .tokenizers import load_adapter
+    adapters = [load_adapter(path, None, tiktoken_pattern) for path, _ in tokenizers]
+    labels = unique_labels([label or _label_of(path) for path, label in tokenizers])
+
+    def cutter(adapter):
+        def cut(texts):
+            offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+            np.cumsum([len(t.encode("utf-8", "surrogateescape")) for t in texts], out=offsets[1:])
+            enc = adapter.encode(list(texts), offsets)
+            out = []
+            for k, text in enumerate(texts):
+                a, b = int(enc.token_bounds[k]), int(enc.token_bounds[k + 1])
+                out.append((b - a, _segments(text, enc.starts[a:b] - offsets[k])))
+            return out
+        return cut
+    return [(label, cutter(a)) for label, a in zip(labels, adapters)]
