@@ -135,24 +135,20 @@ def eval_(files, models, labels, tiktoken_pattern, morphscore, segmentation, par
         click.echo(f"wrote {path}", err=True)
 
 
-def _run(tokenizers, corpora, tiktoken_pattern, text_column, threads, **kwargs):
-    """run_eval with the CLI's adapter options: .tiktoken files loaded with --tiktoken-pattern, and
-    corpora that are not plain text (JSON Lines, JSON, Parquet, compressed: newbpe.sources) read
-    through --text-column into plain-text copies in a temporary directory (run_eval reads lines),
-    named like the originals so labels stay; the result keeps the original paths."""
+def _run(tokenizers, corpora, text_column, **kwargs):
+    """run_eval, with corpora that are not plain text (JSON Lines, JSON, Parquet, compressed:
+    newbpe.sources) read through --text-column into plain-text copies in a temporary directory
+    (run_eval reads lines), named like the originals so labels stay; the result and the errors
+    name the original paths."""
     import tempfile
     from .errors import NewbpeError
-    from .evaluation.run import _label_of, run_eval
-    from .evaluation.tokenizers import load_adapter
-    if tiktoken_pattern is not None:
-        tokenizers = [(load_adapter(src, threads, tiktoken_pattern), label or _label_of(src))
-                      if str(src).endswith(".tiktoken") else (src, label) for src, label in tokenizers]
+    from .evaluation.run import run_eval
     with tempfile.TemporaryDirectory(prefix="newbpe-eval-") as tmp:
         copies = {path: plain_copy(path, text_column, os.path.join(tmp, str(k)))
                   for k, (path, _) in enumerate(corpora)}
         back = {copy: path for path, copy in copies.items()}
         try:
-            result = run_eval(tokenizers, [(copies[p], lang) for p, lang in corpora], threads=threads, **kwargs)
+            result = run_eval(tokenizers, [(copies[p], lang) for p, lang in corpora], **kwargs)
         except NewbpeError as e:                # name the user's file, not its temporary copy
             message = str(e)
             for copy, path in back.items():

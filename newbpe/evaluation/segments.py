@@ -1,6 +1,6 @@
 """Token segmentations for `newbpe show`, through the same adapters as `newbpe eval`
 (evaluation/tokenizers.py: newbpe models, HF tokenizer.json, .tiktoken, SentencePiece) and the same
-cutting as the report's samples (run._segments: the text cut at each token's start; a character
+cutting as the report's samples (run._segments: the text cut at each token's end; a character
 split across tokens stays one piece, so the pieces always concatenate to the text)."""
 
 
@@ -21,7 +21,7 @@ def segmenters(tokenizers, tiktoken_pattern=None):
             out = []
             for k, text in enumerate(texts):
                 a, b = int(enc.token_bounds[k]), int(enc.token_bounds[k + 1])
-                out.append((b - a, _segments(text, enc.starts[a:b] - offsets[k])))
+                out.append((b - a, _segments(text, enc.ends[a:b] - offsets[k])))
             return out
         return cut
     return [(label, cutter(a)) for label, a in zip(labels, adapters)]
