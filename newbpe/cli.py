@@ -535,24 +535,21 @@ def _splinter_io(files, map_path, output, method):
     click.echo(f"splinter {method}: {n / 1e6:.2f} MB in {dt:.2f} s ({n / 1e6 / max(dt, 1e-9):.2f} MB/s)", err=True)
 
 
-@splinter.command(name="apply")
-@click.argument("files", nargs=-1)
-@click.option("--map", "map_path", required=True, help="SPLINTER map (splinter.json) or a SPLINTER model directory.")
-@click.option("-o", "--output", default=None, help="Output file (default: stdout).")
-@friendly
-def splinter_apply(files, map_path, output):
-    """Transform FILES (or stdin) with SPLINTER; everything but letter runs passes through."""
-    _splinter_io(files, map_path, output, "apply")
+def _splinter_transform_command(method, doc):
+    """`newbpe splinter apply` and `newbpe splinter invert`: the same options, one direction each."""
+    @splinter.command(name=method, help=doc)
+    @click.argument("files", nargs=-1)
+    @click.option("--map", "map_path", required=True, help="SPLINTER map (splinter.json) or a SPLINTER model directory.")
+    @click.option("-o", "--output", default=None, help="Output file (default: stdout).")
+    @friendly
+    def command(files, map_path, output):
+        _splinter_io(files, map_path, output, method)
+    return command
 
 
-@splinter.command(name="invert")
-@click.argument("files", nargs=-1)
-@click.option("--map", "map_path", required=True, help="SPLINTER map (splinter.json) or a SPLINTER model directory.")
-@click.option("-o", "--output", default=None, help="Output file (default: stdout).")
-@friendly
-def splinter_invert(files, map_path, output):
-    """Undo `newbpe splinter apply` exactly."""
-    _splinter_io(files, map_path, output, "invert")
+splinter_apply = _splinter_transform_command(
+    "apply", "Transform FILES (or stdin) with SPLINTER; everything but letter runs passes through.")
+splinter_invert = _splinter_transform_command("invert", "Undo `newbpe splinter apply` exactly.")
 
 
 main.add_command(eval_)

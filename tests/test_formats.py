@@ -143,6 +143,9 @@ def test_json_array_nested_field_and_jsonl_named_json(tmp_path, text):
     ('{"text": "a"}\n\n{"text": 3}\n', r"bad\.jsonl:3: field 'text' is int, not a string"),
     ('{"text": "a"}\n{"text": "b"\n', r"bad\.jsonl:2: not a line of JSON"),
     ('["a"]\n', r"bad\.jsonl:1: no field 'text' \(the record is a list"),
+    ('{"text": "a"}\n{"text": "b"}, {"text": "c"}\n', r"bad\.jsonl:2: not a line of JSON"),   # two values on a line
+    ('{"text": "a"},\n{"text": "b"}\n', r"bad\.jsonl:1: not a line of JSON"),                 # a trailing comma
+    ('{"text": "a"}\n' * 50000 + '{"text": \xff}\n', r"bad\.jsonl:50001: not a line of JSON"),  # past the first batch
 ])
 def test_bad_json_lines_are_one_line_errors(tmp_path, lines_, message):
     path = tmp_path / "bad.jsonl"

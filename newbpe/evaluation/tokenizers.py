@@ -34,6 +34,7 @@ How each kind maps tokens to byte spans:
 from __future__ import annotations
 
 import os
+from itertools import chain
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -166,44 +167,43 @@ class HFAdapter(Adapter):
         if self.newbpe is not None and self.checked:
             return self.newbpe.encode(texts, text_offsets)
         encodings = self.hf.encode_batch(texts, add_special_tokens=False)
-        counts = np.array([len(e.ids) for e in encodings], dtype=np.int64)
-        ids = np.fromiter((i for e in encodings for i in e.ids), dtype=np.int64, count=int(counts.sum()))
+        counts = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
+        n = int(counts.sum())
+        ids = np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.int64, count=n)
         if self.newbpe is not None:
             ours = self.newbpe.encode(texts, text_offsets)
             self.checked = True
             if np.array_equal(ours.ids, ids):
                 return ours
             self.newbpe = None                # newbpe reads this file differently: trust tokenizers
-        starts = np.empty(len(ids), dtype=np.int64)
-        ends = np.empty(len(ids), dtype=np.int64)
-        k = 0
-        for text, e, base in zip(texts, encodings, text_offsets[:-1].tolist()):
-            n = len(e.ids)
-            if not n:
-                continue
-            offs = np.array(e.offsets, dtype=np.int64).reshape(n, 2)
-            if len(text) != len(text.encode("utf-8", "surrogateescape")):
-                offs = _char_to_byte(text)[np.clip(offs, 0, len(text))]
-            starts[k:k + n] = offs[:, 0] + base
-            ends[k:k + n] = offs[:, 1] + base
-            k += n
-        starts, ends = monotone(starts, ends)
-        return Encoded(ids, starts, ends, _bounds(counts))
+        # character offsets of every token, made global over the batch's texts, then bytes through
+        # one character→byte table of the whole batch (vectorised: 2 MB took 3.4 s text by text)
+        offs = np.fromiter(chain.from_iterable(chain.from_iterable(e.offsets for e in encodings)),
+                           dtype=np.int64, count=2 * n).reshape(n, 2)
+        char_lens = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+        bounds = _bounds(counts)
+        text_of = np.repeat(np.arange(len(texts)), counts)
+        offs = np.minimum(offs, char_lens[text_of][:, None]) + _bounds(char_lens)[:-1][text_of][:, None]
+        table = _char_to_byte("".join(texts)) + text_offsets[0]
+        starts, ends = monotone(table[offs[:, 0]], table[offs[:, 1]])
+        return Encoded(ids, starts, ends, bounds)
 
 
 class TiktokenAdapter(Adapter):
     kind = "tiktoken"
 
-    def __init__(self, enc, source, threads=None):
+    def __init__(self, enc, source):
         super().__init__(source, enc.n_vocab)
         self.enc = enc
-        self.threads = threads or os.cpu_count() or 1
         self.lengths = np.zeros(enc.n_vocab, dtype=np.int64)
         for t, r in enc._mergeable_ranks.items():
             self.lengths[r] = len(t)
 
     def encode(self, texts, text_offsets):
-        batch = self.enc.encode_ordinary_batch(texts, num_threads=self.threads)
+        # one call per line: tiktoken's encode_ordinary_batch hands every text to a thread pool,
+        # 6x slower on Gutenberg's short lines (2 MB: 2.69 s batched, 0.46 s in this loop)
+        encode = self.enc.encode_ordinary
+        batch = [encode(t) for t in texts]
         counts = np.array([len(x) for x in batch], dtype=np.int64)
         ids = np.fromiter((i for x in batch for i in x), dtype=np.int64, count=int(counts.sum()))
         bounds = _bounds(counts)
@@ -261,7 +261,7 @@ def load_adapter(source, threads=None, tiktoken_pattern_name=None):
     if kind == "tokenizers":
         return HFAdapter(source, "<tokenizers.Tokenizer>", None, threads)
     if kind == "tiktoken":
-        return TiktokenAdapter(source, f"<tiktoken {source.name}>", threads)
+        return TiktokenAdapter(source, f"<tiktoken {source.name}>")
     if kind == "sentencepiece":
         return SentencePieceAdapter(source, "<SentencePieceProcessor>")
     if not isinstance(source, (str, os.PathLike)):
@@ -300,7 +300,7 @@ def _load_path(path, threads, pattern):
             raise NewbpeError(f"{path}: empty tiktoken rank file")
         enc = tiktoken.Encoding(name=os.path.basename(path), pat_str=tiktoken_pattern(path, pattern),
                                 mergeable_ranks=ranks, special_tokens={})
-        return TiktokenAdapter(enc, path, threads)
+        return TiktokenAdapter(enc, path)
     if path.endswith(".model"):
         try:
             import sentencepiece as spm
