@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from .cli_common import TEXT_COLUMN, friendly
+from .cli_common import READ_PROGRESS, TEXT_COLUMN, friendly, read_progress
 
 LANG_PATH = re.compile(r"^([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*)=(.+)$", re.S)
 STDOUT = "-"
@@ -62,7 +62,7 @@ MODEL_OPTIONS = [
                  help="A name for each -m, in the same order (default: derived from the path)."),
     click.option("--tiktoken-pattern", default=None, metavar="PRESET_OR_REGEX",
                  help="The pre-tokenizer of .tiktoken files: gpt2, cl100k, o200k or a regex "
-                      "(default: the engine's, see README 'Evaluation')."),
+                      "(default: o200k or cl100k when the file name says so, else gpt2)."),
 ]
 
 
@@ -99,9 +99,10 @@ def model_options(fn):
               help="Write one self-contained HTML report (default: none).")
 @TEXT_COLUMN
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Encoding threads (default: all cores).")
+@READ_PROGRESS
 @friendly
 def eval_(files, models, labels, tiktoken_pattern, morphscore, segmentation, parallel, truncate, alpha, samples,
-          csv_path, json_path, markdown_path, latex_path, plots_dir, html_path, text_column, threads):
+          csv_path, json_path, markdown_path, latex_path, plots_dir, html_path, text_column, threads, progress):
     """Compare tokenizers (-m, repeatable) on FILES: a table on the terminal (all metrics in the files)."""
     from .errors import NewbpeError
     outputs = dict(zip(FORMATS, (csv_path, json_path, markdown_path, latex_path)))
@@ -116,9 +117,10 @@ def eval_(files, models, labels, tiktoken_pattern, morphscore, segmentation, par
     if any(path == STDOUT for path, _ in corpora):
         raise NewbpeError("eval reads each corpus once per tokenizer: give file paths, not standard input")
     pairs = [parallel_arg(p) for p in parallel]
-    result = _run(tokenizers, corpora, alpha=alpha, morphscore=list(morphscore), segmentation=list(segmentation),
-                  parallel=pairs, curve_merges=list(truncate) or None, samples=samples, threads=threads,
-                  tiktoken_pattern=tiktoken_pattern, text_column=text_column)
+    with read_progress(progress) as prog:
+        result = _run(tokenizers, corpora, alpha=alpha, morphscore=list(morphscore), segmentation=list(segmentation),
+                      parallel=pairs, curve_merges=list(truncate) or None, samples=samples, threads=threads,
+                      tiktoken_pattern=tiktoken_pattern, text_column=text_column, progress=prog)
     from .evaluation.outputs import as_dict, terminal_table, write_outputs
     d = as_dict(result)
     stdout = sys.stdout

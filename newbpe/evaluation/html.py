@@ -66,7 +66,8 @@ def _table(header, body, numeric_from=2, classes=None):
 
 
 def _segments(pieces):
-    """Coloured spans of one tokenizer's pieces; colours alternate so neighbours always differ."""
+    """Coloured spans of one tokenizer's pieces (a character split across tokens is one piece:
+    run._segments); colours alternate so neighbours always differ."""
     out = []
     for i, piece in enumerate(pieces):
         text, raw = piece_display(piece)
@@ -124,7 +125,7 @@ def render(d, with_plots=True):
                 rows.append(f"<tr><th>{_e(label)}</th><td class='n'>{len(pieces)}</td>"
                             f"<td class='seg'>{_segments(pieces)}</td></tr>")
             parts.append(f"<div class='sample'><div>{_e(s.get('text', ''))}</div><table><thead><tr><th>tokenizer"
-                         "</th><th>tokens</th><th>segments</th></tr></thead><tbody>" + "".join(rows)
+                         "</th><th>pieces</th><th>segments</th></tr></thead><tbody>" + "".join(rows)
                          + "</tbody></table></div>")
     info = d.get("metric_info") or {}
     if info:
