@@ -125,12 +125,14 @@ def eval_(files, models, labels, tiktoken_pattern, morphscore, segmentation, par
     d = as_dict(result)
     stdout = sys.stdout
     written = write_outputs(d, outputs, stdout)
+    drawn = None
     if plots_dir is not None:
-        from .evaluation.plots import write_plots
-        written += write_plots(d, plots_dir)
+        from .evaluation.plots import rendered, write_plots
+        drawn = rendered(d)                     # drawn once: the files and the report share them
+        written += write_plots(d, plots_dir, drawn)
     if html_path is not None:
         from .evaluation.html import write_html
-        written.append(write_html(d, html_path))
+        written.append(write_html(d, html_path, drawn=drawn))
     if not to_stdout:
         click.echo(terminal_table(d))
     for path in written:

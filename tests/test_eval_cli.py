@@ -199,7 +199,8 @@ def test_cli_writes_what_the_engine_computes(models, tmp_path):
     out = {fmt: tmp_path / f"r.{fmt}" for fmt in ("csv", "json", "markdown", "latex", "html")}
     r = run_cli("eval", "-m", models[0], "-m", models[1], "--label", "small", "--label", "big",
                 f"en={EN}", f"ar={AR}", "--parallel", f"{EN}:{AR}", "--morphscore", morph, "--segmentation", seg,
-                "--truncate", 0, "--truncate", 30, *[x for fmt, p in out.items() for x in (f"--{fmt}", p)])
+                "--truncate", 0, "--truncate", 30, *[x for fmt, p in out.items() for x in (f"--{fmt}", p)],
+                "--plots", tmp_path / "plots")
     want = run_eval([(str(models[0]), "small"), (str(models[1]), "big")], [(str(EN), "en"), (str(AR), "ar")],
                     parallel=[(str(EN), str(AR))], morphscore=[str(morph)], segmentation=[str(seg)],
                     curve_merges=[0, 30]).to_dict()
@@ -208,10 +209,17 @@ def test_cli_writes_what_the_engine_computes(models, tmp_path):
     assert [t["label"] for t in got["tokenizers"]] == ["small", "big"]
     assert [(c["label"], c["language"]) for c in got["corpora"]] == [(EN.name, "en"), (AR.name, "ar")]
     assert r.stdout == outputs.terminal_table(want) + "\n"
-    assert sorted(line.split(" ", 1)[1] for line in r.stderr.splitlines()) == sorted(str(p) for p in out.values())
+    pngs, svgs = sorted((tmp_path / "plots").glob("*.png")), sorted((tmp_path / "plots").glob("*.svg"))
+    assert len(pngs) == len(svgs) == 8 and all(png_size(p) == (800, 450) for p in pngs)
+    assert sorted(line.split(" ", 1)[1] for line in r.stderr.splitlines()) == sorted(
+        [str(p) for p in out.values()] + [str(p) for p in pngs + svgs])
     for fmt in ("csv", "markdown", "latex"):
         assert out[fmt].read_text(encoding="utf-8") == outputs.FORMATS[fmt](want)
-    assert "<table" in out["html"].read_text(encoding="utf-8")
+    page = out["html"].read_text(encoding="utf-8")
+    assert page == html.render(want)                      # the plots drawn once serve both outputs
+    for svg in svgs:
+        text = svg.read_text(encoding="utf-8")
+        assert text[text.index("<svg"):] in page
 
 
 def test_cli_json_to_stdout_and_default_labels(models):

@@ -89,8 +89,9 @@ def _main_table(d):
                    for r in rows], 3, classes)
 
 
-def render(d, with_plots=True):
-    """The report of result `d` (EvalResult.to_dict()) as one HTML string."""
+def render(d, with_plots=True, drawn=None):
+    """The report of result `d` (EvalResult.to_dict()) as one HTML string; `drawn`: the figures
+    already saved by plots.rendered (else drawn here)."""
     from . import plots
     parts = ["<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
              "<meta name='viewport' content='width=device-width, initial-scale=1'>",
@@ -114,7 +115,7 @@ def render(d, with_plots=True):
     elif not plots.available():
         parts.append(f"<p class='note'>{_e(plots.PLOT_EXTRA)}.</p>")
     else:
-        for name, title, svg in plots.inline_svgs(d):
+        for name, title, svg in plots.inline_svgs(d, drawn):
             parts.append(f"<figure class='plot' id='plot-{_e(name)}'>{svg}<figcaption>{_e(title)}</figcaption></figure>")
     samples = d.get("samples") or []
     if samples:
@@ -137,7 +138,7 @@ def render(d, with_plots=True):
     return "\n".join(parts) + "\n"
 
 
-def write_html(d, path, with_plots=True):
+def write_html(d, path, with_plots=True, drawn=None):
     """Write the report all-or-nothing; returns the path."""
     from ..io import atomic_write_text
-    return atomic_write_text(path, render(d, with_plots))
+    return atomic_write_text(path, render(d, with_plots, drawn))
