@@ -284,3 +284,37 @@ def test_show_and_eval_read_tiktoken_with_pattern(models, tmp_path):
     d = json.loads(run_cli("eval", "-m", models[1], "-m", tt, "--tiktoken-pattern", "gpt2", EN, "--json", "-").stdout)
     assert d["tokenizers"][1]["kind"] == "tiktoken" and d["tokenizers"][1]["label"] == tt.name
     assert d["rows"][0]["tokens"] == d["rows"][1]["tokens"]
+
+
+def test_outputs_byte_identical_whatever_threads(models, tmp_path):
+    """Identical inputs and options give byte-identical files, with 1 or 2 encoding threads."""
+    pytest.importorskip("matplotlib", reason="plots need matplotlib (newbpe[plot])")
+    runs = []
+    for threads in (1, 2):
+        out = tmp_path / f"t{threads}"
+        run_cli("eval", "-m", models[0], "-m", models[1], f"en={EN}", f"ar={AR}", "--parallel", f"{EN}:{AR}",
+                "--threads", threads, "--truncate", 20, *[x for fmt in ("csv", "json", "markdown", "latex", "html")
+                                                           for x in (f"--{fmt}", out / f"r.{fmt}")],
+                "--plots", out / "plots")
+        runs.append({p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()})
+    assert len(runs[0]) == 5 + 2 * 8 and runs[0] == runs[1]
+
+
+def test_show_colours_on_a_terminal_only(models):
+    """On a terminal (a pty) `show` colours the pieces; --plain and NO_COLOR give '|' separators."""
+    import os
+    import pty
+    import subprocess
+
+    def on_tty(*extra, env=None):
+        master, slave = pty.openpty()
+        r = subprocess.run([sys.executable, "-m", "newbpe.cli", "show", "-m", str(models[0]), *extra, "ab cd"],
+                           stdout=slave, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}, timeout=120)
+        os.close(slave)
+        out = os.read(master, 1 << 16).decode("utf-8")
+        os.close(master)
+        assert r.returncode == 0, r.stderr
+        return out
+    assert "\x1b[30;48;5;153m" in on_tty() and "\x1b[30;48;5;223m" in on_tty()
+    for plain in (on_tty("--plain"), on_tty(env={"NO_COLOR": "1"})):
+        assert "\x1b[" not in plain and plain.split()[2].replace("|", "") == "ab"
