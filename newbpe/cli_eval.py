@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from .cli_common import READ_PROGRESS, TEXT_COLUMN, friendly, read_progress
+from .cli_common import READ_PROGRESS, TEXT_COLUMN, Checked, friendly, read_progress
 
 LANG_PATH = re.compile(r"^([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*)=(.+)$", re.S)
 STDOUT = "-"
@@ -98,7 +98,7 @@ def model_options(fn):
 @click.option("--html", "html_path", default=None, metavar="FILE",
               help="Write one self-contained HTML report (default: none).")
 @TEXT_COLUMN
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Encoding threads (default: all cores).")
+@click.option("--threads", type=Checked("threads"), default=None, help="Encoding threads (default: all cores).")
 @READ_PROGRESS
 @friendly
 def eval_(files, models, labels, tiktoken_pattern, morphscore, segmentation, parallel, truncate, alpha, samples,
@@ -108,10 +108,10 @@ def eval_(files, models, labels, tiktoken_pattern, morphscore, segmentation, par
     outputs = dict(zip(FORMATS, (csv_path, json_path, markdown_path, latex_path)))
     to_stdout = [f"--{k}" for k, v in outputs.items() if v == STDOUT]
     if len(to_stdout) > 1:
-        raise NewbpeError(f"{' and '.join(to_stdout)} all ask for standard output: give at most one '-'")
+        raise NewbpeError(f"{' and '.join(to_stdout)} ask for standard output: give '-' to one of them at most")
     if plots_dir is not None:
-        from .evaluation.plots import _matplotlib
-        _matplotlib()                           # before the work: a missing extra fails at once
+        from .evaluation.plots import require_matplotlib
+        require_matplotlib()                    # before the work: a missing extra fails at once
     tokenizers = labelled(models, labels)
     corpora = [corpus_arg(f) for f in files]
     if any(path == STDOUT for path, _ in corpora):
@@ -123,8 +123,7 @@ def eval_(files, models, labels, tiktoken_pattern, morphscore, segmentation, par
                       tiktoken_pattern=tiktoken_pattern, text_column=text_column, progress=prog)
     from .evaluation.outputs import as_dict, terminal_table, write_outputs
     d = as_dict(result)
-    stdout = sys.stdout
-    written = write_outputs(d, outputs, stdout)
+    written = write_outputs(d, outputs, sys.stdout)
     drawn = None
     if plots_dir is not None:
         from .evaluation.plots import rendered, write_plots
@@ -205,9 +204,11 @@ def show_line(pieces, colour):
 @friendly
 def show(texts, models, labels, tiktoken_pattern, plain):
     """Print how each tokenizer (-m, repeatable) cuts TEXT (default: each line of stdin)."""
-    stdout = sys.stdout
-    colour = not plain and stdout.isatty() and "NO_COLOR" not in os.environ
+    isatty = getattr(sys.stdout, "isatty", None)
+    colour = not plain and isatty is not None and isatty() and "NO_COLOR" not in os.environ
     texts = list(texts) or [line.rstrip("\n") for line in sys.stdin]
+    if not texts:
+        return
     from .evaluation.segments import segmenters
     cutters = segmenters(labelled(models, labels), tiktoken_pattern)
     width = max(len(label) for label, _ in cutters)

@@ -28,7 +28,7 @@ METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None}}
 PLOT_EXTRA = "plots need matplotlib: pip install 'newbpe[plot]'"
 
 
-def _matplotlib():
+def require_matplotlib():
     """matplotlib's Figure, or a one-line NewbpeError naming the extra."""
     try:
         import matplotlib
@@ -40,7 +40,7 @@ def _matplotlib():
 
 def available():
     try:
-        _matplotlib()
+        require_matplotlib()
     except NewbpeError:
         return False
     return True
@@ -76,7 +76,7 @@ def _lines(ax, series, xlabel, ylabel):
 
 def figures(d):
     """[(name, title, Figure)] of the result `d` (EvalResult.to_dict()), in a fixed order."""
-    matplotlib, Figure = _matplotlib()
+    matplotlib, Figure = require_matplotlib()
     with matplotlib.rc_context(RC):
         return _figures(d, Figure)
 
@@ -134,7 +134,7 @@ def _short(path):
 
 def _save(fig, fmt):
     """The bytes of `fig` as PNG or SVG, deterministic (RC, METADATA)."""
-    matplotlib, _ = _matplotlib()
+    matplotlib, _ = require_matplotlib()
     buf = io.BytesIO()
     with matplotlib.rc_context(RC):
         fig.savefig(buf, format=fmt, dpi=DPI, metadata=METADATA[fmt])
