@@ -60,7 +60,7 @@ def test_files_parse_back(result, tmp_path):
         assert cells[:2] == [r["tokenizer"], r["corpus"]]
         assert cells[3:] == [outputs.number(r.get(n)) for n in names]
     tex = open(paths["latex"], encoding="utf-8").read()
-    assert tex.count("\\begin{tabular}") == len(result["corpora"]) + 1 + 3      # corpora, (all), parity, morphology, curves
+    assert tex.count("\\begin{tabular}") == len(result["corpora"]) + 1 + 4      # corpora, (all), parity, 2 morphology, curves
     bpt = [line for line in tex.splitlines() if line.startswith("bytes\\_per\\_token &")]
     en_row = bpt[0].removesuffix(" \\\\").split(" & ")[1:]
     want = {r["tokenizer"]: r["bytes_per_token"] for r in result["rows"] if r["corpus"] == EN.name}
@@ -76,7 +76,8 @@ def test_terminal_table_fits_and_leads_with_headline(result):
                                     "vocab_utilisation"]
     main_rows = lines[2:2 + len(result["rows"]) + len(result["totals"])]
     assert [line.split()[:2] for line in main_rows] == [[r["tokenizer"], r["corpus"]] for r in outputs.table_rows(result)]
-    assert "Parity" in text and "Morphology" in text and "Truncated vocabulary" in text
+    assert "Parity" in text and "MorphScore" in text and "Morpheme-boundary" in text and "Truncated vocabulary" in text
+    assert max(len(line) for line in lines) <= outputs.TABLE_WIDTH             # the extra tables fit too
     narrow = outputs.terminal_table(result, width=60)
     assert max(len(line) for line in narrow.splitlines()[:8]) <= 60 and "more metrics" in narrow
 

@@ -107,8 +107,8 @@ def render(d, with_plots=True, drawn=None):
                       + [number(c.get(k)) for k in ("bytes", "chars", "words", "lines")] for c in d.get("corpora", ())], 3)]
     parts += ["<h2>Metrics</h2>", "<p>Bold: the best tokenizer on that corpus where the metric has a better "
               "direction (see Definitions).</p>", _main_table(d)]
-    for title, header, body in extra_tables(d):
-        parts += [f"<h2>{_e(title)}</h2>", _table(header, body, 3)]
+    for title, header, body, text_columns in extra_tables(d):
+        parts += [f"<h2>{_e(title)}</h2>", _table(header, body, text_columns)]
     parts.append("<h2>Plots</h2>")
     if not with_plots:
         parts.append("<p class='note'>Plots not drawn (--html without plots).</p>")

@@ -101,8 +101,8 @@ def terminal_table(d, width=TABLE_WIDTH):
     hidden = len(metric_names(d)) - len(chosen)
     if hidden:
         lines.append(f"({hidden} more metrics in --csv/--json/--markdown/--latex/--html)")
-    for title, header, body in extra_tables(d):
-        lines += ["", title] + _aligned(header, body, 2)
+    for title, header, body, text_columns in extra_tables(d):
+        lines += ["", title] + _aligned(header, body, text_columns)
     return "\n".join(lines)
 
 
@@ -111,25 +111,32 @@ def _name(path):
     return os.path.basename(str(path))
 
 
+MORPHOLOGY = (("morphscore", "MorphScore (word; word after a space: _space)", ("score", "score_space", "n", "excluded")),
+              ("segmentation", "Morpheme-boundary precision / recall / F1 (_space: the word after a space)",
+               ("precision", "recall", "f1", "f1_space", "n", "excluded")))
+
+
 def extra_tables(d):
-    """(title, header, rows of strings) of the parity, morphology and truncated-vocabulary tables
-    that the result holds (each absent when empty); files by their names (--json has the paths)."""
+    """(title, header, rows of strings, number of leading text columns) of the parity, morphology
+    and truncated-vocabulary tables that the result holds (each absent when empty); files by their
+    names (--json has the paths). Morphology: one table per kind of file; the `_space` columns
+    score the word after a space (evaluation/morphology.py)."""
     out = []
     if d.get("parity"):
         out.append(("Parity on parallel text (premium = tokens(other) / tokens(reference))",
                     ["tokenizer", "reference", "other", "premium", "parity_share", "lines"],
                     [[p["tokenizer"], _name(p["reference"]), _name(p["other"]), number(p["premium"]),
-                      number(p["parity_share"]), number(p["lines"])] for p in d["parity"]]))
-    if d.get("morphology"):
-        out.append(("Morphology", ["tokenizer", "file", "kind", "score", "precision", "recall", "f1", "n", "excluded"],
-                    [[m["tokenizer"], _name(m["file"]), m["kind"]]
-                     + [number(m.get(k)) for k in ("score", "precision", "recall", "f1", "n", "excluded")]
-                     for m in d["morphology"]]))
+                      number(p["parity_share"]), number(p["lines"])] for p in d["parity"]], 3))
+    for kind, title, columns in MORPHOLOGY:
+        entries = [m for m in d.get("morphology") or () if m.get("kind") == kind]
+        if entries:
+            out.append((title, ["tokenizer", "file", *columns],
+                        [[m["tokenizer"], _name(m["file"])] + [number(m.get(k)) for k in columns] for m in entries], 2))
     if d.get("curves"):
         out.append(("Truncated vocabulary (bytes per token of the first N merges)",
                     ["tokenizer", "merges", "vocab_size", "bytes_per_token"],
                     [[label, number(c["merges"]), number(c["vocab_size"]), number(c["bytes_per_token"])]
-                     for label, points in d["curves"].items() for c in points]))
+                     for label, points in d["curves"].items() for c in points], 1))
     return out
 
 
@@ -185,8 +192,8 @@ def markdown_text(d):
     lines += _md_table(["tokenizer", "corpus", "language"] + names,
                        [[r["tokenizer"], r["corpus"], r.get("language") or ""] + [number(r.get(n)) for n in names]
                         for r in table_rows(d)], 3)
-    for title, header, body in extra_tables(d):
-        lines += ["", f"## {title}", ""] + _md_table(header, body, 3 if header[1] != "merges" else 1)
+    for title, header, body, text_columns in extra_tables(d):
+        lines += ["", f"## {title}", ""] + _md_table(header, body, text_columns)
     info = d.get("metric_info") or {}
     if info:
         lines += ["", "## Definitions", ""]
@@ -244,8 +251,9 @@ def latex_text(d):
                 cells.append(f"\\textbf{{{cell}}}" if v is not None and best.get((corpus, n)) == v else cell)
             out.append(" & ".join([latex_escape(n)] + cells) + " \\\\")
         out += ["\\bottomrule", "\\end{tabular}", f"\\caption{{{latex_escape(corpus)}}}", "\\end{table}", ""]
-    for title, header, body in extra_tables(d):
-        out += ["\\begin{table}[ht]", "\\centering", "\\begin{tabular}{ll" + "r" * (len(header) - 2) + "}",
+    for title, header, body, text_columns in extra_tables(d):
+        out += ["\\begin{table}[ht]", "\\centering",
+                "\\begin{tabular}{" + "l" * text_columns + "r" * (len(header) - text_columns) + "}",
                 "\\toprule", " & ".join(latex_escape(h) for h in header) + " \\\\", "\\midrule"]
         out += [" & ".join(latex_escape(c) for c in row) + " \\\\" for row in body]
         out += ["\\bottomrule", "\\end{tabular}", f"\\caption{{{latex_escape(title)}}}", "\\end{table}", ""]
