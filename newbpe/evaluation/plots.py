@@ -8,7 +8,8 @@ Figures (each written as NAME.png and NAME.svg; only those the result has data f
 - `curve`: bytes per token against the vocabulary size of the first N merges (SuperBPE's
   truncated-vocabulary analysis), one line per rank-BPE tokenizer;
 - `token_length`, `tokens_per_word`: the histograms, as shares, one line per tokenizer;
-- `parity`: the premium of each parallel pair's other language, one bar per tokenizer, 1 = parity.
+- `parity`: the premium of each parallel pair's other file (its language when it is also a corpus
+  given as LANG=FILE), one bar per tokenizer, 1 = parity.
 
 Every figure is FIGSIZE inches at DPI, so a PNG is exactly 800 x 450 pixels (no tight bounding box:
 the size is part of the contract the tests check). Outputs are deterministic: figures are built on
@@ -119,7 +120,8 @@ def _figures(d, Figure):
             _lines(ax, shares, xlabel, "share")
     if d.get("parity"):
         pairs = list(dict.fromkeys(p["other"] for p in d["parity"]))
-        names = [_short(p) for p in pairs]
+        language = {c["path"]: c.get("language") for c in d.get("corpora", ())}
+        names = [language.get(p) or _short(p) for p in pairs]      # the language where a corpus names it
         ax = new("parity", "Premium against the reference language (1 = parity)")
         _bars(ax, names, labels, {(pairs.index(p["other"]), p["tokenizer"]): p["premium"] for p in d["parity"]},
               "premium")
