@@ -327,9 +327,12 @@ def test_bad_inputs_are_one_line_errors(tmp_path, tiny_bpe):
         run_eval([(junk, None)], [(good, None)])
     one_line(e, junk)
     tt = write(tmp_path / "bad.tiktoken", "not base64 at all\n")
-    with pytest.raises(NewbpeError) as e:
-        run_eval([(tt, None)], [(good, None)])
-    one_line(e, tt)
+    sp = write(tmp_path / "bad.model", "not a sentencepiece model")
+    (tmp_path / "empty_dir").mkdir()
+    for bad in (tt, sp, tmp_path / "empty_dir"):
+        with pytest.raises(NewbpeError) as e:
+            run_eval([(tiny_bpe, None), (bad, None)], [(good, None)])
+        one_line(e, bad)
     empty = write(tmp_path / "empty.txt", "\n  \n")
     with pytest.raises(NewbpeError) as e:
         run_eval([(tiny_bpe, None)], [(empty, None)])
@@ -349,3 +352,18 @@ def test_bad_inputs_are_one_line_errors(tmp_path, tiny_bpe):
     with pytest.raises(NewbpeError) as e:
         run_eval([(tiny_bpe, None)], [(tmp_path / "nope.txt", None)])
     one_line(e, tmp_path / "nope.txt")
+
+
+def test_invalid_utf8_in_a_corpus_does_not_crash(tmp_path, tiny_bpe):
+    """Invalid bytes reach every kind of tokenizer (as U+FFFD where a Rust library needs valid text)."""
+    corpus = tmp_path / "bad.txt"
+    corpus.write_bytes(b"the cat \xff\xfe sat\ncaf\xc3 x\n")
+    tt = tiktoken_file(tmp_path, [b"th", b"the"])
+    r = run_eval([(tiny_bpe, "bpe"), (wordpiece_json(tmp_path), "wp"), (tt, "tt")], [(corpus, None)], samples=0)
+    assert [c["bytes"] for c in r.corpora] == [len(b"the cat \xff\xfe sat") + len(b"caf\xc3 x")]
+    wp = r.rows[1]
+    # Whitespace pre-tokenizer: the | cat | \xff\xfe ([UNK]) | sat ([UNK]) / caf ([UNK]) | \xc3 ([UNK]) | x ([UNK])
+    assert wp["tokens"] == 7 and wp["split_words"] == pytest.approx(1 / 6)       # "caf\xc3" is split
+    assert wp["mean_token_bytes"] == pytest.approx((3 + 3 + 2 + 3 + 3 + 1 + 1) / 7)
+    for row in r.rows:
+        assert row["tokens"] > 0 and 0 <= row["mean_token_bytes"] <= 19

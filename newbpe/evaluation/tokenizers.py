@@ -139,6 +139,16 @@ class NewbpeAdapter(Adapter):
         return Encoded(ids, starts, ends, bounds)
 
 
+_SURROGATES = {c: 0xFFFD for c in range(0xDC80, 0xDD00)}
+
+
+def _without_surrogates(texts):
+    """Texts with each surrogateescape'd byte (invalid UTF-8 in the file) replaced by U+FFFD, which
+    Rust-backed tokenizers accept: one character for one, so character offsets stay those of the
+    original text (and `_char_to_byte` counts the original byte)."""
+    return [t if t.isascii() else t.translate(_SURROGATES) for t in texts]
+
+
 def _char_to_byte(text):
     """Byte offset of every character index of `text` (length len(text)+1); surrogateescape'd
     bytes (lone U+DC80..U+DCFF) are one byte each."""
@@ -166,7 +176,7 @@ class HFAdapter(Adapter):
     def encode(self, texts, text_offsets):
         if self.newbpe is not None and self.checked:
             return self.newbpe.encode(texts, text_offsets)
-        encodings = self.hf.encode_batch(texts, add_special_tokens=False)
+        encodings = self.hf.encode_batch(_without_surrogates(texts), add_special_tokens=False)
         counts = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
         n = int(counts.sum())
         ids = np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.int64, count=n)
@@ -225,12 +235,15 @@ class SentencePieceAdapter(Adapter):
             ids.extend(piece_ids)
             starts.extend(s + base for s, _ in spans)
             ends.extend(e + base for _, e in spans)
-        s, e = monotone(np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64))
-        return Encoded(np.array(ids, dtype=np.int64), s, e, _bounds(np.array(counts, dtype=np.int64)))
+        bounds = _bounds(np.array(counts, dtype=np.int64))
+        limit = np.repeat(text_offsets[1:], np.diff(bounds))
+        s, e = monotone(np.minimum(starts, limit), np.minimum(ends, limit))
+        return Encoded(np.array(ids, dtype=np.int64), s, e, bounds)
 
     def _pieces(self, texts):
         """(ids, byte spans) per text: `offset_mapping` with byte offsets (sentencepiece ≥ 0.2.1, no
         protobuf needed), else the immutable proto's begin/end (older releases)."""
+        texts = _without_surrogates(texts)     # offsets then count U+FFFD's 3 bytes: clipped below
         try:
             out = self.sp.encode(texts, return_type="offset_mapping", return_bytes=True)
             return [d["ids"] for d in out], [d["offsets"] for d in out]
