@@ -367,3 +367,15 @@ def test_invalid_utf8_in_a_corpus_does_not_crash(tmp_path, tiny_bpe):
     assert wp["mean_token_bytes"] == pytest.approx((3 + 3 + 2 + 3 + 3 + 1 + 1) / 7)
     for row in r.rows:
         assert row["tokens"] > 0 and 0 <= row["mean_token_bytes"] <= 19
+
+
+def test_newbpe_lines_at_once_equal_the_stream(tiny_bpe):
+    """The adapter's one-call path for short lines gives iter_encoded's ids, line by line."""
+    tok = newbpe.load(tiny_bpe)
+    lines = (BUNDLED / "en" / "tinyshakespeare.txt").read_text(encoding="utf-8").splitlines()[:3000]
+    lines += ["", "  two  spaces ", "café ünd Ωmega \udcff", "tabs\tand\u00a0nbsp"]
+    adapter = load_adapter(tok, threads=2)
+    ids, bounds = adapter._ids(lines)
+    expected = [i for _, arr, _ in tok.iter_encoded(lines, threads=1) for i in arr.tolist()]
+    assert ids.tolist() == expected
+    assert [len(tok.encode_ordinary(t)) for t in lines] == np.diff(bounds).tolist()
