@@ -379,3 +379,23 @@ def test_newbpe_lines_at_once_equal_the_stream(tiny_bpe):
     expected = [i for _, arr, _ in tok.iter_encoded(lines, threads=1) for i in arr.tolist()]
     assert ids.tolist() == expected
     assert [len(tok.encode_ordinary(t)) for t in lines] == np.diff(bounds).tolist()
+
+
+def test_memory_does_not_grow_with_the_corpus(tmp_path, tiny_bpe, monkeypatch):
+    """Counts, not token lists: the traced peak on 4x the text stays that of 1x (one batch's arrays;
+    batches of 64 kB, so keeping the 1.1 MB text's ~500k ids as int64 would show as +4 MB)."""
+    import tracemalloc
+    from newbpe.evaluation import run as run_module
+    monkeypatch.setattr(run_module, "BATCH_BYTES", 1 << 16)
+    text = (BUNDLED / "en" / "tinyshakespeare.txt").read_text(encoding="utf-8")
+    small, large = write(tmp_path / "x1.txt", text), write(tmp_path / "x4.txt", text * 4)
+    run_eval([(tiny_bpe, None)], [(small, None)], samples=0)          # compile and import outside the trace
+    peaks = []
+    for corpus in (small, large):
+        tracemalloc.start()
+        try:
+            run_eval([(tiny_bpe, None)], [(corpus, None)], samples=0)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+    assert peaks[1] < 1.2 * peaks[0] and peaks[0] < 40e6, peaks
