@@ -399,3 +399,21 @@ def test_memory_does_not_grow_with_the_corpus(tmp_path, tiny_bpe, monkeypatch):
         finally:
             tracemalloc.stop()
     assert peaks[1] < 1.2 * peaks[0] and peaks[0] < 40e6, peaks
+
+
+def test_hf_unigram_metaspace_offsets_become_byte_spans(tmp_path):
+    """An HF Unigram model with Metaspace: HF's character offsets → byte spans ('é' is 2 bytes)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    vocab = [("<unk>", 0.0), ("▁the", -1.0), ("▁c", -2.0), ("at", -2.0), ("▁cat", -1.5), ("▁", -3.0),
+             ("a", -4.0), ("t", -4.0), ("c", -4.0), ("é", -4.0)]
+    hf = Tokenizer(models.Unigram(vocab, unk_id=0))
+    hf.pre_tokenizer = pre_tokenizers.Metaspace()
+    hf.save(str(tmp_path / "uni.json"))
+    text = "the cat écat"                                 # ▁the ▁cat ▁ é c at
+    enc = load_adapter(tmp_path / "uni.json").encode([text], np.array([0, len(text.encode())]))
+    assert list(zip(enc.starts.tolist(), enc.ends.tolist())) == [(0, 3), (3, 7), (7, 8), (8, 10), (10, 11), (11, 13)]
+    corpus = write(tmp_path / "c.txt", text + " and more words\n")
+    r = run_eval([(tmp_path / "uni.json", "uni")], [(corpus, None)], samples=1)
+    assert r.samples[0]["segments"]["uni"][:6] == ["the", " cat", " ", "é", "c", "at"]
+    ids = hf.encode(text + " and more words", add_special_tokens=False).ids
+    assert r.rows[0]["tokens"] == len(ids) and r.rows[0]["vocab_utilisation"] == pytest.approx(len(set(ids)) / 10)
