@@ -327,9 +327,12 @@ def test_bad_inputs_are_one_line_errors(tmp_path, tiny_bpe):
         run_eval([(junk, None)], [(good, None)])
     one_line(e, junk)
     tt = write(tmp_path / "bad.tiktoken", "not base64 at all\n")
-    with pytest.raises(NewbpeError) as e:
-        run_eval([(tt, None)], [(good, None)])
-    one_line(e, tt)
+    sp = write(tmp_path / "bad.model", "not a sentencepiece model")
+    (tmp_path / "empty_dir").mkdir()
+    for bad in (tt, sp, tmp_path / "empty_dir"):
+        with pytest.raises(NewbpeError) as e:
+            run_eval([(tiny_bpe, None), (bad, None)], [(good, None)])
+        one_line(e, bad)
     empty = write(tmp_path / "empty.txt", "\n  \n")
     with pytest.raises(NewbpeError) as e:
         run_eval([(tiny_bpe, None)], [(empty, None)])
@@ -349,3 +352,68 @@ def test_bad_inputs_are_one_line_errors(tmp_path, tiny_bpe):
     with pytest.raises(NewbpeError) as e:
         run_eval([(tiny_bpe, None)], [(tmp_path / "nope.txt", None)])
     one_line(e, tmp_path / "nope.txt")
+
+
+def test_invalid_utf8_in_a_corpus_does_not_crash(tmp_path, tiny_bpe):
+    """Invalid bytes reach every kind of tokenizer (as U+FFFD where a Rust library needs valid text)."""
+    corpus = tmp_path / "bad.txt"
+    corpus.write_bytes(b"the cat \xff\xfe sat\ncaf\xc3 x\n")
+    tt = tiktoken_file(tmp_path, [b"th", b"the"])
+    r = run_eval([(tiny_bpe, "bpe"), (wordpiece_json(tmp_path), "wp"), (tt, "tt")], [(corpus, None)], samples=0)
+    assert [c["bytes"] for c in r.corpora] == [len(b"the cat \xff\xfe sat") + len(b"caf\xc3 x")]
+    wp = r.rows[1]
+    # Whitespace pre-tokenizer: the | cat | \xff\xfe ([UNK]) | sat ([UNK]) / caf ([UNK]) | \xc3 ([UNK]) | x ([UNK])
+    assert wp["tokens"] == 7 and wp["split_words"] == pytest.approx(1 / 6)       # "caf\xc3" is split
+    assert wp["mean_token_bytes"] == pytest.approx((3 + 3 + 2 + 3 + 3 + 1 + 1) / 7)
+    for row in r.rows:
+        assert row["tokens"] > 0 and 0 <= row["mean_token_bytes"] <= 19
+
+
+def test_newbpe_lines_at_once_equal_the_stream(tiny_bpe):
+    """The adapter's one-call path for short lines gives iter_encoded's ids, line by line."""
+    tok = newbpe.load(tiny_bpe)
+    lines = (BUNDLED / "en" / "tinyshakespeare.txt").read_text(encoding="utf-8").splitlines()[:3000]
+    lines += ["", "  two  spaces ", "café ünd Ωmega \udcff", "tabs\tand\u00a0nbsp"]
+    adapter = load_adapter(tok, threads=2)
+    ids, bounds = adapter._ids(lines)
+    expected = [i for _, arr, _ in tok.iter_encoded(lines, threads=1) for i in arr.tolist()]
+    assert ids.tolist() == expected
+    assert [len(tok.encode_ordinary(t)) for t in lines] == np.diff(bounds).tolist()
+
+
+def test_memory_does_not_grow_with_the_corpus(tmp_path, tiny_bpe, monkeypatch):
+    """Counts, not token lists: the traced peak on 4x the text stays that of 1x (one batch's arrays;
+    batches of 64 kB, so keeping the 1.1 MB text's ~500k ids as int64 would show as +4 MB)."""
+    import tracemalloc
+    from newbpe.evaluation import run as run_module
+    monkeypatch.setattr(run_module, "BATCH_BYTES", 1 << 16)
+    text = (BUNDLED / "en" / "tinyshakespeare.txt").read_text(encoding="utf-8")
+    small, large = write(tmp_path / "x1.txt", text), write(tmp_path / "x4.txt", text * 4)
+    run_eval([(tiny_bpe, None)], [(small, None)], samples=0)          # compile and import outside the trace
+    peaks = []
+    for corpus in (small, large):
+        tracemalloc.start()
+        try:
+            run_eval([(tiny_bpe, None)], [(corpus, None)], samples=0)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+    assert peaks[1] < 1.2 * peaks[0] and peaks[0] < 40e6, peaks
+
+
+def test_hf_unigram_metaspace_offsets_become_byte_spans(tmp_path):
+    """An HF Unigram model with Metaspace: HF's character offsets → byte spans ('é' is 2 bytes)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    vocab = [("<unk>", 0.0), ("▁the", -1.0), ("▁c", -2.0), ("at", -2.0), ("▁cat", -1.5), ("▁", -3.0),
+             ("a", -4.0), ("t", -4.0), ("c", -4.0), ("é", -4.0)]
+    hf = Tokenizer(models.Unigram(vocab, unk_id=0))
+    hf.pre_tokenizer = pre_tokenizers.Metaspace()
+    hf.save(str(tmp_path / "uni.json"))
+    text = "the cat écat"                                 # ▁the ▁cat ▁ é c at
+    enc = load_adapter(tmp_path / "uni.json").encode([text], np.array([0, len(text.encode())]))
+    assert list(zip(enc.starts.tolist(), enc.ends.tolist())) == [(0, 3), (3, 7), (7, 8), (8, 10), (10, 11), (11, 13)]
+    corpus = write(tmp_path / "c.txt", text + " and more words\n")
+    r = run_eval([(tmp_path / "uni.json", "uni")], [(corpus, None)], samples=1)
+    assert r.samples[0]["segments"]["uni"][:6] == ["the", " cat", " ", "é", "c", "at"]
+    ids = hf.encode(text + " and more words", add_special_tokens=False).ids
+    assert r.rows[0]["tokens"] == len(ids) and r.rows[0]["vocab_utilisation"] == pytest.approx(len(set(ids)) / 10)
