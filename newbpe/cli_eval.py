@@ -73,7 +73,7 @@ def model_options(fn):
 
 
 @click.command(name="eval")
-@click.argument("files", nargs=-1, required=True, metavar="[LANG=]FILE...")
+@click.argument("files", nargs=-1, metavar="[LANG=]FILE...")
 @model_options
 @click.option("--morphscore", multiple=True, metavar="CSV",
               help="MorphScore file(s) (catherinearnett/morphscore columns full_word, pt1, rest; default: none).")
@@ -103,7 +103,8 @@ def model_options(fn):
 @friendly
 def eval_(files, models, labels, tiktoken_pattern, morphscore, segmentation, parallel, truncate, alpha, samples,
           csv_path, json_path, markdown_path, latex_path, plots_dir, html_path, text_column, threads, progress):
-    """Compare tokenizers (-m, repeatable) on FILES: a table on the terminal (all metrics in the files)."""
+    """Compare tokenizers (-m, repeatable) on FILES (and/or --parallel, --morphscore, --segmentation):
+    a table on the terminal, every metric in the files."""
     from .errors import NewbpeError
     outputs = dict(zip(FORMATS, (csv_path, json_path, markdown_path, latex_path)))
     to_stdout = [f"--{k}" for k, v in outputs.items() if v == STDOUT]

@@ -319,3 +319,10 @@ def test_show_colours_on_a_terminal_only(models):
     assert "\x1b[30;48;5;153m" in on_tty() and "\x1b[30;48;5;223m" in on_tty()
     for plain in (on_tty("--plain"), on_tty(env={"NO_COLOR": "1"})):
         assert "\x1b[" not in plain and plain.split()[2].replace("|", "") == "ab"
+
+
+def test_cli_parallel_only(models):
+    """No corpus, only a parallel pair: no main table, the parity table alone."""
+    r = run_cli("eval", "-m", models[0], "--parallel", f"{EN}:{AR}")
+    assert r.stdout.splitlines()[0].startswith("Parity on parallel text") and "corpus" not in r.stdout
+    assert "nothing to evaluate on" in cli_error(["eval", "-m", models[0]])

@@ -96,13 +96,15 @@ def terminal_table(d, width=TABLE_WIDTH):
         if used + w - 2 <= width:
             chosen.append(name)
             used += w
-    lines = _aligned(["tokenizer", "corpus"] + chosen,
-                     [k + [number(r.get(n)) for n in chosen] for k, r in zip(keys, rows)], 2)
+    lines = []
+    if rows:                            # none when only parallel pairs or morphology files were given
+        lines = _aligned(["tokenizer", "corpus"] + chosen,
+                         [k + [number(r.get(n)) for n in chosen] for k, r in zip(keys, rows)], 2)
     hidden = len(metric_names(d)) - len(chosen)
     if hidden:
         lines.append(f"({hidden} more metrics in --csv/--json/--markdown/--latex/--html)")
     for title, header, body, text_columns in extra_tables(d):
-        lines += ["", title] + _aligned(header, body, text_columns)
+        lines += ([""] if lines else []) + [title] + _aligned(header, body, text_columns)
     return "\n".join(lines)
 
 
