@@ -5,6 +5,7 @@ file back; the CLI tests run the real engine (newbpe.evaluation.run_eval)."""
 import csv
 import io
 import json
+import re
 import struct
 import sys
 
@@ -218,6 +219,8 @@ def test_cli_writes_what_the_engine_computes(models, tmp_path):
         assert out[fmt].read_text(encoding="utf-8") == outputs.FORMATS[fmt](want)
     page = out["html"].read_text(encoding="utf-8")
     assert page == html.render(want)                      # the plots drawn once serve both outputs
+    # self-contained: nothing fetched (SVG namespace URIs are names; url(#id) is a clip path in the page)
+    assert not re.findall(r"(?:src|href)\s*=\s*[\"']?(?:https?:|//)|<link|@import|url\((?!#)", page)
     for svg in svgs:
         text = svg.read_text(encoding="utf-8")
         assert text[text.index("<svg"):] in page

@@ -75,3 +75,16 @@ def test_checks_see_script_errors(tmp_path):
                     "undefinedFunction();});</script></head><body>x</body></html>", encoding="utf-8")
     _, err = chromium(tmp_path, page, "--dump-dom")
     assert any("undefinedFunction" in line for line in console_lines(err))
+
+
+def test_report_without_matplotlib_renders(report, tmp_path, monkeypatch):
+    """Without newbpe[plot] the report still renders every table, no plot, and says why."""
+    import sys
+    from newbpe.evaluation import html
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    page = html.write_html(report[1], tmp_path / "plain.html")
+    text = open(page, encoding="utf-8").read()
+    dom, err = chromium(tmp_path, tmp_path / "plain.html", "--dump-dom")
+    body = re.search(r"<body[^>]*>", dom).group(0)
+    assert f'data-rendered="tables={text.count("<table")} plots=0/0"' in body and "newbpe[plot]" in dom
+    assert not console_lines(err), console_lines(err)
