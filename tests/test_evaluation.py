@@ -350,8 +350,11 @@ def test_bad_inputs_are_one_line_errors(tmp_path, tiny_bpe):
         run_eval([(tiny_bpe, None)], [], segmentation=[canonical])
     assert "surface" in one_line(e, canonical)
     with pytest.raises(NewbpeError) as e:
-        run_eval([(tiny_bpe, None)], [(tmp_path / "nope.txt", None)])
+        run_eval([tiny_bpe], [tmp_path / "nope.txt"])                 # bare paths: label/language None
     one_line(e, tmp_path / "nope.txt")
+    for bad in (dict(samples=-1), dict(curve_merges=["x"])):
+        with pytest.raises(NewbpeError):
+            run_eval([tiny_bpe], [good], **bad)
 
 
 def test_invalid_utf8_in_a_corpus_does_not_crash(tmp_path, tiny_bpe):
