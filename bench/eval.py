@@ -116,7 +116,7 @@ def main():
                      row["bytes_per_token"], enc_s, total_s, scorer_s))
     mb = os.path.getsize(corpus) / 1e6
     print(f"run_eval on {mb:.1f} MB of Gutenberg, {args.threads} threads")
-    print(f"| tokenizer | kind | vocab | tokens | bytes/token | encode s | run_eval s | MB/s | scorer s (Rényi + Shannon) |")
+    print("| tokenizer | kind | vocab | tokens | bytes/token | encode s | run_eval s | MB/s | scorer s (Rényi + Shannon) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for label, kind, v, n, bpt, enc_s, total_s, scorer_s in rows:
         scorer = f"{scorer_s:.2f}" if scorer_s is not None else "not installed"

@@ -350,8 +350,11 @@ def test_bad_inputs_are_one_line_errors(tmp_path, tiny_bpe):
         run_eval([(tiny_bpe, None)], [], segmentation=[canonical])
     assert "surface" in one_line(e, canonical)
     with pytest.raises(NewbpeError) as e:
-        run_eval([(tiny_bpe, None)], [(tmp_path / "nope.txt", None)])
+        run_eval([tiny_bpe], [tmp_path / "nope.txt"])                 # bare paths: label/language None
     one_line(e, tmp_path / "nope.txt")
+    for bad in (dict(samples=-1), dict(curve_merges=["x"])):
+        with pytest.raises(NewbpeError):
+            run_eval([tiny_bpe], [good], **bad)
 
 
 def test_invalid_utf8_in_a_corpus_does_not_crash(tmp_path, tiny_bpe):
@@ -417,3 +420,21 @@ def test_hf_unigram_metaspace_offsets_become_byte_spans(tmp_path):
     assert r.samples[0]["segments"]["uni"][:6] == ["the", " cat", " ", "é", "c", "at"]
     ids = hf.encode(text + " and more words", add_special_tokens=False).ids
     assert r.rows[0]["tokens"] == len(ids) and r.rows[0]["vocab_utilisation"] == pytest.approx(len(set(ids)) / 10)
+
+
+@settings(max_examples=30, deadline=None)
+@given(texts=st.lists(st.text(alphabet=st.sampled_from(list("ab cé\tΩ😀x\udcff,.")), max_size=20), min_size=1, max_size=8))
+def test_spans_stay_inside_their_text_for_every_kind(tmp_path_factory, tiny_bpe, texts):
+    """Whatever the text (multi-byte characters, emoji, invalid bytes, empty lines), every adapter's
+    spans are non-decreasing, non-overlapping and inside their own text."""
+    tmp = tmp_path_factory.mktemp("spans")
+    sources = [tiny_bpe, wordpiece_json(tmp), tiktoken_file(tmp, [b"ab", b" c"])]
+    data = [t.encode("utf-8", "surrogateescape") for t in texts]
+    offsets = np.concatenate([[0], np.cumsum([len(d) for d in data])]).astype(np.int64)
+    for source in sources:
+        enc = load_adapter(source).encode(texts, offsets)
+        assert len(enc.token_bounds) == len(texts) + 1 and enc.token_bounds[-1] == len(enc.ids)
+        assert np.all(enc.starts <= enc.ends) and np.all(enc.ends[:-1] <= enc.starts[1:])
+        for k in range(len(texts)):
+            sl = slice(enc.token_bounds[k], enc.token_bounds[k + 1])
+            assert np.all(enc.starts[sl] >= offsets[k]) and np.all(enc.ends[sl] <= offsets[k + 1]), source

@@ -67,6 +67,19 @@ def read_batches(path, batch_bytes=None):
         yield batch
 
 
+def _pairs(items, what):
+    """[(thing, label)] from a list of pairs or of bare things (label None)."""
+    out = []
+    for item in items:
+        if isinstance(item, (list, tuple)):
+            if len(item) != 2:
+                raise NewbpeError(f"each of {what} is (source, label) or a source, got {item!r}")
+            out.append(tuple(item))
+        else:
+            out.append((item, None))
+    return out
+
+
 def check_corpus(path):
     """A corpus must be a readable file with some non-whitespace text."""
     p = os.fspath(path)
@@ -156,7 +169,10 @@ def _curve_points(model, curve_merges):
         if curve_merges < 1:
             raise NewbpeError(f"curve_merges must be at least 1, got {curve_merges}")
         return sorted({max(1, round(n * i / curve_merges)) for i in range(1, curve_merges + 1)} & set(range(n + 1)))
-    return [int(m) for m in curve_merges]
+    try:
+        return [int(m) for m in curve_merges]
+    except (TypeError, ValueError):
+        raise NewbpeError(f"curve_merges must be a number of points or a list of merge counts, got {curve_merges!r}") from None
 
 
 def _curve(model, curve_merges, paths, threads):
@@ -182,8 +198,8 @@ def run_eval(tokenizers: Sequence[tuple[Any, str | None]], corpora: Sequence[tup
              samples: int = 3, threads: int | None = None,
              progress: bool | str | Callable[..., Any] | None = None,
              tiktoken_pattern: str | None = None) -> EvalResult:
-    """Evaluate `tokenizers` ([(path or loaded tokenizer, label or None)]) on `corpora`
-    ([(path, language or None)]): every metric of newbpe/evaluation/metrics.py per (tokenizer,
+    """Evaluate `tokenizers` ([(path or loaded tokenizer, label or None)], or bare paths) on
+    `corpora` ([(path, language or None)], or bare paths): every metric of newbpe/evaluation/metrics.py per (tokenizer,
     corpus) and pooled per tokenizer, the parity of each `parallel` (reference, other) pair,
     MorphScore on `morphscore` CSV files, boundary P/R/F1 on `segmentation` (surface) files,
     bytes/token curves over the first merges of rank-BPE newbpe models (`curve_merges`: a list of
@@ -199,7 +215,12 @@ def run_eval(tokenizers: Sequence[tuple[Any, str | None]], corpora: Sequence[tup
     progress = resolve_progress(progress)
     if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or alpha <= 0:
         raise NewbpeError(f"alpha must be a positive number, got {alpha!r}")
-    tokenizers, corpora, parallel = list(tokenizers), list(corpora), [tuple(p) for p in parallel]
+    tokenizers, corpora = _pairs(tokenizers, "tokenizers"), _pairs(corpora, "corpora")
+    parallel = [tuple(p) for p in parallel]
+    if any(len(p) != 2 for p in parallel):
+        raise NewbpeError("each parallel pair is (reference path, other path)")
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
+        raise NewbpeError(f"samples must be a non-negative integer, got {samples!r}")
     if not tokenizers:
         raise NewbpeError("no tokenizer to evaluate")
     if not corpora and not parallel and not morphscore and not segmentation:

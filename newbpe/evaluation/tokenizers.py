@@ -41,8 +41,8 @@ import numpy as np
 
 from ..errors import NewbpeError
 
-KINDS = ("newbpe", "hf", "tiktoken", "sentencepiece")
-TIKTOKEN_PRESETS = ("gpt2", "cl100k", "o200k")
+#: presets a .tiktoken file name may name, checked in this order (the default is gpt2)
+TIKTOKEN_NAMED_PRESETS = ("o200k", "cl100k")
 
 
 class Encoded(NamedTuple):
@@ -276,7 +276,7 @@ def tiktoken_pattern(path, pattern=None):
     from ..pretokenizers.presets import PATTERNS
     if pattern is None:
         name = os.path.basename(path).lower()
-        pattern = next((p for p in ("o200k", "cl100k") if p in name), "gpt2")
+        pattern = next((p for p in TIKTOKEN_NAMED_PRESETS if p in name), "gpt2")
     return PATTERNS.get(pattern, pattern)
 
 
