@@ -203,8 +203,8 @@ def array_pieces(words) -> tuple[np.ndarray, np.ndarray]:
 
 
 def canonical_table(words, counts: np.ndarray):
-    """(words, counts) sorted by word bytes with repeats summed and zero counts dropped: the
-    canonical order of a shard. Vectorised: one Arrow sort, one neighbour comparison, one
+    """(words, counts) sorted by word bytes with repeats summed and zero counts and empty words
+    dropped: the canonical order of a shard. Vectorised: one Arrow sort, one neighbour comparison, one
     np.add.reduceat (no Python per word)."""
     import pyarrow.compute as pc
     if len(words) > 1:
@@ -216,6 +216,8 @@ def canonical_table(words, counts: np.ndarray):
             counts = np.add.reduceat(counts, starts)
             words = words.take(starts)
     keep = counts > 0
+    if len(words):
+        keep &= pc.binary_length(words).to_numpy(zero_copy_only=False) > 0   # an empty word is no piece
     if not keep.all():
         idx = np.flatnonzero(keep)
         words, counts = words.take(idx), counts[idx]
@@ -234,11 +236,26 @@ def write_shard(path: str | os.PathLike[str], batches: Iterable[tuple[Any, np.nd
 
     def write(f):
         with pq.ParquetWriter(f, schema, compression="zstd", use_dictionary=False) as writer:
-            for words, counts in batches:
+            pending: list[tuple[Any, np.ndarray]] = []
+
+            def flush(last=False):
+                """Write the full row groups of what is pending (all of it when `last`)."""
+                words = pa.concat_arrays([w for w, _ in pending])
+                counts = np.concatenate([c for _, c in pending])
+                end = len(words) if last else len(words) - len(words) % BATCH_ROWS
+                for start in range(0, end, BATCH_ROWS):     # binary's int32 offsets: small slices
+                    stop = min(start + BATCH_ROWS, end)
+                    part = pa.table({"word": words[start:stop].cast(pa.binary()),
+                                     "count": pa.array(counts[start:stop], pa.int64())}, schema=schema)
+                    writer.write_table(part, row_group_size=BATCH_ROWS)
+                pending[:] = [(words[end:], counts[end:])] if end < len(words) else []
+            for words, counts in batches:               # a merge's rounds vary in size: full groups only
                 if len(words):
-                    writer.write_table(pa.table({"word": words.cast(pa.binary()),
-                                                 "count": pa.array(counts, pa.int64())}, schema=schema),
-                                       row_group_size=BATCH_ROWS)
+                    pending.append((words, counts))
+                if sum(len(w) for w, _ in pending) >= BATCH_ROWS:
+                    flush()
+            if pending:
+                flush(last=True)
     return atomic_write(os.fspath(path), write, binary=True)
 
 

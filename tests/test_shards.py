@@ -308,3 +308,22 @@ def test_merging_holds_batches_not_the_inputs(tmp_path):
     inputs = 800_000 * 8 * (8 + 8 + 10)                  # offsets, counts, word bytes
     print(f"merge peak RSS growth: {small / 1e6:.0f} MB (0.8M words), {large / 1e6:.0f} MB (6.4M words)")
     assert large < small + 25e6 and large < inputs / 4, (small, large, inputs)
+
+
+def test_merged_output_is_byte_identical_whatever_the_shard_order(tmp_path, monkeypatch):
+    monkeypatch.setattr(shards, "BATCH_ROWS", 256)        # many rounds, full row groups of 256
+    parts = [LINES[i:i + 700] for i in range(0, 4200, 700)]
+    d = write_shards(tmp_path, parts)
+    files = sorted(d.iterdir())
+    newbpe.merge_counts(files, output=tmp_path / "a.parquet", min_count=2)
+    newbpe.merge_counts(files[::-1], output=tmp_path / "b.parquet", min_count=2)
+    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+    meta = pq.ParquetFile(tmp_path / "a.parquet").metadata
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert all(n == 256 for n in sizes[:-1]) and 0 < sizes[-1] <= 256
+
+
+def test_empty_words_and_zero_counts_are_no_pieces(tmp_path):
+    foreign_shard(tmp_path / "e.parquet", ["", "a", "b"], [5, 0, 2])
+    report = newbpe.merge_counts(tmp_path / "e.parquet", output=tmp_path / "m.parquet")
+    assert newbpe.WordCounts.load(tmp_path / "m.parquet").table == {b"b": 2} and report.words == 1
