@@ -16,7 +16,8 @@ training on one machine. A shard is one Parquet file:
 Other columns are ignored; a word may repeat (its counts are summed). newbpe writes its shards in
 the canonical order, sorted by word bytes (unsigned lexicographic, Arrow's and Spark's binary
 order) with unique words, and says so with ``"order": "word"``: the merge then streams every shard
-in record batches and holds one batch per shard plus the output. A shard without that promise
+in record batches (IN_FLIGHT_ROWS over all shards) and writes as it goes, so it holds neither the
+inputs nor the output; above MAX_FAN_IN shards it merges in levels through temporary shards. A shard without that promise
 (another engine's, in any row order) is read whole and sorted in memory first, which costs that
 shard's table; the promise is checked while streaming (rows out of order are a one-line error).
 
@@ -44,6 +45,13 @@ PARQUET_MAGIC = b"PAR1"
 #: rows per record batch read from a shard: large enough that the per-batch Python is noise (a
 #: round costs ~10 Arrow calls per shard), small enough that k shards in flight stay a few MB.
 BATCH_ROWS = 1 << 16
+#: rows in flight over all shards of one merge: each shard reads batches of IN_FLIGHT_ROWS // k rows
+#: (at least MIN_SHARD_ROWS), so the merge's memory does not grow with the number of shards k
+IN_FLIGHT_ROWS = 1 << 19
+MIN_SHARD_ROWS = 1 << 10
+#: at most this many shards are open at once (file descriptors, one read buffer each); more are
+#: merged in groups into temporary shards first (exact: nothing is pruned before the last merge)
+MAX_FAN_IN = 64
 #: the setup keys two tables must share to be added together: a word means nothing across them
 SETUP_KEYS = ("pretokenizer", "units", "transform", "special_tokens", "split")
 
@@ -264,8 +272,8 @@ class _Source:
     """One shard read as a sorted stream of (words, counts) batches: streamed when the shard
     promises word order (checked batch by batch), else read whole and sorted first."""
 
-    def __init__(self, path: str, setup: dict[str, Any]) -> None:
-        self.path = path
+    def __init__(self, path: str, setup: dict[str, Any], rows: int = BATCH_ROWS) -> None:
+        self.path, self.rows = path, rows
         self.last = None                 # the last word streamed, to check the promised order
         self.batches = self._batches() if setup["order"] == "word" else self._sorted_whole()
 
@@ -276,8 +284,8 @@ class _Source:
         try:
             # no pre-buffering and no read-ahead threads: one shard costs about one batch in flight
             # (pyarrow's defaults held ~5 MB per 64k-row batch and shard; measured in test_shards)
-            reader = pq.ParquetFile(self.path, pre_buffer=False, buffer_size=1 << 20)
-            for batch in reader.iter_batches(batch_size=BATCH_ROWS, columns=["word", "count"], use_threads=False):
+            reader = pq.ParquetFile(self.path, pre_buffer=False, buffer_size=1 << 16)
+            for batch in reader.iter_batches(batch_size=self.rows, columns=["word", "count"], use_threads=False):
                 words, counts = batch.column(0), batch.column(1)
                 if words.null_count or counts.null_count:
                     raise ModelFileError(f"count shard {self.path} has null {'words' if words.null_count else 'counts'}")
@@ -391,6 +399,34 @@ def _k_way(sources: list[_Source]) -> Iterator[tuple[Any, np.ndarray]]:
             yield words[start:start + BATCH_ROWS], counts[start:start + BATCH_ROWS]
 
 
+def _tree_merge(paths: list[str], setups: list[dict[str, Any]]) -> Iterator[tuple[Any, np.ndarray]]:
+    """The k-way merge of `paths`; above MAX_FAN_IN shards, groups of MAX_FAN_IN are first merged
+    into temporary shards (a directory under TMPDIR, removed at the end), level by level."""
+    import itertools
+    import shutil
+    import tempfile
+    temp, names = None, itertools.count()
+    try:
+        while len(paths) > MAX_FAN_IN:
+            temp = temp or tempfile.mkdtemp(prefix="newbpe-merge-")
+            meta = shard_metadata(setups[0]["pretokenizer"], setups[0]["units"], setups[0]["special_tokens"],
+                                  setups[0]["transform"], setups[0]["split"], order="word")
+            merged = []
+            for g in range(0, len(paths), MAX_FAN_IN):
+                out = os.path.join(temp, f"merged-{next(names):06d}.parquet")
+                write_shard(out, _tree_merge(paths[g:g + MAX_FAN_IN], setups[g:g + MAX_FAN_IN]), meta)
+                merged.append(out)
+            for p in paths:
+                if os.path.dirname(p) == temp:
+                    os.remove(p)                        # an earlier level's temporary shard
+            paths, setups = merged, [json.loads(meta)] * len(merged)
+        rows = max(MIN_SHARD_ROWS, IN_FLIGHT_ROWS // len(paths))
+        yield from _k_way([_Source(p, s, rows) for p, s in zip(paths, setups)])
+    finally:
+        if temp is not None:
+            shutil.rmtree(temp, ignore_errors=True)
+
+
 def merge_batches(inputs: Iterable[str | os.PathLike[str]], min_count: int = 1, max_words: int | None = None,
                   report: MergeReport | None = None) -> tuple[dict[str, Any], Iterator[tuple[Any, np.ndarray]]]:
     """(setup, batches) of the merge of shards (files or directories of ``*.parquet``): batches of
@@ -409,7 +445,7 @@ def merge_batches(inputs: Iterable[str | os.PathLike[str]], min_count: int = 1, 
     report.shards, report.setup = len(paths), setup
 
     def pruned():
-        for words, counts in _k_way([_Source(p, s) for p, s in zip(paths, setups)]):
+        for words, counts in _tree_merge(paths, setups):
             if min_count > 1:
                 keep = counts >= min_count
                 report.dropped_words += int(len(counts) - keep.sum())
