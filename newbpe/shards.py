@@ -490,6 +490,27 @@ def _top(batches, k: int, report: MergeReport):
         yield words[start:start + BATCH_ROWS], counts[start:start + BATCH_ROWS]
 
 
+def save_table(wc: Any, path: str | os.PathLike[str]) -> str:
+    """Write a WordCounts as one shard in canonical order (WordCounts.save_shard)."""
+    data, offsets, counts = wc.arrays(copy=False)
+    words, counts = canonical_table(words_array(data, offsets), counts)
+    meta = shard_metadata(wc.pretokenizer, wc.units, wc.special_tokens, wc.transform, wc.split, "word")
+    return write_shard(path, [(words, counts)], meta)
+
+
+def merge_into(cls: Any, inputs: Iterable[str | os.PathLike[str]], min_count: int = 1,
+               max_words: int | None = None) -> Any:
+    """The merge of shards as a new table of class `cls` (WordCounts.merge), its `merge_report` set."""
+    report = MergeReport()
+    setup, batches = merge_batches(inputs, min_count, max_words, report)
+    wc = cls._from_setup(setup)
+    for words, counts in batches:
+        data, bounds = array_pieces(words)
+        wc._table.add_pieces(data, bounds, counts)
+    wc.merge_report = report
+    return wc
+
+
 def merge_to_file(inputs: Iterable[str | os.PathLike[str]], output: str | os.PathLike[str], min_count: int = 1,
                   max_words: int | None = None) -> MergeReport:
     """Merge shards into one shard file `output` (canonical order), streamed: memory is about the
