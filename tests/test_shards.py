@@ -346,3 +346,12 @@ def test_many_shards_merge_through_temporary_levels(tmp_path, monkeypatch):
     assert merged.table == {w: c for w, c in whole.items() if c >= 2}
     assert merged.merge_report.dropped_words == sum(c < 2 for c in whole.values())
     assert os.listdir(tmp_path / "tmp") == []
+
+
+def test_update_refuses_another_transform():
+    """WordCounts.update (the Dask reduction) compares the transform too, as the merge does."""
+    from newbpe.preprocessors.nfc import NFC
+    plain = newbpe.count_texts(["a b"])
+    with pytest.raises(NewbpeError, match="different transform"):
+        plain.update(newbpe.count_texts(["a b"], transform=NFC()))
+    assert plain.update(newbpe.count_texts(["a c"])).table == {b"a": 2, b" b": 1, b" c": 1}
