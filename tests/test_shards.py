@@ -355,3 +355,12 @@ def test_update_refuses_another_transform():
     with pytest.raises(NewbpeError, match="different transform"):
         plain.update(newbpe.count_texts(["a b"], transform=NFC()))
     assert plain.update(newbpe.count_texts(["a c"])).table == {b"a": 2, b" b": 1, b" c": 1}
+
+
+def test_invalid_utf8_bytes_survive_a_shard(tmp_path):
+    """Byte units keep every byte (surrogate escapes): a binary column holds them as they are."""
+    (tmp_path / "x.txt").write_bytes(b"caf\xe9 \xff\xfe abc\nabc \xc3\xa9t\xc3\xa9\n")
+    wc = newbpe.count(str(tmp_path / "x.txt"), threads=1)
+    assert any(b"\xff" in w for w in wc.table)
+    wc.save_shard(tmp_path / "x.parquet")
+    assert newbpe.WordCounts.load(tmp_path / "x.parquet").table == wc.table
