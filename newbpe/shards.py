@@ -232,6 +232,18 @@ def canonical_table(words, counts: np.ndarray):
     return words, counts
 
 
+def in_batches(words, counts: np.ndarray) -> Iterator[tuple[Any, np.ndarray]]:
+    """(words, counts) in slices of BATCH_ROWS rows (views, no copies)."""
+    for start in range(0, len(words), BATCH_ROWS):
+        yield words[start:start + BATCH_ROWS], counts[start:start + BATCH_ROWS]
+
+
+def setup_metadata(setup: dict[str, Any]) -> str:
+    """The metadata JSON of a merged shard: the inputs' setup, in word order."""
+    return shard_metadata(setup["pretokenizer"], setup["units"], setup["special_tokens"], setup["transform"],
+                          setup["split"], order="word")
+
+
 def write_shard(path: str | os.PathLike[str], batches: Iterable[tuple[Any, np.ndarray]], meta: str) -> str:
     """Write (words, counts) batches (already in canonical order across batches) as one shard,
     atomically (a killed write leaves the old file or none). `meta`: the JSON of `shard_metadata`.
@@ -323,8 +335,7 @@ class _Source:
             counts = np.concatenate([c for _, c in parts])
             del parts
             words, counts = canonical_table(words, counts)
-            for start in range(0, len(words), BATCH_ROWS):
-                yield words[start:start + BATCH_ROWS], counts[start:start + BATCH_ROWS]
+            yield from in_batches(words, counts)
 
 
 @dataclass
@@ -395,8 +406,7 @@ def _k_way(sources: list[_Source]) -> Iterator[tuple[Any, np.ndarray]]:
     rest = [b for b in buffers if len(b[0])]
     if rest:
         words, counts = canonical_table(pa.concat_arrays([w for w, _ in rest]), np.concatenate([c for _, c in rest]))
-        for start in range(0, len(words), BATCH_ROWS):
-            yield words[start:start + BATCH_ROWS], counts[start:start + BATCH_ROWS]
+        yield from in_batches(words, counts)
 
 
 def _tree_merge(paths: list[str], setups: list[dict[str, Any]]) -> Iterator[tuple[Any, np.ndarray]]:
@@ -409,8 +419,7 @@ def _tree_merge(paths: list[str], setups: list[dict[str, Any]]) -> Iterator[tupl
     try:
         while len(paths) > MAX_FAN_IN:
             temp = temp or tempfile.mkdtemp(prefix="newbpe-merge-")
-            meta = shard_metadata(setups[0]["pretokenizer"], setups[0]["units"], setups[0]["special_tokens"],
-                                  setups[0]["transform"], setups[0]["split"], order="word")
+            meta = setup_metadata(setups[0])
             merged = []
             for g in range(0, len(paths), MAX_FAN_IN):
                 out = os.path.join(temp, f"merged-{next(names):06d}.parquet")
@@ -486,8 +495,7 @@ def _top(batches, k: int, report: MergeReport):
             pool_words, pool_counts = cut(pool_words, pool_counts, k)
     pool_words, pool_counts = cut(pool_words, pool_counts, k)
     words, counts = canonical_table(pool_words, pool_counts)
-    for start in range(0, len(words), BATCH_ROWS):
-        yield words[start:start + BATCH_ROWS], counts[start:start + BATCH_ROWS]
+    yield from in_batches(words, counts)
 
 
 def save_table(wc: Any, path: str | os.PathLike[str]) -> str:
@@ -517,7 +525,5 @@ def merge_to_file(inputs: Iterable[str | os.PathLike[str]], output: str | os.Pat
     batches in flight, not the inputs' sum nor the output. Returns the MergeReport."""
     report = MergeReport(output=os.fspath(output))
     setup, batches = merge_batches(inputs, min_count, max_words, report)
-    meta = shard_metadata(setup["pretokenizer"], setup["units"], setup["special_tokens"], setup["transform"],
-                          setup["split"], order="word")
-    write_shard(output, batches, meta)
+    write_shard(output, batches, setup_metadata(setup))
     return report
