@@ -1,6 +1,7 @@
 """Count shards (newbpe/shards.py, issue 19): the Parquet format both ways, the streaming k-way
 merge against counting the whole text, min_count / max_words, one-line refusals, training from
 shards, the CLI, and the merge's memory bound."""
+import contextlib
 import json
 import os
 import random
@@ -49,6 +50,19 @@ def foreign_shard(path, words, counts, word_type=pa.string(), count_type=pa.int3
         table = table.replace_schema_metadata({b"newbpe": meta or shards.shard_metadata("gpt2")})
     pq.write_table(table, path, **(write or {}))
     return path
+
+
+@contextlib.contextmanager
+def shard_constants(**values):
+    """Smaller batches and fan-in for one merge (hypothesis tests cannot take monkeypatch)."""
+    old = {k: getattr(shards, k) for k in values}
+    for k, v in values.items():
+        setattr(shards, k, v)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            setattr(shards, k, v)
 
 
 # ------------------------------------------------------------------------------------------- format
@@ -105,12 +119,8 @@ def test_merge_equals_counting_the_whole_text(tmp_path_factory, texts, cuts, bat
     bounds = sorted({0, len(texts), *[min(c, len(texts)) for c in cuts]})
     parts = [texts[a:b] for a, b in zip(bounds, bounds[1:])] or [[]]
     d = write_shards(tmp, parts)
-    old = shards.BATCH_ROWS
-    shards.BATCH_ROWS = 1 << batch_pow                    # many rounds and batch boundaries
-    try:
-        merged = newbpe.merge_counts(d)
-    finally:
-        shards.BATCH_ROWS = old
+    with shard_constants(BATCH_ROWS=1 << batch_pow, IN_FLIGHT_ROWS=1 << batch_pow, MIN_SHARD_ROWS=1):
+        merged = newbpe.merge_counts(d)                  # many rounds and batch boundaries
     whole = newbpe.count_texts(texts)
     assert merged.table == whole.table
     assert merged.merge_report.dropped_words == 0 and merged.merge_report.total == whole.total()
@@ -364,3 +374,31 @@ def test_invalid_utf8_bytes_survive_a_shard(tmp_path):
     assert any(b"\xff" in w for w in wc.table)
     wc.save_shard(tmp_path / "x.parquet")
     assert newbpe.WordCounts.load(tmp_path / "x.parquet").table == wc.table
+
+
+SHARD_ROWS = st.lists(st.tuples(st.binary(min_size=0, max_size=3), st.integers(0, 5)), max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(SHARD_ROWS, st.booleans()), min_size=1, max_size=5), st.integers(1, 6),
+       st.integers(1, 3), st.integers(1, 4), st.randoms(use_true_random=False))
+def test_k_way_merge_equals_a_counter(tmp_path_factory, tables, rows, fan_in, min_count, rnd):
+    """Any shards — sorted with repeats across batch boundaries (order promised) or in any row
+    order (not promised), empty words, zero counts — with tiny batches and fan-in: the merge is the
+    summed table, pruned at the end."""
+    from collections import Counter
+    tmp = tmp_path_factory.mktemp("kw")
+    total, paths = Counter(), []
+    for i, (table, ordered) in enumerate(tables):
+        table = sorted(table) if ordered else rnd.sample(table, len(table))
+        for w, c in table:
+            total[w] += c
+        meta = shards.shard_metadata("gpt2", order="word" if ordered else None)
+        paths.append(foreign_shard(tmp / f"s{i}.parquet", [w for w, _ in table], [c for _, c in table],
+                                   pa.binary(), pa.int64(), meta))
+    with shard_constants(IN_FLIGHT_ROWS=rows, MIN_SHARD_ROWS=1, BATCH_ROWS=rows, MAX_FAN_IN=fan_in + 1):
+        merged = newbpe.merge_counts(paths, min_count=min_count)
+    expected = {w: c for w, c in total.items() if w and c >= min_count}
+    assert merged.table == expected
+    assert list(merged.table) == sorted(expected)
+    assert merged.merge_report.dropped_count == sum(c for w, c in total.items() if w and c < min_count)
