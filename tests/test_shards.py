@@ -234,11 +234,12 @@ def test_training_from_shards_is_byte_identical_to_training_from_the_text(tmp_pa
     forward = write_shards(tmp_path, parts, "fwd")
     backward = write_shards(tmp_path, parts[::-1], "bwd")          # other shards, other order
     models = []
-    for source in (str(text), str(forward), str(backward), forward / "part-00002.parquet"):
+    listed = sorted(backward.iterdir())
+    for source in (str(text), str(forward), str(backward), listed, forward / "part-00002.parquet"):
         out = tmp_path / f"m{len(models)}"
         newbpe.train(source, vocab_size=600, special_tokens=["<s>"]).save(out)
         models.append((out / "model.json").read_bytes())
-    assert models[0] == models[1] == models[2] != models[3]
+    assert models[0] == models[1] == models[2] == models[3] != models[4]
 
 
 def test_cli_count_shards_merge_and_train(tmp_path):
