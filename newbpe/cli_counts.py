@@ -6,10 +6,10 @@ import click
 
 from .cli_common import friendly
 
-#: merge-engine bytes per unique word of `newbpe.train` on a table (bpe, vocab 32000), the largest of
-#: bench/engine_memory.py's measurements at 150k, 1M and 5M unique words (mean word 8-9 bytes; README
+#: merge-engine bytes per unique word of `newbpe.train` on a table (bpe, vocab 32000): the larger of
+#: bench/engine_memory.py's measurements at 1M (416) and 5M (365) unique words (mean word 10-13 bytes; README
 #: "Memory"): the projection `count --stats` prints.
-ENGINE_BYTES_PER_WORD = 460
+ENGINE_BYTES_PER_WORD = 420
 
 
 def writes_shard(output):

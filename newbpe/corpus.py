@@ -1,8 +1,8 @@
 """The one door for training sources (design.md, "Data flow").
 
 Every source a user can pass — a file path or a list of paths, a `datasets` Dataset or
-IterableDataset, a ``{word: count}`` dict, a saved or in-memory `WordCounts` table, or any other
-iterable of str — becomes a `Corpus`. Trainers ask it for what they need:
+IterableDataset, a ``{word: count}`` dict, a saved or in-memory `WordCounts` table (an .npz, a count
+shard, a directory or list of shards: merged), or any other iterable of str — becomes a `Corpus`. Trainers ask it for what they need:
 
 - ``texts()``: the sequences as str (each line of a file, or each whole file with
   ``split="document"``; each str of an iterable; each value of a dataset column). Bytes that are not
@@ -64,6 +64,10 @@ class Corpus:
             self.kind, self.source = COUNTS, WordCounts.load(source)     # .npz, count shard(s)
         elif isinstance(source, (str, os.PathLike)):
             self.kind, self.source = FILES, [os.fspath(source)]
+        elif isinstance(source, (list, tuple)) and source and \
+                all(isinstance(p, (str, os.PathLike)) and is_count_table(p) for p in source):
+            self.kind = COUNTS                                                   # an .npz or count shards
+            self.source = WordCounts.load(source[0]) if len(source) == 1 else WordCounts.merge(source)
         elif _is_dataset(source):
             self.kind = DATASET
         elif isinstance(source, (bytes, bytearray, int, float)) or source is None:

@@ -583,29 +583,19 @@ class WordCounts:
         return path
 
     def save_shard(self, path: str | os.PathLike[str]) -> str:
-        """Write the table as a count shard (Parquet, words in canonical byte order; shards.py),
+        """Write the table as a count shard (shards.py: Parquet, words in canonical byte order),
         atomically: what a Spark/Ray/Dask worker writes after `newbpe.count_texts`."""
-        from .shards import canonical_table, shard_metadata, words_array, write_shard
-        data, offsets, counts = self.arrays(copy=False)
-        words, counts = canonical_table(words_array(data, offsets), counts)
-        meta = shard_metadata(self.pretokenizer, self.units, self.special_tokens, self.transform, self.split, "word")
-        return write_shard(path, [(words, counts)], meta)
+        from .shards import save_table
+        return save_table(self, path)
 
     @classmethod
     def merge(cls, shards: Iterable[str | os.PathLike[str]], min_count: int = 1,
               max_words: int | None = None) -> WordCounts:
-        """The table of count shards (files or directories of *.parquet) merged by the streaming
-        k-way merge of shards.py; `merge_report` on the result tells the words and occurrences that
-        `min_count` / `max_words` dropped. Words are in byte order."""
-        from .shards import MergeReport, array_pieces, merge_batches
-        report = MergeReport()
-        setup, batches = merge_batches(shards, min_count, max_words, report)
-        wc = cls._from_setup(setup)
-        for words, counts in batches:
-            data, bounds = array_pieces(words)
-            wc._table.add_pieces(data, bounds, counts)
-        wc.merge_report = report
-        return wc
+        """The merged table of count shards (files or directories of *.parquet; the streaming k-way
+        merge of shards.py), words in byte order; its `merge_report` tells what `min_count` /
+        `max_words` dropped."""
+        from .shards import merge_into
+        return merge_into(cls, shards, min_count, max_words)
 
     @classmethod
     def _from_setup(cls, setup, source="count shard"):

@@ -16,7 +16,8 @@ training on one machine. A shard is one Parquet file:
 Other columns are ignored; a word may repeat (its counts are summed). newbpe writes its shards in
 the canonical order, sorted by word bytes (unsigned lexicographic, Arrow's and Spark's binary
 order) with unique words, and says so with ``"order": "word"``: the merge then streams every shard
-in record batches and holds one batch per shard plus the output. A shard without that promise
+in record batches (IN_FLIGHT_ROWS over all shards) and writes as it goes, so it holds neither the
+inputs nor the output; above MAX_FAN_IN shards it merges in levels through temporary shards. A shard without that promise
 (another engine's, in any row order) is read whole and sorted in memory first, which costs that
 shard's table; the promise is checked while streaming (rows out of order are a one-line error).
 
@@ -44,6 +45,13 @@ PARQUET_MAGIC = b"PAR1"
 #: rows per record batch read from a shard: large enough that the per-batch Python is noise (a
 #: round costs ~10 Arrow calls per shard), small enough that k shards in flight stay a few MB.
 BATCH_ROWS = 1 << 16
+#: rows in flight over all shards of one merge: each shard reads batches of IN_FLIGHT_ROWS // k rows
+#: (at least MIN_SHARD_ROWS), so the merge's memory does not grow with the number of shards k
+IN_FLIGHT_ROWS = 1 << 19
+MIN_SHARD_ROWS = 1 << 10
+#: at most this many shards are open at once (file descriptors, one read buffer each); more are
+#: merged in groups into temporary shards first (exact: nothing is pruned before the last merge)
+MAX_FAN_IN = 64
 #: the setup keys two tables must share to be added together: a word means nothing across them
 SETUP_KEYS = ("pretokenizer", "units", "transform", "special_tokens", "split")
 
@@ -203,8 +211,8 @@ def array_pieces(words) -> tuple[np.ndarray, np.ndarray]:
 
 
 def canonical_table(words, counts: np.ndarray):
-    """(words, counts) sorted by word bytes with repeats summed and zero counts dropped: the
-    canonical order of a shard. Vectorised: one Arrow sort, one neighbour comparison, one
+    """(words, counts) sorted by word bytes with repeats summed and zero counts and empty words
+    dropped: the canonical order of a shard. Vectorised: one Arrow sort, one neighbour comparison, one
     np.add.reduceat (no Python per word)."""
     import pyarrow.compute as pc
     if len(words) > 1:
@@ -216,10 +224,24 @@ def canonical_table(words, counts: np.ndarray):
             counts = np.add.reduceat(counts, starts)
             words = words.take(starts)
     keep = counts > 0
+    if len(words):
+        keep &= pc.binary_length(words).to_numpy(zero_copy_only=False) > 0   # an empty word is no piece
     if not keep.all():
         idx = np.flatnonzero(keep)
         words, counts = words.take(idx), counts[idx]
     return words, counts
+
+
+def in_batches(words, counts: np.ndarray) -> Iterator[tuple[Any, np.ndarray]]:
+    """(words, counts) in slices of BATCH_ROWS rows (views, no copies)."""
+    for start in range(0, len(words), BATCH_ROWS):
+        yield words[start:start + BATCH_ROWS], counts[start:start + BATCH_ROWS]
+
+
+def setup_metadata(setup: dict[str, Any]) -> str:
+    """The metadata JSON of a merged shard: the inputs' setup, in word order."""
+    return shard_metadata(setup["pretokenizer"], setup["units"], setup["special_tokens"], setup["transform"],
+                          setup["split"], order="word")
 
 
 def write_shard(path: str | os.PathLike[str], batches: Iterable[tuple[Any, np.ndarray]], meta: str) -> str:
@@ -234,11 +256,26 @@ def write_shard(path: str | os.PathLike[str], batches: Iterable[tuple[Any, np.nd
 
     def write(f):
         with pq.ParquetWriter(f, schema, compression="zstd", use_dictionary=False) as writer:
-            for words, counts in batches:
+            pending: list[tuple[Any, np.ndarray]] = []
+
+            def flush(last=False):
+                """Write the full row groups of what is pending (all of it when `last`)."""
+                words = pa.concat_arrays([w for w, _ in pending])
+                counts = np.concatenate([c for _, c in pending])
+                end = len(words) if last else len(words) - len(words) % BATCH_ROWS
+                for start in range(0, end, BATCH_ROWS):     # binary's int32 offsets: small slices
+                    stop = min(start + BATCH_ROWS, end)
+                    part = pa.table({"word": words[start:stop].cast(pa.binary()),
+                                     "count": pa.array(counts[start:stop], pa.int64())}, schema=schema)
+                    writer.write_table(part, row_group_size=BATCH_ROWS)
+                pending[:] = [(words[end:], counts[end:])] if end < len(words) else []
+            for words, counts in batches:               # a merge's rounds vary in size: full groups only
                 if len(words):
-                    writer.write_table(pa.table({"word": words.cast(pa.binary()),
-                                                 "count": pa.array(counts, pa.int64())}, schema=schema),
-                                       row_group_size=BATCH_ROWS)
+                    pending.append((words, counts))
+                if sum(len(w) for w, _ in pending) >= BATCH_ROWS:
+                    flush()
+            if pending:
+                flush(last=True)
     return atomic_write(os.fspath(path), write, binary=True)
 
 
@@ -247,8 +284,8 @@ class _Source:
     """One shard read as a sorted stream of (words, counts) batches: streamed when the shard
     promises word order (checked batch by batch), else read whole and sorted first."""
 
-    def __init__(self, path: str, setup: dict[str, Any]) -> None:
-        self.path = path
+    def __init__(self, path: str, setup: dict[str, Any], rows: int = BATCH_ROWS) -> None:
+        self.path, self.rows = path, rows
         self.last = None                 # the last word streamed, to check the promised order
         self.batches = self._batches() if setup["order"] == "word" else self._sorted_whole()
 
@@ -259,8 +296,8 @@ class _Source:
         try:
             # no pre-buffering and no read-ahead threads: one shard costs about one batch in flight
             # (pyarrow's defaults held ~5 MB per 64k-row batch and shard; measured in test_shards)
-            reader = pq.ParquetFile(self.path, pre_buffer=False, buffer_size=1 << 20)
-            for batch in reader.iter_batches(batch_size=BATCH_ROWS, columns=["word", "count"], use_threads=False):
+            reader = pq.ParquetFile(self.path, pre_buffer=False, buffer_size=1 << 16)
+            for batch in reader.iter_batches(batch_size=self.rows, columns=["word", "count"], use_threads=False):
                 words, counts = batch.column(0), batch.column(1)
                 if words.null_count or counts.null_count:
                     raise ModelFileError(f"count shard {self.path} has null {'words' if words.null_count else 'counts'}")
@@ -298,8 +335,7 @@ class _Source:
             counts = np.concatenate([c for _, c in parts])
             del parts
             words, counts = canonical_table(words, counts)
-            for start in range(0, len(words), BATCH_ROWS):
-                yield words[start:start + BATCH_ROWS], counts[start:start + BATCH_ROWS]
+            yield from in_batches(words, counts)
 
 
 @dataclass
@@ -370,8 +406,34 @@ def _k_way(sources: list[_Source]) -> Iterator[tuple[Any, np.ndarray]]:
     rest = [b for b in buffers if len(b[0])]
     if rest:
         words, counts = canonical_table(pa.concat_arrays([w for w, _ in rest]), np.concatenate([c for _, c in rest]))
-        for start in range(0, len(words), BATCH_ROWS):
-            yield words[start:start + BATCH_ROWS], counts[start:start + BATCH_ROWS]
+        yield from in_batches(words, counts)
+
+
+def _tree_merge(paths: list[str], setups: list[dict[str, Any]]) -> Iterator[tuple[Any, np.ndarray]]:
+    """The k-way merge of `paths`; above MAX_FAN_IN shards, groups of MAX_FAN_IN are first merged
+    into temporary shards (a directory under TMPDIR, removed at the end), level by level."""
+    import itertools
+    import shutil
+    import tempfile
+    temp, names = None, itertools.count()
+    try:
+        while len(paths) > MAX_FAN_IN:
+            temp = temp or tempfile.mkdtemp(prefix="newbpe-merge-")
+            meta = setup_metadata(setups[0])
+            merged = []
+            for g in range(0, len(paths), MAX_FAN_IN):
+                out = os.path.join(temp, f"merged-{next(names):06d}.parquet")
+                write_shard(out, _tree_merge(paths[g:g + MAX_FAN_IN], setups[g:g + MAX_FAN_IN]), meta)
+                merged.append(out)
+            for p in paths:
+                if os.path.dirname(p) == temp:
+                    os.remove(p)                        # an earlier level's temporary shard
+            paths, setups = merged, [json.loads(meta)] * len(merged)
+        rows = max(MIN_SHARD_ROWS, IN_FLIGHT_ROWS // len(paths))
+        yield from _k_way([_Source(p, s, rows) for p, s in zip(paths, setups)])
+    finally:
+        if temp is not None:
+            shutil.rmtree(temp, ignore_errors=True)
 
 
 def merge_batches(inputs: Iterable[str | os.PathLike[str]], min_count: int = 1, max_words: int | None = None,
@@ -392,7 +454,7 @@ def merge_batches(inputs: Iterable[str | os.PathLike[str]], min_count: int = 1, 
     report.shards, report.setup = len(paths), setup
 
     def pruned():
-        for words, counts in _k_way([_Source(p, s) for p, s in zip(paths, setups)]):
+        for words, counts in _tree_merge(paths, setups):
             if min_count > 1:
                 keep = counts >= min_count
                 report.dropped_words += int(len(counts) - keep.sum())
@@ -433,8 +495,28 @@ def _top(batches, k: int, report: MergeReport):
             pool_words, pool_counts = cut(pool_words, pool_counts, k)
     pool_words, pool_counts = cut(pool_words, pool_counts, k)
     words, counts = canonical_table(pool_words, pool_counts)
-    for start in range(0, len(words), BATCH_ROWS):
-        yield words[start:start + BATCH_ROWS], counts[start:start + BATCH_ROWS]
+    yield from in_batches(words, counts)
+
+
+def save_table(wc: Any, path: str | os.PathLike[str]) -> str:
+    """Write a WordCounts as one shard in canonical order (WordCounts.save_shard)."""
+    data, offsets, counts = wc.arrays(copy=False)
+    words, counts = canonical_table(words_array(data, offsets), counts)
+    meta = shard_metadata(wc.pretokenizer, wc.units, wc.special_tokens, wc.transform, wc.split, "word")
+    return write_shard(path, [(words, counts)], meta)
+
+
+def merge_into(cls: Any, inputs: Iterable[str | os.PathLike[str]], min_count: int = 1,
+               max_words: int | None = None) -> Any:
+    """The merge of shards as a new table of class `cls` (WordCounts.merge), its `merge_report` set."""
+    report = MergeReport()
+    setup, batches = merge_batches(inputs, min_count, max_words, report)
+    wc = cls._from_setup(setup)
+    for words, counts in batches:
+        data, bounds = array_pieces(words)
+        wc._table.add_pieces(data, bounds, counts)
+    wc.merge_report = report
+    return wc
 
 
 def merge_to_file(inputs: Iterable[str | os.PathLike[str]], output: str | os.PathLike[str], min_count: int = 1,
@@ -443,7 +525,5 @@ def merge_to_file(inputs: Iterable[str | os.PathLike[str]], output: str | os.Pat
     batches in flight, not the inputs' sum nor the output. Returns the MergeReport."""
     report = MergeReport(output=os.fspath(output))
     setup, batches = merge_batches(inputs, min_count, max_words, report)
-    meta = shard_metadata(setup["pretokenizer"], setup["units"], setup["special_tokens"], setup["transform"],
-                          setup["split"], order="word")
-    write_shard(output, batches, meta)
+    write_shard(output, batches, setup_metadata(setup))
     return report

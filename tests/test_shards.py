@@ -1,6 +1,7 @@
 """Count shards (newbpe/shards.py, issue 19): the Parquet format both ways, the streaming k-way
 merge against counting the whole text, min_count / max_words, one-line refusals, training from
 shards, the CLI, and the merge's memory bound."""
+import contextlib
 import json
 import os
 import random
@@ -49,6 +50,19 @@ def foreign_shard(path, words, counts, word_type=pa.string(), count_type=pa.int3
         table = table.replace_schema_metadata({b"newbpe": meta or shards.shard_metadata("gpt2")})
     pq.write_table(table, path, **(write or {}))
     return path
+
+
+@contextlib.contextmanager
+def shard_constants(**values):
+    """Smaller batches and fan-in for one merge (hypothesis tests cannot take monkeypatch)."""
+    old = {k: getattr(shards, k) for k in values}
+    for k, v in values.items():
+        setattr(shards, k, v)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            setattr(shards, k, v)
 
 
 # ------------------------------------------------------------------------------------------- format
@@ -105,12 +119,8 @@ def test_merge_equals_counting_the_whole_text(tmp_path_factory, texts, cuts, bat
     bounds = sorted({0, len(texts), *[min(c, len(texts)) for c in cuts]})
     parts = [texts[a:b] for a, b in zip(bounds, bounds[1:])] or [[]]
     d = write_shards(tmp, parts)
-    old = shards.BATCH_ROWS
-    shards.BATCH_ROWS = 1 << batch_pow                    # many rounds and batch boundaries
-    try:
-        merged = newbpe.merge_counts(d)
-    finally:
-        shards.BATCH_ROWS = old
+    with shard_constants(BATCH_ROWS=1 << batch_pow, IN_FLIGHT_ROWS=1 << batch_pow, MIN_SHARD_ROWS=1):
+        merged = newbpe.merge_counts(d)                  # many rounds and batch boundaries
     whole = newbpe.count_texts(texts)
     assert merged.table == whole.table
     assert merged.merge_report.dropped_words == 0 and merged.merge_report.total == whole.total()
@@ -224,11 +234,12 @@ def test_training_from_shards_is_byte_identical_to_training_from_the_text(tmp_pa
     forward = write_shards(tmp_path, parts, "fwd")
     backward = write_shards(tmp_path, parts[::-1], "bwd")          # other shards, other order
     models = []
-    for source in (str(text), str(forward), str(backward), forward / "part-00002.parquet"):
+    listed = sorted(backward.iterdir())
+    for source in (str(text), str(forward), str(backward), listed, forward / "part-00002.parquet"):
         out = tmp_path / f"m{len(models)}"
         newbpe.train(source, vocab_size=600, special_tokens=["<s>"]).save(out)
         models.append((out / "model.json").read_bytes())
-    assert models[0] == models[1] == models[2] != models[3]
+    assert models[0] == models[1] == models[2] == models[3] != models[4]
 
 
 def test_cli_count_shards_merge_and_train(tmp_path):
@@ -271,11 +282,11 @@ def status(key):
     for line in open("/proc/self/status"):
         if line.startswith(key + ":"):
             return int(line.split()[1]) * 1024
-newbpe.shards.BATCH_ROWS = 16384                          # 8 shards x 16k rows in flight
-merge_to_file(sys.argv[1:2], sys.argv[-1] + ".warm")      # imports and first allocations before the baseline
+newbpe.shards.IN_FLIGHT_ROWS = 8 * 16384                   # 8 shards x 16k rows in flight
+merge_to_file(sys.argv[1:2], sys.argv[-1] + ".warm")      # imports and pyarrow's set-up on a tiny shard
 rss = status("VmRSS")
 open("/proc/self/clear_refs", "w").write("5")
-report = merge_to_file(sys.argv[1:-1], sys.argv[-1], min_count=2)
+report = merge_to_file(sys.argv[2:-1], sys.argv[-1], min_count=2)
 print(status("VmHWM") - rss, report.dropped_words)
 """
 
@@ -290,8 +301,10 @@ def merge_peak(directory, n, k):
     for i in range(k):
         foreign_shard(directory / f"s{i}.parquet", words[i::k], np.ones(n, np.int64), pa.binary(), pa.int64(), meta,
                       write={"row_group_size": shards.BATCH_ROWS, "use_dictionary": False})     # as newbpe writes
+    foreign_shard(directory / "tiny.parquet", [b"a", b"b"], [1, 1], pa.binary(), pa.int64(), meta)
     env = {**os.environ, "PYTHONPATH": str(BUNDLED.parent)}
-    r = subprocess.run([sys.executable, "-c", MEMORY_CHILD, *[str(directory / f"s{i}.parquet") for i in range(k)],
+    r = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(directory / "tiny.parquet"),
+                        *[str(directory / f"s{i}.parquet") for i in range(k)],
                         str(directory / "out.parquet")], env=env, capture_output=True, text=True, check=True)
     peak, dropped = map(int, r.stdout.split())
     assert dropped == n * k
@@ -300,11 +313,93 @@ def merge_peak(directory, n, k):
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="needs Linux /proc/self/clear_refs")
 def test_merging_holds_batches_not_the_inputs(tmp_path):
-    """8 shards merged with 16k-row batches: 8x more input words (6.4M words, ~166 MB as Arrow
-    arrays) cost about the same peak RSS (a few batches per shard and the allocator's slack, ~25-40
-    MB measured), far below the inputs' sum."""
+    """8 shards merged with 16k rows per shard in flight: 12x more input words (9.6M words, ~250 MB
+    as Arrow arrays) cost the same peak RSS (~50 MB measured: the batches in flight plus pyarrow's
+    and the allocator's one-time costs), far below the inputs' sum."""
     small = merge_peak(tmp_path / "small", 100_000, 8)
-    large = merge_peak(tmp_path / "large", 800_000, 8)
-    inputs = 800_000 * 8 * (8 + 8 + 10)                  # offsets, counts, word bytes
-    print(f"merge peak RSS growth: {small / 1e6:.0f} MB (0.8M words), {large / 1e6:.0f} MB (6.4M words)")
-    assert large < small + 25e6 and large < inputs / 4, (small, large, inputs)
+    large = merge_peak(tmp_path / "large", 1_200_000, 8)
+    inputs = 1_200_000 * 8 * (8 + 8 + 10)                # offsets, counts, word bytes
+    print(f"merge peak RSS growth: {small / 1e6:.0f} MB (0.8M words), {large / 1e6:.0f} MB (9.6M words)")
+    assert large < 1.25 * small + 10e6 and large < inputs / 4, (small, large, inputs)
+
+
+def test_merged_output_is_byte_identical_whatever_the_shard_order(tmp_path, monkeypatch):
+    monkeypatch.setattr(shards, "BATCH_ROWS", 256)        # many rounds, full row groups of 256
+    parts = [LINES[i:i + 700] for i in range(0, 4200, 700)]
+    d = write_shards(tmp_path, parts)
+    files = sorted(d.iterdir())
+    newbpe.merge_counts(files, output=tmp_path / "a.parquet", min_count=2)
+    newbpe.merge_counts(files[::-1], output=tmp_path / "b.parquet", min_count=2)
+    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+    meta = pq.ParquetFile(tmp_path / "a.parquet").metadata
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert all(n == 256 for n in sizes[:-1]) and 0 < sizes[-1] <= 256
+
+
+def test_empty_words_and_zero_counts_are_no_pieces(tmp_path):
+    foreign_shard(tmp_path / "e.parquet", ["", "a", "b"], [5, 0, 2])
+    report = newbpe.merge_counts(tmp_path / "e.parquet", output=tmp_path / "m.parquet")
+    assert newbpe.WordCounts.load(tmp_path / "m.parquet").table == {b"b": 2} and report.words == 1
+
+
+def test_many_shards_merge_through_temporary_levels(tmp_path, monkeypatch):
+    """More shards than MAX_FAN_IN: groups are merged into temporary shards first (two levels
+    here), still exact, min_count applied only at the end, and the temporaries are gone."""
+    monkeypatch.setattr(shards, "MAX_FAN_IN", 3)
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    parts = [LINES[i:i + 300] for i in range(0, 3300, 300)]         # 11 shards: 4 groups, then 2, then 1
+    d = write_shards(tmp_path, parts)
+    merged = newbpe.merge_counts(d, min_count=2)
+    whole = newbpe.count_texts(LINES[:3300]).table
+    assert merged.table == {w: c for w, c in whole.items() if c >= 2}
+    assert merged.merge_report.dropped_words == sum(c < 2 for c in whole.values())
+    assert os.listdir(tmp_path / "tmp") == []
+
+
+def test_update_refuses_another_transform():
+    """WordCounts.update (the Dask reduction) compares the transform too, as the merge does."""
+    from newbpe.preprocessors.nfc import NFC
+    plain = newbpe.count_texts(["a b"])
+    with pytest.raises(NewbpeError, match="different transform"):
+        plain.update(newbpe.count_texts(["a b"], transform=NFC()))
+    assert plain.update(newbpe.count_texts(["a c"])).table == {b"a": 2, b" b": 1, b" c": 1}
+
+
+def test_invalid_utf8_bytes_survive_a_shard(tmp_path):
+    """Byte units keep every byte (surrogate escapes): a binary column holds them as they are."""
+    (tmp_path / "x.txt").write_bytes(b"caf\xe9 \xff\xfe abc\nabc \xc3\xa9t\xc3\xa9\n")
+    wc = newbpe.count(str(tmp_path / "x.txt"), threads=1)
+    assert any(b"\xff" in w for w in wc.table)
+    wc.save_shard(tmp_path / "x.parquet")
+    assert newbpe.WordCounts.load(tmp_path / "x.parquet").table == wc.table
+
+
+SHARD_ROWS = st.lists(st.tuples(st.binary(min_size=0, max_size=3), st.integers(0, 5)), max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(SHARD_ROWS, st.booleans()), min_size=1, max_size=5), st.integers(1, 6),
+       st.integers(1, 3), st.integers(1, 4), st.randoms(use_true_random=False))
+def test_k_way_merge_equals_a_counter(tmp_path_factory, tables, rows, fan_in, min_count, rnd):
+    """Any shards — sorted with repeats across batch boundaries (order promised) or in any row
+    order (not promised), empty words, zero counts — with tiny batches and fan-in: the merge is the
+    summed table, pruned at the end."""
+    from collections import Counter
+    tmp = tmp_path_factory.mktemp("kw")
+    total, paths = Counter(), []
+    for i, (table, ordered) in enumerate(tables):
+        table = sorted(table) if ordered else rnd.sample(table, len(table))
+        for w, c in table:
+            total[w] += c
+        meta = shards.shard_metadata("gpt2", order="word" if ordered else None)
+        paths.append(foreign_shard(tmp / f"s{i}.parquet", [w for w, _ in table], [c for _, c in table],
+                                   pa.binary(), pa.int64(), meta))
+    with shard_constants(IN_FLIGHT_ROWS=rows, MIN_SHARD_ROWS=1, BATCH_ROWS=rows, MAX_FAN_IN=fan_in + 1):
+        merged = newbpe.merge_counts(paths, min_count=min_count)
+    expected = {w: c for w, c in total.items() if w and c >= min_count}
+    assert merged.table == expected
+    assert list(merged.table) == sorted(expected)
+    assert merged.merge_report.dropped_count == sum(c for w, c in total.items() if w and c < min_count)
