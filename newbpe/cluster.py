@@ -7,7 +7,7 @@ of the pre-tokenizer, outside special tokens), reading 64 KiB at each cut. Each 
 into the usual 2 MiB chunks and counts them with `WordCounts.count_jobs`, the code local counting
 runs (numba scanner for presets, the `regex` module otherwise, the transform such as SPLINTER inside
 the worker). Compressed, JSON and Parquet inputs are one task per file (`WordCounts.add_files` on the
-worker). Workers read the files by the paths the client gives, so every worker must see them at the
+worker). Workers read the files by the absolute paths the client resolves, so every worker must see them at the
 same path (a shared filesystem), and must have newbpe installed.
 
 How tables are reduced. The per-task tables come back as plain arrays; adjacent pairs are merged on
@@ -108,11 +108,11 @@ def check_source(paths: list[str], sampled: bool) -> None:
 
 # ------------------------------------------------------------------------------------------ planning
 def _units(paths, split, pretokenizer, specials, task_bytes):
-    """(path, start, end) tasks: byte ranges of plain text files, (path, None, None) for the others."""
+    """(absolute path, start, end) tasks: byte ranges of plain text files, (path, None, None) for the others."""
     from .counting import _chunks
     from .sources import is_plain
     out = []
-    for path in paths:
+    for path in map(os.path.abspath, paths):       # a worker's working directory is not the client's
         if is_plain(path):
             out.extend((path, a, b) for a, b in _chunks(path, split, pretokenizer, specials, task_bytes))
         else:
