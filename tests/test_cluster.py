@@ -140,37 +140,30 @@ def test_worker_killed_mid_job_is_retried(client, files, small_tasks, tmp_path):
     assert arrays_of(table) == arrays_of(newbpe.count(files["plain"]))
 
 
+def cli_ok(*args):
+    """Run the CLI in-process (progress off); it must succeed."""
+    from click.testing import CliRunner
+    from newbpe.cli import main
+    r = CliRunner().invoke(main, [*map(str, args), "--progress", "none"])
+    assert r.exit_code == 0, r.output
+
+
 def test_cli_cluster_counts_train(client, files, tmp_path):
     """newbpe count --cluster tcp://... writes what newbpe train --counts reads (an .npz, or a
     Parquet count shard); the model is the one trained on the files here; newbpe train --cluster
     gives the local model too."""
-    from click.testing import CliRunner
-    from newbpe.cli import main
-    out = tmp_path / "counts.npz"
-    r = CliRunner().invoke(main, ["count", "--cluster", client.scheduler.address, "--progress", "none",
-                                  *files["plain"], "-o", str(out)])
-    assert r.exit_code == 0, r.output
-    r = CliRunner().invoke(main, ["train", "--counts", str(out), "--vocab-size", "400", "--progress", "none",
-                                  "-o", str(tmp_path / "m1")])
-    assert r.exit_code == 0, r.output
-    r = CliRunner().invoke(main, ["train", *files["plain"], "--vocab-size", "400", "--progress", "none",
-                                  "-o", str(tmp_path / "m2")])
-    assert r.exit_code == 0, r.output
-    assert (tmp_path / "m1" / "model.json").read_bytes() == (tmp_path / "m2" / "model.json").read_bytes()
-    # a count shard written from the cluster's table, and train --cluster (supertoken chunks there)
-    shard = tmp_path / "counts.parquet"
-    r = CliRunner().invoke(main, ["count", "--cluster", client.scheduler.address, "--progress", "none",
-                                  *files["plain"], "-o", str(shard)])
-    assert r.exit_code == 0, r.output
-    r = CliRunner().invoke(main, ["train", "--counts", str(shard), "--vocab-size", "400", "--progress", "none",
-                                  "-o", str(tmp_path / "m3")])
-    assert r.exit_code == 0, r.output
-    assert (tmp_path / "m3" / "model.json").read_bytes() == (tmp_path / "m2" / "model.json").read_bytes()
-    for name, cluster in (("m4", ["--cluster", client.scheduler.address]), ("m5", [])):
-        r = CliRunner().invoke(main, ["train", "--algo", "supertoken", *cluster, *files["plain"][:2], "--vocab-size",
-                                      "400", "--progress", "none", "-o", str(tmp_path / name)])
-        assert r.exit_code == 0, r.output
-    assert (tmp_path / "m4" / "model.json").read_bytes() == (tmp_path / "m5" / "model.json").read_bytes()
+    address = client.scheduler.address
+    model = {}
+    for name, out in (("npz", tmp_path / "counts.npz"), ("shard", tmp_path / "counts.parquet")):
+        cli_ok("count", "--cluster", address, *files["plain"], "-o", out)
+        cli_ok("train", "--counts", out, "--vocab-size", 400, "-o", tmp_path / name)
+        model[name] = (tmp_path / name / "model.json").read_bytes()
+    cli_ok("train", *files["plain"], "--vocab-size", 400, "-o", tmp_path / "local")
+    assert model["npz"] == model["shard"] == (tmp_path / "local" / "model.json").read_bytes()
+    for name, cluster in (("st_on", ["--cluster", address]), ("st_local", [])):
+        cli_ok("train", "--algo", "supertoken", *cluster, *files["plain"][:2], "--vocab-size", 400,
+               "-o", tmp_path / name)
+    assert (tmp_path / "st_on" / "model.json").read_bytes() == (tmp_path / "st_local" / "model.json").read_bytes()
 
 
 def test_bad_address_one_line(files, monkeypatch):
