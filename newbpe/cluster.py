@@ -39,8 +39,9 @@ import numpy as np
 
 from .errors import NewbpeError
 
-#: Bytes of plain text per counting task. 64 MiB: 16 tasks per GB keeps two workers evenly busy and
-#: the tree short, and a task's table (about 0.3M unique words per 64 MiB of the benchmark mix) small.
+#: Bytes of plain text per counting task. 64 MiB: 16 tasks per GB keep two workers evenly busy and
+#: the tree short (4 merge levels); on the 1 GB benchmark mix each worker peaked at ~430 MB
+#: (README, Scale-out).
 TASK_BYTES = 64 << 20
 #: Seconds to wait for a scheduler before the one-line error.
 CONNECT_TIMEOUT = 10
