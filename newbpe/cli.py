@@ -14,6 +14,7 @@ from .cli_common import (
     PRETOKENIZER_HELP, _specials, friendly, help_options_flag, input_options, read_progress,
     source_options)
 from .cli_counts import count_merge, save_counts, stats_lines
+from .cli_eval import eval_, show
 from .cli_roles import role_options
 from .encoders import ENCODERS
 from .methods import METHODS
@@ -316,7 +317,7 @@ def decode(files, model_dir):
     out.flush()
 
 
-# ---------------------------------------------------------------------------------------------- export/info/eval
+# ---------------------------------------------------------------------------------------------- export/info (eval, show: cli_eval.py)
 @main.command()
 @click.option("-m", "--model", "model_dir", required=True, help="Model directory (or model.json).")
 @click.option("--format", "fmt", type=click.Choice(["hf", "tiktoken", "transformers"]), default="hf", show_default=True,
@@ -417,46 +418,6 @@ def signals(files, pretokenizer, signal, constraint, threshold_percentile, lm, l
         click.echo(f"# theta {theta:.6f} (percentile {threshold_percentile:g} of the {signal} signals)")
     for line in format_rows(docs):
         click.echo(line)
-
-
-@main.command(name="eval")
-@click.argument("files", nargs=-1, required=True)
-@click.option("-m", "--model", "model_dir", required=True, help="Model directory (or model.json).")
-@click.option("--truncate", "truncate", multiple=True, type=click.IntRange(min=0), metavar="N",
-              help="Evaluate the model cut to its first N merges instead (repeatable: one row per N; "
-                   "the truncated-vocabulary curve of SuperBPE; default: none, the whole model).")
-@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (default: a table).")
-@TEXT_COLUMN
-@friendly
-def eval_(files, model_dir, truncate, as_json, text_column):
-    """Bytes per token, tokens per word, Rényi efficiency (α=2.5) and vocabulary use on FILES."""
-    from .metrics import evaluate, truncated_curve
-    tok = _load(model_dir)
-    from .cuts import CutRule
-    from .io import iter_line_parts
-    rule = CutRule.for_pretokenizer(tok.pretokenizer)     # words never span a safe point: counts add up
-    paths = list(files) or ["-"]
-    if truncate and "-" in paths:
-        from .errors import NewbpeError
-        raise NewbpeError("--truncate reads FILES once per N: give file paths, not standard input")
-
-    def texts():
-        return (part for _, _, part, _ in iter_line_parts(paths, rule, column=text_column))
-    if truncate:
-        rows = truncated_curve(tok, texts, truncate)
-        if as_json:
-            click.echo(json.dumps(rows, indent=2))
-        else:
-            click.echo(f"{'merges':>9} {'vocab_size':>10} {'bytes/token':>11} {'tokens':>11}")
-            for r in rows:
-                click.echo(f"{r['merges']:>9} {r['vocab_size']:>10} {r['bytes_per_token']:>11.4f} {r['tokens']:>11}")
-        return
-    res = evaluate(tok, texts())
-    if as_json:
-        click.echo(json.dumps(res, indent=2))
-    else:
-        for k, v in res.items():
-            click.echo(f"{k:24s} {v:.4f}" if isinstance(v, float) else f"{k:24s} {v}")
 
 
 # ---------------------------------------------------------------------------------------------- stochastok
@@ -599,6 +560,10 @@ def _splinter_transform_command(method, doc):
 splinter_apply = _splinter_transform_command(
     "apply", "Transform FILES (or stdin) with SPLINTER; everything but letter runs passes through.")
 splinter_invert = _splinter_transform_command("invert", "Undo `newbpe splinter apply` exactly.")
+
+
+main.add_command(eval_)
+main.add_command(show)
 
 
 def entry():

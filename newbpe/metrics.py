@@ -62,11 +62,9 @@ def truncated_curve(tok, texts, n_merges, threads=None):
 
 
 def renyi_efficiency(counts, vocab_size, alpha=2.5):
-    total = sum(counts.values())
-    if total == 0 or vocab_size < 2:
-        return 0.0
-    s = math.fsum((c / total) ** alpha for c in counts.values())      # exact: independent of order
-    return (math.log(s) / (1 - alpha)) / math.log(vocab_size)
+    """H_α / log |V| of a {token: count} table (the formula lives in newbpe/evaluation/metrics.py)."""
+    from .evaluation.metrics import efficiency, renyi_entropy
+    return efficiency(renyi_entropy([counts[k] for k in sorted(counts)], alpha), vocab_size)
 
 
 def summarize(counts, n_bytes, n_words, vocab_size, alpha=2.5):

@@ -47,9 +47,9 @@ def test_info_json_and_eval(model_dir):
     assert d["algorithm"] == "bpe" and d["vocab_size"] == 800 and d["special_tokens"] == ["<s>", "</s>"]
     r = run("info", "-m", model_dir)
     assert "longest tokens" in r.output
-    r = run("eval", "-m", model_dir, "--json", HELDOUT)
-    res = json.loads(r.output)
-    assert res["bytes_per_token"] > 1.5 and 0 < res["renyi_efficiency_2.5"] < 1 and 0 < res["vocab_used"] <= 1
+    r = run("eval", "-m", model_dir, "--json", "-", HELDOUT)
+    res = json.loads(r.stdout)["rows"][0]
+    assert res["bytes_per_token"] > 1.5 and 0 < res["renyi_efficiency_vocab"] < 1 and 0 < res["vocab_utilisation"] <= 1
 
 
 def test_export_formats(model_dir, tmp_path):

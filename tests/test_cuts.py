@@ -273,16 +273,25 @@ def test_splinter_apply_and_invert_in_tiny_parts(tmp_path):
 
 
 def test_eval_in_tiny_parts_equals_whole(model_dirs, tmp_path):
+    """eval reads a compressed corpus through the cut readers (cli_eval.plain_copy, then run_eval's
+    lines): read in tiny parts it gives the numbers it gives read whole, and those of the plain file."""
+    import gzip
     import json
     path = tmp_path / "in.txt"
     path.write_bytes(b"".join(CLI_INPUT) * 5)
-    args = ["eval", "-m", str(model_dirs["gpt2"]), "--json", str(path)]
-    whole = CliRunner().invoke(main, args, catch_exceptions=False).stdout
+    packed = tmp_path / "in.txt.gz"
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    args = ["eval", "-m", str(model_dirs["gpt2"]), "--json", "-"]
+    whole = CliRunner().invoke(main, args + [str(packed)], catch_exceptions=False).stdout
     with pytest.MonkeyPatch.context() as mp:
         tiny_parts(mp, 4)
-        tiny = CliRunner().invoke(main, args, catch_exceptions=False).stdout
-    assert json.loads(tiny) == json.loads(whole)
-    assert json.loads(whole)["words"] == len(path.read_bytes().decode("utf-8", "surrogateescape").split())
+        tiny = CliRunner().invoke(main, args + [str(packed)], catch_exceptions=False).stdout
+    plain = CliRunner().invoke(main, args + [str(path)], catch_exceptions=False).stdout
+
+    def rows(out):
+        return [dict(r, corpus=None) for r in json.loads(out)["rows"]]
+    assert rows(tiny) == rows(whole) == rows(plain)
+    assert json.loads(whole)["corpora"][0]["words"] == len(path.read_bytes().split())
 
 
 def test_splinter_learning_from_files_in_tiny_parts(tmp_path):
