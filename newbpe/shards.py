@@ -76,6 +76,8 @@ def is_count_table(path: str | os.PathLike[str]) -> bool:
         if os.path.exists(os.path.join(path, "word_counts.npz")):
             return True
         return any(n.endswith(".parquet") for n in os.listdir(path))
+    if not os.path.isfile(path):                  # a pipe or a device is text, and is read only once
+        return False
     try:
         with open(path, "rb") as f:
             magic = f.read(4)
