@@ -140,13 +140,14 @@ def _split_lines(text):
     return out
 
 
-def _chunks(path, split, pretok, specials=(), chunk_bytes=CHUNK_BYTES, start=0, end=None):
+def _chunks(path, split, pretok, specials=(), chunk_bytes=None, start=0, end=None):
     """Byte ranges of a file, cut where no piece can span the cut: after a line end (line mode,
     where every line is a sequence), else at a safe point of the pre-tokenizer (cuts.CutRule: a space
     after a non-space, outside special tokens), so a long line or document is counted in chunks too.
     start, end: cut only the window [start, end) of the file (itself a range cut here: the cluster
     cuts task ranges of `chunk_bytes` on the client, each worker its 2 MiB chunks inside one)."""
     size = os.path.getsize(path) if end is None else end
+    chunk_bytes = chunk_bytes or CHUNK_BYTES             # read at call time (tests shrink it)
     rule = CutRule.for_pretokenizer(pretok, specials)
     if split == "document" and not rule.enabled:
         return [(start, size)] if size > start else []   # custom pattern or 'none': one sequence
