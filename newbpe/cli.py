@@ -167,6 +167,8 @@ def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, spe
     data, kwargs = _source(files, source)
     if counts_file and (files or source.get("dataset")):
         raise NewbpeError("give either FILES, --dataset or --counts, not both")
+    if counts_file and source.get("cluster"):
+        raise NewbpeError("--cluster counts FILES: a --counts table is already counted")
     if not counts_file and not files and not source.get("dataset"):
         raise NewbpeError("no input: give FILES ('-' for standard input), --dataset or --counts")
     splinter = _splinter_arg(splinter_lang, splinter_map)

@@ -188,6 +188,13 @@ def test_cli_refusals(files, tmp_path, args, expected):
     assert expected in cli_error(["count", *args, files["plain"][0], "-o", tmp_path / "x.npz"])
 
 
+def test_train_counts_with_cluster_refused(tmp_path):
+    table = tmp_path / "c.npz"
+    newbpe.count([str(BUNDLED / "en" / "ud_en_pud_test.txt")]).save(table)
+    msg = cli_error(["train", "--counts", table, "--cluster", "local:2", "--vocab-size", 300, "-o", tmp_path / "m"])
+    assert "already counted" in msg
+
+
 def test_refuses_stdin_and_iterables():
     with pytest.raises(NewbpeError, match="standard input"):
         newbpe.count(["-"], cluster="local:1")
