@@ -211,7 +211,7 @@ def _check_common(special_tokens, threads, split, progress):
     """The arguments `count` and `train` share, checked before any work; returns the special
     tokens as a list (a single str is one token)."""
     from .checks import check_special_tokens, check_threads
-    from .counting import check_split
+    from .count_workers import check_split
     from .errors import NewbpeError
     check_threads(threads)
     check_split(split)

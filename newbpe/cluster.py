@@ -178,7 +178,7 @@ def _documents(path, start, end, split, column):
     if start is None:
         from .io import read_documents
         return read_documents([path], split, None, column)
-    from .counting import _split_lines
+    from .count_workers import _split_lines
     with open(path, "rb") as f:
         f.seek(start)
         text = f.read(end - start).decode("utf-8", "surrogateescape")
@@ -248,7 +248,7 @@ def count_files(client, table, paths, column="text", progress=None, task_bytes=N
     """Count plain/compressed/JSON/Parquet `paths` into `table` (an empty `WordCounts` whose
     pre-tokenizer, units, specials, transform and split say how) on the cluster of `client`.
     Returns `table`."""
-    from .counting import warn_invalid_utf8
+    from .count_workers import warn_invalid_utf8
     from .sources import check_inputs
     check_inputs(paths)
     if sum(os.path.getsize(p) for p in paths) == 0:

@@ -228,7 +228,7 @@ class Tokenizer:
 
     def _chunks(self, text, allowed_special):
         """(chunks, had_invalid_utf8): `text` as (is_special, str or bytes) chunks; bytes are decoded
-        as training decodes them (counting.decode_units), or kept as bytes where the pre-tokenizer
+        as training decodes them (count_workers.decode_units), or kept as bytes where the pre-tokenizer
         reads bytes directly (byte units, scanner presets or none, no transform, no specials)."""
         bad = False
         if isinstance(text, (bytes, bytearray)):
@@ -236,7 +236,7 @@ class Tokenizer:
             if self.units == "bytes" and not allowed_special and not self.transforms \
                     and not self.options.get("prefix_space") and (pretok.scanner is not None or pretok.name == "none"):
                 return ([(False, bytes(text))] if text else []), False
-            from .counting import decode_units
+            from .count_workers import decode_units
             text, bad = decode_units(bytes(text), self.units)
         if not isinstance(text, str):
             raise NewbpeError(f"encode() takes str or bytes, not {type(text).__name__}")
@@ -341,7 +341,7 @@ class Tokenizer:
         except UnicodeEncodeError as e:
             raise text_error(e) from None
         if invalid_utf8:
-            from .counting import warn_invalid_utf8
+            from .count_workers import warn_invalid_utf8
             warn_invalid_utf8(stacklevel=3)
 
     def _allowed(self, allowed_special):

@@ -136,7 +136,7 @@ def wordfreq_counts(lang, wordlist="best"):
 def count_words(texts, lang, strip_diacritics=True):
     """Count a corpus's words with the reference extractor's rules (spec §4): remove the language's
     diacritics, split on whitespace . - , : " ( ). Uses newbpe's counting (`count_sequences`)."""
-    from ..counting import count_sequences
+    from ..count_workers import count_sequences
     from ..pretokenizers import PreTokenizer
     language = get_language(lang)
     strip = re.compile("[" + re.escape(language.diacritics) + "]") if strip_diacritics and language.diacritics else None
