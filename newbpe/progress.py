@@ -58,8 +58,10 @@ class _TqdmProgress:
     """A tqdm bar per stage. The bar is advanced with update() (never by setting `n`), so tqdm's
     rate is the real rate."""
 
-    def __init__(self):
+    def __init__(self, clock=time.time):
         self.bars = {}
+        self.clock = clock
+        self.mark = clock()             # when the last report came: the earliest a new stage began
 
     def __call__(self, stage, current, total):
         from tqdm import tqdm
@@ -69,6 +71,8 @@ class _TqdmProgress:
                 other.close()
             bar = self.bars[stage] = tqdm(total=total, desc=stage, unit=_unit(stage), unit_scale=True,
                                           file=sys.stderr, leave=False)
+            bar.start_t = min(bar.start_t, self.mark)    # a stage first reported at its end: a real rate
+        self.mark = self.clock()
         if total != bar.total:
             bar.total = total
         if current >= bar.n:
@@ -89,11 +93,15 @@ class _LineProgress:
     def __init__(self, every=LINE_EVERY, clock=time.monotonic):
         self.every, self.clock = every, clock
         self.stage, self.start, self.last, self.done = None, 0.0, 0.0, False
+        self.mark = clock()             # when the last report came: the earliest a new stage began
 
     def __call__(self, stage, current, total):
         now = self.clock()
         if stage != self.stage:
-            self.stage, self.start, self.last, self.done = stage, now, now, False
+            # the stage began after the previous report: a stage reported only at its end (a small
+            # job) gets its real duration, not the microseconds between two calls (issue 17)
+            self.stage, self.start, self.last, self.done = stage, self.mark, now, False
+        self.mark = now
         finished = total and current >= total
         if (finished and not self.done) or now - self.last >= self.every:
             self.last, self.done = now, bool(finished)

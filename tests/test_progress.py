@@ -126,3 +126,27 @@ def test_byte_stages_are_shown_in_bytes(capsys):
     p = _LineProgress(every=0.0)
     p("encode", 2_000_000, 4_000_000)
     assert "B/s" in capsys.readouterr().err
+
+
+def test_a_stage_reported_only_at_its_end_gets_its_real_rate(capsys):
+    """A small job reports a stage once, complete: its rate is over the time since the previous
+    report (here 2 s), not over the microseconds between two calls (issue 17: '1115.4T B/s')."""
+    clock = FakeClock()
+    p = _LineProgress(every=5.0, clock=clock)
+    clock.t = 2.0
+    p("count", 1_000_000, 1_000_000)
+    clock.t = 6.0
+    p("merges", 400, 400)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["count: 1.0M/1.0M (100%), 500.0k B/s", "merges: 400/400 (100%), 100 it/s"]
+
+
+def test_tqdm_rate_of_a_stage_reported_at_its_end(monkeypatch):
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    clock = FakeClock()
+    clock.t = 1000.0
+    p = _TqdmProgress(clock=clock)
+    p("count", 1000, 1000)
+    bar = p.bars["count"]
+    assert bar.start_t <= 1000.0          # began no later than the progress object (real time is later)
+    p.close()
