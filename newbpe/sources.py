@@ -373,22 +373,7 @@ def iter_blocks(name, split, rule, column="text", size=None, track=None):
     comp, fmt = detect(name)
     if fmt != "text":                        # whole records: the counters cut their lines themselves
         with open_input(name, comp, track) as stream:
-            parts, ends, total = [], [], 0
-            for n, text in iter_records(name, fmt, stream, column, comp):
-                if not text:
-                    continue
-                try:
-                    part = text.encode("utf-8", "surrogateescape")
-                except UnicodeEncodeError:
-                    _encode(text, f"{where(name)}:{n}")     # raises the one-line error
-                parts.append(part)
-                total += len(part)
-                ends.append(total)
-                if total >= size:
-                    yield b"".join(parts), ends
-                    parts, ends, total = [], [], 0
-            if parts:
-                yield b"".join(parts), ends
+            yield from pack_parts(_record_bytes(name, iter_records(name, fmt, stream, column, comp)), size)
         return
     with open_input(name, comp, track) as stream:
         buf = b""
@@ -412,8 +397,14 @@ def iter_blocks(name, split, rule, column="text", size=None, track=None):
 
 def pack(pieces, size):
     """Pieces (n, part, end) -> (data, ends) blocks of about `size` bytes."""
+    return pack_parts((part for _, part, _ in pieces), size)
+
+
+def pack_parts(parts_in, size):
+    """Byte strings -> (data, ends) blocks of about `size` bytes, each string one stretch (empty
+    ones skipped)."""
     parts, ends, total = [], [], 0
-    for _, part, _ in pieces:
+    for part in parts_in:
         if not part:
             continue
         parts.append(part)
@@ -424,6 +415,16 @@ def pack(pieces, size):
             parts, ends, total = [], [], 0
     if parts:
         yield b"".join(parts), ends
+
+
+def _record_bytes(name, records):
+    """The UTF-8 bytes of each (n, text) record (surrogateescape: bytes that were not UTF-8 in a
+    byte-level source come back as they were)."""
+    for n, text in records:
+        try:
+            yield text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            _encode(text, f"{where(name)}:{n}")         # raises the one-line error
 
 
 # ------------------------------------------------------------------------------------------ sampling
