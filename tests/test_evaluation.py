@@ -372,13 +372,17 @@ def test_invalid_utf8_in_a_corpus_does_not_crash(tmp_path, tiny_bpe):
         assert row["tokens"] > 0 and 0 <= row["mean_token_bytes"] <= 19
 
 
-def test_newbpe_lines_at_once_equal_the_stream(tiny_bpe):
-    """The adapter's one-call path for short lines gives iter_encoded's ids, line by line."""
+@pytest.mark.parametrize("long_line", [False, True])
+def test_newbpe_lines_at_once_equal_the_stream(tiny_bpe, long_line):
+    """Tokenizer.encode_flat's one-call path for short lines (and its streamed path when a line is
+    over cuts.PART_SIZE) gives iter_encoded's ids, line by line."""
+    from newbpe.cuts import PART_SIZE
     tok = newbpe.load(tiny_bpe)
     lines = (BUNDLED / "en" / "tinyshakespeare.txt").read_text(encoding="utf-8").splitlines()[:3000]
     lines += ["", "  two  spaces ", "café ünd Ωmega \udcff", "tabs\tand\u00a0nbsp"]
-    adapter = load_adapter(tok, threads=2)
-    ids, bounds = adapter._ids(lines)
+    if long_line:
+        lines.append("word " * (PART_SIZE // 5 + 10))
+    ids, bounds = tok.encode_flat(lines, threads=2)
     expected = [i for _, arr, _ in tok.iter_encoded(lines, threads=1) for i in arr.tolist()]
     assert ids.tolist() == expected
     assert [len(tok.encode_ordinary(t)) for t in lines] == np.diff(bounds).tolist()

@@ -67,7 +67,7 @@ def _table(header, body, numeric_from=2, classes=None):
 
 def _segments(pieces):
     """Coloured spans of one tokenizer's pieces (a character split across tokens is one piece:
-    run._segments); colours alternate so neighbours always differ."""
+    run.pieces_at_ends); colours alternate so neighbours always differ."""
     out = []
     for i, piece in enumerate(pieces):
         text, raw = piece_display(piece)

@@ -29,7 +29,7 @@ BATCH_BYTES = 1 << 20
 SAMPLE_CHARS = (20, 300)       # a sample sentence is the first line of the first corpus this long
 
 
-def _label_of(source):
+def label_of(source):
     if not isinstance(source, (str, os.PathLike)):
         return type(source).__name__
     path = os.path.normpath(os.fspath(source))
@@ -142,7 +142,7 @@ def _encode_corpus(adapter, path, want_sizes, want_lines, tick):
     return acc, sizes, (lines_arr if want_lines else None)
 
 
-def _segments(text, ends):
+def pieces_at_ends(text, ends):
     """`text` cut at its tokens' end offsets (bytes; cuts inside a character are dropped): pieces
     that concatenate to the text. Text no token covers (the space a whitespace pre-tokenizer drops)
     joins the token after it, as a leading space does in byte-level BPE."""
@@ -226,7 +226,7 @@ def run_eval(tokenizers: Sequence[tuple[Any, str | None]], corpora: Sequence[tup
     if not corpora and not parallel and not morphscore and not segmentation:
         raise NewbpeError("nothing to evaluate on: give corpora, parallel pairs or morphology files")
     adapters = [load_adapter(src, threads, tiktoken_pattern) for src, _ in tokenizers]
-    labels = unique_labels([lab or _label_of(src) for src, lab in tokenizers])
+    labels = unique_labels([lab or label_of(src) for src, lab in tokenizers])
     for path, _ in corpora:
         check_corpus(path)
     for ref, other in parallel:
@@ -256,7 +256,7 @@ def run_eval(tokenizers: Sequence[tuple[Any, str | None]], corpora: Sequence[tup
     sizes: dict[str, dict[str, int]] = {}
     sample_texts = _sample_lines(corpus_paths[0], samples) if corpus_paths else []
     result.samples = [{"text": t, "segments": {}} for t in sample_texts]
-    corpus_labels = unique_labels([_label_of(p) for p, _ in corpora])
+    corpus_labels = unique_labels([label_of(p) for p, _ in corpora])
     for label, adapter in zip(labels, adapters):
         accs, per_line = {}, {}
         for path in paths:
@@ -298,7 +298,7 @@ def run_eval(tokenizers: Sequence[tuple[Any, str | None]], corpora: Sequence[tup
             enc = adapter.encode(sample_texts, batch.offsets)
             for k, sample in enumerate(result.samples):
                 sl = slice(enc.token_bounds[k], enc.token_bounds[k + 1])
-                sample["segments"][label] = _segments(sample["text"], enc.ends[sl] - batch.offsets[k])
+                sample["segments"][label] = pieces_at_ends(sample["text"], enc.ends[sl] - batch.offsets[k])
     result.corpora = [{"label": corpus_labels[i], "path": os.fspath(p), "language": lang,
                        **{k: sizes[os.fspath(p)][k] for k in ("bytes", "chars", "words", "lines")}}
                       for i, (p, lang) in enumerate(corpora)]

@@ -114,30 +114,8 @@ class NewbpeAdapter(Adapter):
         v = tok.vocabulary
         self.lengths = np.array([len(t) for t in v.tokens], dtype=np.int64)[v.to_internal]
 
-    def _ids(self, texts):
-        """(model ids of all texts, token bounds). Short lines of a byte-level model without text
-        transforms go through the pre-tokenizer and the encoder in one call, each line one segment
-        (what `Tokenizer.iter_encoded` does per batch, minus its per-text Python loop, which was
-        2.4 s of 2.8 s on 10 MB of Gutenberg lines); the ids are the same (tested). Anything else
-        (char units, SPLINTER, an imported add_prefix_space, a line over cuts.PART_SIZE) streams
-        through `iter_encoded`."""
-        tok = self.model
-        from ..cuts import PART_SIZE
-        if tok.units == "bytes" and not tok.transforms and not tok.options.get("prefix_space") \
-                and max(map(len, texts), default=0) < PART_SIZE:
-            enc = tok._encoder()
-            units, offsets, pieces = tok._segments_units(texts, self.threads or os.cpu_count() or 1,
-                                                         getattr(enc, "unit_dtype", np.int64))
-            ids, out_offsets = enc.encode_units(units, offsets, threads=self.threads or os.cpu_count() or 1)
-            return tok.vocabulary.to_model[ids], out_offsets[_bounds(pieces)]
-        parts, counts = [], np.zeros(len(texts), dtype=np.int64)
-        for i, ids, _ in tok.iter_encoded(texts, threads=self.threads):
-            parts.append(ids)
-            counts[i] += len(ids)
-        return (np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)), _bounds(counts)
-
     def encode(self, texts, text_offsets):
-        ids, bounds = self._ids(texts)
+        ids, bounds = self.model.encode_flat(texts, self.threads)
         lengths = self.lengths[ids]
         starts, ends = running_spans(lengths, bounds, text_offsets)
         exact = spelled_texts(lengths, bounds, text_offsets)
