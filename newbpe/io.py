@@ -15,6 +15,9 @@ def read_npz(path, names, fmt, max_version, what):
     from .errors import ModelFileError
     if not os.path.isfile(path):
         raise ModelFileError(f"{what} not found: {path}")
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":        # an .npz is a zip; np.load would guess at anything else
+            raise ModelFileError(f"{path} is not a {what} (not an .npz file)")
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(bytes(z["meta"]).decode())

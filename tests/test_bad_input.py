@@ -401,3 +401,13 @@ def test_cli_train_to_a_json_path_fails_before_training(tmp_path):
                                   str(tmp_path / "missing.txt")])
     assert r.exit_code != 0 and "saved as a directory" in r.output and "Traceback" not in r.output
     assert not (tmp_path / "tok.json").exists()
+
+
+@pytest.mark.parametrize("content", [b"junk text\n", b"PAR1 but not parquet", b""])
+def test_a_counts_file_that_is_not_a_table_is_one_line(tmp_path, content):
+    """`train --counts` on a file that is neither an .npz nor a count shard: one line naming the
+    file (np.load used to guess at it and talk about pickled data)."""
+    path = tmp_path / "counts.bin"
+    path.write_bytes(content)
+    msg = cli_error(["train", "--counts", str(path), "--vocab-size", "300", "-o", str(tmp_path / "m")])
+    assert str(path) in msg and "pickle" not in msg
