@@ -118,10 +118,11 @@ def eval_(files, models, labels, tiktoken_pattern, morphscore, segmentation, par
     if any(path == STDOUT for path, _ in corpora):
         raise NewbpeError("eval reads each corpus once per tokenizer: give file paths, not standard input")
     pairs = [parallel_arg(p) for p in parallel]
+    from .evaluation.run import run_eval
     with read_progress(progress) as prog:
-        result = _run(tokenizers, corpora, alpha=alpha, morphscore=list(morphscore), segmentation=list(segmentation),
-                      parallel=pairs, curve_merges=list(truncate) or None, samples=samples, threads=threads,
-                      tiktoken_pattern=tiktoken_pattern, text_column=text_column, progress=prog)
+        result = run_eval(tokenizers, corpora, alpha=alpha, morphscore=list(morphscore), segmentation=list(segmentation),
+                          parallel=pairs, curve_merges=list(truncate) or None, samples=samples, threads=threads,
+                          tiktoken_pattern=tiktoken_pattern, column=text_column, progress=prog)
     from .evaluation.outputs import as_dict, terminal_table, write_outputs
     d = as_dict(result)
     written = write_outputs(d, outputs, sys.stdout)
@@ -137,46 +138,6 @@ def eval_(files, models, labels, tiktoken_pattern, morphscore, segmentation, par
         click.echo(terminal_table(d))
     for path in written:
         click.echo(f"wrote {path}", err=True)
-
-
-def _run(tokenizers, corpora, text_column, **kwargs):
-    """run_eval, with corpora that are not plain text (JSON Lines, JSON, Parquet, compressed:
-    newbpe.sources) read through --text-column into plain-text copies in a temporary directory
-    (run_eval reads lines), named like the originals so labels stay; the result and the errors
-    name the original paths."""
-    import tempfile
-    from .errors import NewbpeError
-    from .evaluation.run import run_eval
-    with tempfile.TemporaryDirectory(prefix="newbpe-eval-") as tmp:
-        copies = {path: plain_copy(path, text_column, os.path.join(tmp, str(k)))
-                  for k, (path, _) in enumerate(corpora)}
-        back = {copy: path for path, copy in copies.items()}
-        try:
-            result = run_eval(tokenizers, [(copies[p], lang) for p, lang in corpora], **kwargs)
-        except NewbpeError as e:                # name the user's file, not its temporary copy
-            message = str(e)
-            for copy, path in back.items():
-                message = message.replace(copy, path)
-            raise NewbpeError(message) from None
-    for c in result.corpora:
-        c["path"] = back.get(c["path"], c["path"])
-    return result
-
-
-def plain_copy(path, column, directory):
-    """`path` itself when it is plain text, else its lines (each record's text, --text-column)
-    written to DIRECTORY/<its name>."""
-    from .sources import check_inputs, is_plain
-    check_inputs([path])
-    if is_plain(path):
-        return path
-    from .io import read_documents
-    os.makedirs(directory)
-    copy = os.path.join(directory, os.path.basename(path))
-    with open(copy, "w", encoding="utf-8", errors="surrogateescape", newline="") as f:
-        for line in read_documents([path], "line", column=column):
-            f.write(line if line.endswith("\n") else line + "\n")
-    return copy
 
 
 # ---------------------------------------------------------------------------------------------- show

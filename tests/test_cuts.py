@@ -273,8 +273,8 @@ def test_splinter_apply_and_invert_in_tiny_parts(tmp_path):
 
 
 def test_eval_in_tiny_parts_equals_whole(model_dirs, tmp_path):
-    """eval reads a compressed corpus through the cut readers (cli_eval.plain_copy, then run_eval's
-    lines): read in tiny parts it gives the numbers it gives read whole, and those of the plain file."""
+    """eval reads a compressed corpus through the cut readers (run_eval's lines, newbpe.sources):
+    read in tiny parts it gives the numbers it gives read whole, and those of the plain file."""
     import gzip
     import json
     path = tmp_path / "in.txt"

@@ -48,21 +48,34 @@ def unique_labels(labels):
     return out
 
 
-def read_batches(path, batch_bytes=None):
-    """Lists of lines of `path` (str via surrogateescape, line break removed), about `batch_bytes`
-    (default BATCH_BYTES) of text each."""
+def _lines(path, column="text"):
+    """The lines of a corpus as str (surrogateescape, line break removed). Plain text is read
+    directly; JSON Lines, JSON, Parquet and compressed files through `newbpe.sources` (each record's
+    `column`, its lines), as every other command reads them."""
+    from ..sources import is_plain
+    path = os.fspath(path)
+    if is_plain(path):
+        with open(path, "rb") as f:
+            for raw in f:
+                line = raw.rstrip(b"\n")
+                yield (line[:-1] if line.endswith(b"\r") else line).decode("utf-8", "surrogateescape")
+        return
+    from ..io import read_documents
+    for line in read_documents([path], "line", column=column):
+        line = line[:-1] if line.endswith("\n") else line
+        yield line[:-1] if line.endswith("\r") else line
+
+
+def read_batches(path, batch_bytes=None, column="text"):
+    """Lists of lines of `path` (`_lines`), about `batch_bytes` (default BATCH_BYTES) of text each."""
     batch_bytes = batch_bytes or BATCH_BYTES
     batch, size = [], 0
-    with open(path, "rb") as f:
-        for raw in f:
-            line = raw.rstrip(b"\n")
-            if line.endswith(b"\r"):
-                line = line[:-1]
-            batch.append(line.decode("utf-8", "surrogateescape"))
-            size += len(line) + 1
-            if size >= batch_bytes:
-                yield batch
-                batch, size = [], 0
+    for line in _lines(path, column):
+        batch.append(line)
+        size += len(line) + 1
+        if size >= batch_bytes:
+            yield batch
+            batch, size = [], 0
     if batch:
         yield batch
 
@@ -80,24 +93,33 @@ def _pairs(items, what):
     return out
 
 
-def check_corpus(path):
-    """A corpus must be a readable file with some non-whitespace text."""
+def check_corpus(path, column="text"):
+    """A corpus must be a readable input (any format of `newbpe.sources`) with some non-whitespace text."""
+    from ..sources import check_inputs
     p = os.fspath(path)
     if not os.path.isfile(p):
         raise NewbpeError(f"corpus not found: {p}")
+    check_inputs([p])
     try:
-        with open(p, "rb") as f:
-            for raw in f:
-                if raw.strip():
-                    return
+        if any(line.strip() for line in _lines(p, column)):
+            return
     except OSError as e:
         raise NewbpeError(f"cannot read corpus {p}: {e.strerror}") from None
     raise NewbpeError(f"{p}: empty corpus (no text to evaluate on)")
 
 
-def _line_count(path):
-    with open(path, "rb") as f:
-        return sum(1 for _ in f)
+def _line_count(path, column):
+    return sum(1 for _ in _lines(path, column))
+
+
+def _progress_size(path, column):
+    """What `tick` will count for `path` over one pass: the file size of plain text, the lines'
+    text of other inputs (one reading pass; their size on disk says little of their text)."""
+    from ..sources import is_plain
+    path = os.fspath(path)
+    if is_plain(path):
+        return os.path.getsize(path)
+    return sum(len(line.encode("utf-8", "surrogateescape")) + 1 for line in _lines(path, column))
 
 
 class _Batch:
@@ -121,14 +143,14 @@ class _Batch:
                 "nonempty_lines": sum(1 for t in self.lines if t.strip())}
 
 
-def _encode_corpus(adapter, path, want_sizes, want_lines, tick):
+def _encode_corpus(adapter, path, column, want_sizes, want_lines, tick):
     """(Accumulator, sizes or None, per-line token counts or None) of one tokenizer on one file."""
     from ..pretokenizers import PreTokenizer
     acc = Accumulator(adapter.vocab_size)
     sizes = dict.fromkeys(("bytes", "chars", "words", "pretokens", "lines", "nonempty_lines"), 0) if want_sizes else None
     gpt2 = PreTokenizer("gpt2") if want_sizes else None
     per_line = []
-    for lines in read_batches(path):
+    for lines in read_batches(path, column=column):
         batch = _Batch(lines)
         enc = adapter.encode(lines, batch.offsets)
         acc.update(enc, batch.data, batch.offsets, batch.lead_cum, batch.w_starts, batch.w_ends)
@@ -152,11 +174,11 @@ def pieces_at_ends(text, ends):
     return [data[a:b].decode("utf-8", "surrogateescape") for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
-def _sample_lines(path, n):
+def _sample_lines(path, n, column):
     if n <= 0:
         return []
     out = []
-    for lines in read_batches(path):
+    for lines in read_batches(path, column=column):
         out.extend(t for t in lines if SAMPLE_CHARS[0] <= len(t) <= SAMPLE_CHARS[1])
         if len(out) >= n:
             break
@@ -175,7 +197,7 @@ def _curve_points(model, curve_merges):
         raise NewbpeError(f"curve_merges must be a number of points or a list of merge counts, got {curve_merges!r}") from None
 
 
-def _curve(model, curve_merges, paths, threads):
+def _curve(model, curve_merges, paths, threads, column):
     """bytes/token of the model's first N merges on all corpora (None when the model is not rank-BPE)."""
     from ..metrics import truncated_curve
     try:
@@ -185,7 +207,7 @@ def _curve(model, curve_merges, paths, threads):
 
     def texts():
         for p in paths:
-            for lines in read_batches(p):
+            for lines in read_batches(p, column=column):
                 yield from lines
     points = truncated_curve(model, texts, _curve_points(model, curve_merges), threads=threads)
     return [{"merges": p["merges"], "vocab_size": p["vocab_size"], "bytes_per_token": p["bytes_per_token"]}
@@ -197,7 +219,7 @@ def run_eval(tokenizers: Sequence[tuple[Any, str | None]], corpora: Sequence[tup
              parallel: Iterable[tuple[Any, Any]] = (), curve_merges: int | Sequence[int] | None = None,
              samples: int = 3, threads: int | None = None,
              progress: bool | str | Callable[..., Any] | None = None,
-             tiktoken_pattern: str | None = None) -> EvalResult:
+             tiktoken_pattern: str | None = None, column: str = "text") -> EvalResult:
     """Evaluate `tokenizers` ([(path or loaded tokenizer, label or None)], or bare paths) on
     `corpora` ([(path, language or None)], or bare paths): every metric of newbpe/evaluation/metrics.py per (tokenizer,
     corpus) and pooled per tokenizer, the parity of each `parallel` (reference, other) pair,
@@ -206,7 +228,8 @@ def run_eval(tokenizers: Sequence[tuple[Any, str | None]], corpora: Sequence[tup
     merge counts, or k evenly spaced points), and `samples` sample lines cut into tokens.
     `alpha`: the Rényi order. `progress`: as elsewhere in newbpe ("eval" stage, input bytes).
     `tiktoken_pattern`: the pre-tokenization of .tiktoken files (a preset gpt2/cl100k/o200k or a
-    regex; default: the preset the file name names, else gpt2: tokenizers.py)."""
+    regex; default: the preset the file name names, else gpt2: tokenizers.py). Corpora may be any
+    input format of `newbpe.sources` (`column`: the field of JSON records or the Parquet column)."""
     from ..checks import check_threads
     from ..progress import resolve_progress
     from .morphology import morphology_entry, read_morphscore, read_segmentation
@@ -228,11 +251,11 @@ def run_eval(tokenizers: Sequence[tuple[Any, str | None]], corpora: Sequence[tup
     adapters = [load_adapter(src, threads, tiktoken_pattern) for src, _ in tokenizers]
     labels = unique_labels([lab or label_of(src) for src, lab in tokenizers])
     for path, _ in corpora:
-        check_corpus(path)
+        check_corpus(path, column)
     for ref, other in parallel:
-        check_corpus(ref)
-        check_corpus(other)
-        n_ref, n_other = _line_count(ref), _line_count(other)
+        check_corpus(ref, column)
+        check_corpus(other, column)
+        n_ref, n_other = _line_count(ref, column), _line_count(other, column)
         if n_ref != n_other:
             raise NewbpeError(f"parallel pair {os.fspath(ref)} ({n_ref} lines) and {os.fspath(other)} "
                               f"({n_other} lines): line counts differ")
@@ -242,7 +265,7 @@ def run_eval(tokenizers: Sequence[tuple[Any, str | None]], corpora: Sequence[tup
     corpus_paths = [os.fspath(p) for p, _ in corpora]
     parallel_paths = {os.fspath(p) for pair in parallel for p in pair}
     paths = list(dict.fromkeys(corpus_paths + [os.fspath(p) for pair in parallel for p in pair]))
-    total = sum(os.path.getsize(p) for p in paths) * len(adapters)
+    total = sum(_progress_size(p, column) for p in paths) * len(adapters) if progress is not None else 0
     done = [0]
 
     def tick(n):
@@ -254,13 +277,13 @@ def run_eval(tokenizers: Sequence[tuple[Any, str | None]], corpora: Sequence[tup
     result.tokenizers = [{"label": lab, "source": a.source, "kind": a.kind, "vocab_size": a.vocab_size}
                          for lab, a in zip(labels, adapters)]
     sizes: dict[str, dict[str, int]] = {}
-    sample_texts = _sample_lines(corpus_paths[0], samples) if corpus_paths else []
+    sample_texts = _sample_lines(corpus_paths[0], samples, column) if corpus_paths else []
     result.samples = [{"text": t, "segments": {}} for t in sample_texts]
     corpus_labels = unique_labels([label_of(p) for p, _ in corpora])
     for label, adapter in zip(labels, adapters):
         accs, per_line = {}, {}
         for path in paths:
-            acc, found, lines = _encode_corpus(adapter, path, path not in sizes, path in parallel_paths, tick)
+            acc, found, lines = _encode_corpus(adapter, path, column, path not in sizes, path in parallel_paths, tick)
             accs[path] = acc
             if found is not None:
                 sizes[path] = found
@@ -290,7 +313,7 @@ def run_eval(tokenizers: Sequence[tuple[Any, str | None]], corpora: Sequence[tup
         for path, kind, rows, left_out in morph_files:
             result.morphology.append(morphology_entry(adapter, label, path, kind, rows, left_out))
         if curve_merges is not None and adapter.model is not None and corpus_paths:
-            curve = _curve(adapter.model, curve_merges, corpus_paths, threads)
+            curve = _curve(adapter.model, curve_merges, corpus_paths, threads, column)
             if curve is not None:
                 result.curves[label] = curve
         if sample_texts:
