@@ -137,7 +137,6 @@ def train(files, algo, vocab_size, output, counts_file, pretokenizer, units, spe
           threshold, reference_compat, transition, stage1, signal, constraint, threshold_percentile,
           proportion_bytespan, lm, encoder, lbpe_ties, extra, progress, splinter_lang, splinter_map, **more):
     """Train a tokenizer on FILES ('-': stdin), --dataset or --counts and write it to OUTPUT."""
-    import newbpe
     from .errors import NewbpeError
     from .progress import make_progress
     from .roles import specials_with_roles

@@ -9,7 +9,6 @@
 - the truncated-vocabulary curve: bytes per token of the first N merges (`truncated_curve`,
   SuperBPE's analysis, specs supertokens.md §2.5).
 """
-import math
 from collections import Counter
 
 

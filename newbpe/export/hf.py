@@ -19,7 +19,6 @@ on request:
   ({scaffold id: [model ids]}); HF's ids followed by that table reproduce newbpe exactly (a test).
 """
 import json
-import os
 
 from ..errors import NewbpeError
 from ..encoding import CONTINUATION_PREFIX, token_string

@@ -6,11 +6,9 @@ transform's symbol machinery; `Splinter.learn` wraps it. The map is deterministi
 over word lengths, keys of each length in the reference's (count desc, key asc) order.
 `iter_texts` is the one place where SPLINTER opens a text source (files, a dataset, strings).
 """
-import os
 import re
 
 from ..errors import NewbpeError
-from ..io import read_documents
 from .splinter_lang import REFERENCE_DELIMITERS, delete, get_language, positions, swap_last
 
 LEARN_OPTIONS = {"letters": "all", "min_count": 10, "iterations": 2, "candidates": 3, "final_letters": True}

@@ -29,8 +29,6 @@ when no special tokens are given, `REFERENCE_SPECIALS`.
 import os
 import warnings
 
-import numpy as np
-
 from ..errors import NewbpeError
 from . import bpe
 from .base import Progress, prepare, token_shape_stats
