@@ -329,3 +329,32 @@ def test_cli_parallel_only(models):
     r = run_cli("eval", "-m", models[0], "--parallel", f"{EN}:{AR}")
     assert r.stdout.splitlines()[0].startswith("Parity on parallel text") and "corpus" not in r.stdout
     assert "nothing to evaluate on" in cli_error(["eval", "-m", models[0]])
+
+
+@pytest.mark.parametrize("fail_at", range(1, 8))
+def test_plots_are_written_as_one_unit(tmp_path, fail_at):
+    """A full disk at any I/O step of write_plots leaves the previous set of plots, never a mix of
+    old and new files (atomic.write_dir); the user's other files in the directory stay."""
+    import errno
+    from newbpe import atomic
+    from newbpe.evaluation.plots import write_plots
+    out = tmp_path / "plots"
+    write_plots(None, out, [(name, name, {"png": b"old " + name.encode(), "svg": b"<svg/>"}) for name in ("a", "b")])
+    (out / "notes.txt").write_text("mine")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    steps = [0]
+
+    def hook(kind):
+        steps[0] += 1
+        if steps[0] == fail_at:
+            raise OSError(errno.ENOSPC, "No space left on device (injected)")
+    atomic._fault_hook = hook
+    try:
+        try:
+            write_plots(None, out, [(name, name, {"png": b"new", "svg": b"<svg/>"}) for name in ("a", "b")])
+        except OSError:
+            pass
+    finally:
+        atomic._fault_hook = None
+    after = {p.name: p.read_bytes() for p in out.iterdir() if not p.name.startswith(".")}
+    assert after == before or (after["a.png"] == after["b.png"] == b"new" and after["notes.txt"] == b"mine")

@@ -155,17 +155,11 @@ def rendered(d, formats=("png", "svg")):
 
 def write_plots(d, directory, drawn=None):
     """Write every figure of `d` (or the `rendered` list `drawn`) as DIRECTORY/NAME.png and
-    NAME.svg (the directory created if needed; each file all-or-nothing); returns the paths."""
-    import os
-    from ..io import atomic_write
+    NAME.svg, all of them as one unit (`atomic.write_dir`: a crash leaves the old set or the new,
+    never a mix; other files in DIRECTORY are kept); returns the paths."""
+    from ..atomic import write_dir
     drawn = rendered(d) if drawn is None else drawn
-    os.makedirs(directory, exist_ok=True)
-    paths = []
-    for name, _, files in drawn:
-        for fmt in ("png", "svg"):
-            paths.append(atomic_write(os.path.join(directory, f"{name}.{fmt}"),
-                                      lambda f, b=files[fmt]: f.write(b), binary=True))
-    return paths
+    return write_dir(directory, {f"{name}.{fmt}": files[fmt] for name, _, files in drawn for fmt in ("png", "svg")})
 
 
 def inline_svgs(d, drawn=None):
